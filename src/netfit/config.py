@@ -1,0 +1,451 @@
+"""The config: a Pydantic schema with defaults that work, loading, overrides and errors.
+
+The smallest valid config is a data source and a target::
+
+    data: {source: data.csv, target: y}
+
+`load_config` reads YAML (or takes a dict or a `Config`), applies overrides
+(`train.optimizer.lr=3e-4`), validates everything at once and raises one `ConfigError`
+listing every problem, with the closest valid key for a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal, Mapping, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from netfit.errors import ConfigError
+
+SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- data
+class SplitConfig(_Section):
+    train: float = Field(0.7, gt=0, lt=1, description="Fraction of rows for training.")
+    val: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for validation (early stopping, tuning).")
+    test: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for the final, once-only test.")
+    stratify: Union[Literal["auto"], bool] = Field(
+        "auto", description="Keep class proportions in every split; `auto`: for classification when every class can be split."
+    )
+    group_column: str | None = Field(None, description="Rows sharing a value of this column stay in one split (no group leakage).")
+    order_column: str | None = Field(None, description="Time-ordered split: validation and test are the latest rows by this column.")
+    column: str | None = Field(None, description="A column holding `train`/`val`/`test` per row: a split given by the user.")
+
+    @model_validator(mode="after")
+    def _fractions_add_up(self) -> "SplitConfig":
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"split fractions must add up to 1, found train {self.train} + val {self.val} + "
+                f"test {self.test} = {total:g}; adjust them so they sum to 1"
+            )
+        chosen = [n for n in ("group_column", "order_column", "column") if getattr(self, n)]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one of group_column, order_column, column; found {', '.join(chosen)}")
+        return self
+
+
+class PreprocessConfig(_Section):
+    numeric: Literal["standardize", "minmax", "robust", "none"] = Field(
+        "standardize", description="Scaling of numeric columns, fitted on the training split."
+    )
+    categorical: Literal["auto", "onehot", "codes"] = Field(
+        "auto", description="`onehot`, integer `codes` (for embeddings), or `auto`: one-hot up to `max_onehot` categories, codes above."
+    )
+    max_onehot: int = Field(50, ge=1, description="Cardinality cap for one-hot encoding under `categorical: auto`.")
+    missing: Literal["median", "mean", "constant"] = Field("median", description="Imputation of missing numeric values.")
+    fill_value: float = Field(0.0, description="The value used by `missing: constant`.")
+    missing_categorical: Literal["most_frequent", "category"] = Field(
+        "category", description="Imputation of missing categories: the most frequent one, or a category of its own."
+    )
+    missing_indicator: bool = Field(False, description="Add a 0/1 column per numeric column that had missing values in training.")
+    drop_duplicates: bool = Field(False, description="Drop exact duplicate rows before splitting.")
+    drop_constant: bool = Field(True, description="Drop columns with a single value in training (with a warning).")
+
+
+class DataConfig(_Section):
+    source: str | None = Field(
+        None, description="One source to split: a `.csv`, `.parquet` or `.npz` path, or `sklearn:NAME` (see `netfit datasets`)."
+    )
+    train: str | None = Field(None, description="A separate training source (instead of `source`).")
+    val: str | None = Field(None, description="A separate validation source (with `train`).")
+    test: str | None = Field(None, description="A separate test source (with `train`).")
+    target: str | None = Field(None, description="The target column; `target` for bundled data sets and `.npz` arrays.")
+    features: list[str] | None = Field(None, description="Feature columns; default: every other column.")
+    ignore: list[str] = Field(default_factory=list, description="Columns to leave out.")
+    weight_column: str | None = Field(None, description="A column of per-row sample weights used by the loss.")
+    types: dict[str, Literal["numeric", "categorical", "boolean"]] = Field(
+        default_factory=dict, description="Per-column type overrides; declared columns are never dropped as ids or dates."
+    )
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field("auto", description="The task; `auto` infers it from the target.")
+    x_key: str = Field("x", description="Name of the feature array inside a `.npz` archive.")
+    y_key: str = Field("y", description="Name of the target array inside a `.npz` archive.")
+    split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split.")
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig, description="Cleaning and preprocessing.")
+
+    @model_validator(mode="after")
+    def _one_way_to_get_data(self) -> "DataConfig":
+        if self.source and self.train:
+            raise ValueError("give either data.source (split by netfit) or data.train/val/test, not both")
+        if (self.val or self.test) and not self.train:
+            raise ValueError("data.val/data.test need data.train")
+        return self
+
+
+# ---------------------------------------------------------------- model
+Activation = Literal["relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"]
+Init = Literal["default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal", "normal"]
+
+
+class ModelConfig(_Section):
+    type: Literal["mlp"] = Field("mlp", description="Architecture: `mlp`.")
+    hidden: list[int] = Field(default_factory=lambda: [256, 128], description="Units of each hidden layer.")
+    activation: Activation = Field("relu", description="Activation between layers.")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
+    norm: Literal["none", "batch", "layer"] = Field("none", description="Normalisation after each hidden linear layer.")
+    init: Init = Field("kaiming_normal", description="Weight initialisation of linear layers (`default`: PyTorch's).")
+    init_std: float = Field(0.02, gt=0, description="Standard deviation for `init: normal`.")
+    bias_init: float = Field(0.0, description="Constant initial value of biases (ignored with `init: default`).")
+    embedding_dim: int | None = Field(
+        None, ge=1, description="Embedding width for integer-coded categorical columns; default min(50, (cardinality+1)//2)."
+    )
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_units(cls, v: list[int]) -> list[int]:
+        if any(u < 1 for u in v):
+            raise ValueError(f"every hidden size must be >= 1, found {v}")
+        return v
+
+
+# ---------------------------------------------------------------- train
+class OptimizerConfig(_Section):
+    name: Literal["sgd", "adam", "adamw", "rmsprop"] = Field("adamw", description="Optimizer.")
+    lr: float = Field(1e-3, gt=0, description="Learning rate.")
+    weight_decay: float = Field(1e-4, ge=0, description="Weight decay (decoupled for AdamW, L2 for the others).")
+    momentum: float = Field(0.9, ge=0, lt=1, description="Momentum for `sgd` and `rmsprop`.")
+    nesterov: bool = Field(False, description="Nesterov momentum for `sgd`.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW betas.")
+    eps: float = Field(1e-8, gt=0, description="Numerical epsilon of adaptive optimizers.")
+
+
+class ScheduleConfig(_Section):
+    name: Literal["constant", "step", "exponential", "cosine", "one_cycle", "reduce_on_plateau"] = Field(
+        "cosine", description="Learning-rate schedule."
+    )
+    warmup_epochs: float = Field(0, ge=0, description="Linear warm-up length for `cosine` (epochs, may be fractional).")
+    min_lr: float = Field(0.0, ge=0, description="Floor of the learning rate (`cosine`, `reduce_on_plateau`).")
+    step_size: int = Field(30, ge=1, description="Epochs between decays for `step`.")
+    gamma: float = Field(0.1, gt=0, le=1, description="Decay factor for `step` (per step_size) and `exponential` (per epoch).")
+    factor: float = Field(0.1, gt=0, lt=1, description="Decay factor for `reduce_on_plateau`.")
+    patience: int = Field(5, ge=0, description="Epochs without improvement before `reduce_on_plateau` lowers the rate.")
+    max_lr: float | None = Field(None, gt=0, description="Peak rate for `one_cycle`; default 10x `optimizer.lr`.")
+
+
+class EarlyStoppingConfig(_Section):
+    monitor: str = Field("val_loss", description="Logged metric to watch: val_loss, val_accuracy, val_rmse, train_loss, ...")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="Whether lower or higher is better; `auto` from the name.")
+    patience: int = Field(10, ge=1, description="Validations without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
+    restore_best: bool = Field(True, description="Restore the weights of the best validation at the end.")
+
+
+class ConvergenceConfig(_Section):
+    tol: float = Field(1e-5, ge=0, description="Stop when the relative change of the train loss stays under this ...")
+    window: int = Field(10, ge=2, description="... over this many consecutive epochs.")
+
+
+class DivergenceConfig(_Section):
+    factor: float = Field(100.0, gt=1, description="The loss diverged when it exceeds this multiple of its best value (or is NaN/Inf).")
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(200, ge=1, description="Maximum number of epochs.")
+    batch_size: int = Field(64, ge=1, description="Mini-batch size.")
+    eval_batch_size: int = Field(4096, ge=1, description="Batch size for validation, test and predict.")
+    loss: Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"] = Field(
+        "auto", description="Loss; `auto`: cross_entropy (multiclass), bce (binary), mse (regression)."
+    )
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing for cross_entropy.")
+    class_weight: Union[Literal["balanced"], dict[str, float], None] = Field(
+        None, description="Per-class loss weights: `balanced` or a mapping class -> weight (cross_entropy, bce)."
+    )
+    pos_weight: float | None = Field(None, gt=0, description="Weight of positive examples for bce.")
+    huber_delta: float = Field(1.0, gt=0, description="Delta of the huber loss.")
+    l1: float = Field(0.0, ge=0, description="L1 penalty on weights (not biases) added to the loss.")
+    grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm to this value (off by default).")
+    grad_clip_value: float | None = Field(None, gt=0, description="Clip each gradient element to +/- this value.")
+    accumulate: int = Field(1, ge=1, description="Accumulate gradients over this many mini-batches per optimizer step.")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer.")
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="Learning-rate schedule.")
+    early_stopping: EarlyStoppingConfig | None = Field(
+        default_factory=EarlyStoppingConfig, description="Early stopping on a validation metric; `null` turns it off."
+    )
+    convergence: ConvergenceConfig | None = Field(
+        default_factory=ConvergenceConfig, description="Stop when the train loss stops changing; `null` turns it off."
+    )
+    divergence: DivergenceConfig = Field(default_factory=DivergenceConfig, description="When the loss counts as diverged.")
+    max_time: float | None = Field(None, gt=0, description="Stop after this many seconds of training.")
+    val_every: int = Field(1, ge=1, description="Validate every N epochs.")
+    log_every: float = Field(0.5, gt=0, description="Seconds between progress reads of the running loss.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto`: CUDA when present, else CPU.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice).")
+
+
+class EvaluateConfig(_Section):
+    bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for confidence intervals (0: none).")
+    confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the intervals.")
+    baselines: bool = Field(True, description="Score a dummy and a linear model on the same split.")
+
+
+class TuneConfig(_Section):
+    trials: int = Field(40, ge=1, description="Number of trials.")
+    timeout: float | None = Field(None, gt=0, description="Stop the search after this many seconds.")
+    metric: str | None = Field(None, description="Validation metric to optimise; default: the early-stopping monitor.")
+    direction: Literal["minimize", "maximize"] | None = Field(None, description="Derived from the metric when omitted.")
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Config paths mapped to distributions.")
+
+
+class Config(_Section):
+    """The whole, resolved configuration of a run."""
+
+    name: str = Field("run", description="Run name: the prefix of the run folder.")
+    seed: int = Field(0, description="Seed for splitting, initialisation, shuffling and dropout.")
+    output_dir: str = Field("runs", description="Folder that receives run folders.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Data source, columns, split, preprocessing.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Architecture.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Final test evaluation.")
+    tune: TuneConfig = Field(default_factory=TuneConfig, description="Hyperparameter search.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# ---------------------------------------------------------------- loading
+def load_config(
+    config: "str | Path | Mapping[str, Any] | Config | None",
+    overrides: "Mapping[str, Any] | list[str] | None" = None,
+    *,
+    require_data: bool = True,
+) -> Config:
+    """Read, override and validate a config; raise one ConfigError listing every problem.
+
+    Args:
+        config: a YAML path, a dict, a `Config`, or None (all defaults).
+        overrides: `{"train.optimizer.lr": 3e-4}` or `["train.optimizer.lr=3e-4"]`;
+            keys may also use `__` instead of dots (`train__epochs`).
+        require_data: when True a data source must be configured.
+
+    Example:
+        >>> cfg = load_config({"data": {"source": "sklearn:iris"}}, ["train.epochs=5"])
+        >>> cfg.train.epochs
+        5
+    """
+    where = None
+    if isinstance(config, Config):
+        raw = config.to_dict()
+    elif config is None:
+        raw = {}
+    elif isinstance(config, Mapping):
+        raw = _deep_copy(config)
+    else:
+        where = str(config)
+        raw = _read_yaml(Path(config))
+    for key, value in _parse_overrides(overrides).items():
+        _set_path(raw, key, value)
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as e:
+        problems = [_describe(err) for err in e.errors()]
+        raise ConfigError(
+            f"invalid config ({len(problems)} problem{'s' * (len(problems) > 1)})",
+            where=where,
+            problems=problems,
+            hint="fix the fields listed; `netfit check CONFIG` validates without training, docs/config.md lists every field",
+        ) from None
+    if require_data:
+        _check_data_given(cfg, where)
+    return _resolve(cfg)
+
+
+def _resolve(cfg: Config) -> Config:
+    """Fill defaults that depend on other fields (the resolved config is what gets saved)."""
+    src = cfg.data.source or cfg.data.train or ""
+    if cfg.data.target is None and (src.startswith("sklearn:") or src.endswith(".npz")):
+        cfg.data.target = "target"
+    return cfg
+
+
+def _check_data_given(cfg: Config, where: str | None) -> None:
+    if not (cfg.data.source or cfg.data.train):
+        raise ConfigError(
+            "no data configured",
+            where=where,
+            expected="data.source (or data.train)",
+            found="neither",
+            hint="add `data: {source: sklearn:digits}` or a CSV/Parquet/NPZ path, or pass data= in Python",
+        )
+    src = cfg.data.source or cfg.data.train or ""
+    if src.startswith("sklearn:") and src.split(":", 1)[1] not in SKLEARN_DATASETS:
+        raise ConfigError(
+            "unknown bundled data set",
+            where=f"{where or 'config'}: data.source",
+            expected=", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS),
+            found=src,
+            hint="`netfit datasets` lists the bundled data sets",
+        )
+    if cfg.data.target is None and not (src.startswith("sklearn:") or src.endswith(".npz") or src.startswith("<")):
+        raise ConfigError(
+            "no target column configured",
+            where=f"{where or 'config'}: data.target",
+            expected="the name of the column to predict",
+            found="nothing",
+            hint="add `target: COLUMN` under `data:`",
+        )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(
+            "config file not found",
+            where=str(path),
+            hint="check the path; `netfit check CONFIG` validates a config without training",
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        loc = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(
+            "config is not valid YAML",
+            where=loc,
+            found=str(getattr(e, "problem", e)),
+            hint="check indentation and quoting near that line",
+        ) from None
+    if raw is None:
+        raise ConfigError("config file is empty", where=str(path), expected="a YAML mapping with at least `data:`",
+                          hint="start from examples/digits_mlp.yaml")
+    if not isinstance(raw, dict):
+        raise ConfigError("config must be a YAML mapping", where=str(path), found=type(raw).__name__,
+                          hint="write `key: value` pairs, e.g. `data: {source: sklearn:digits}`")
+    return raw
+
+
+def _parse_overrides(overrides: "Mapping[str, Any] | list[str] | None") -> dict[str, Any]:
+    if not overrides:
+        return {}
+    if isinstance(overrides, Mapping):
+        return {k.replace("__", "."): v for k, v in overrides.items()}
+    parsed: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("override must look like KEY=VALUE", where="--set", found=item,
+                              hint="e.g. --set train.optimizer.lr=3e-4")
+        try:
+            parsed[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            parsed[key.strip()] = text
+    return parsed
+
+
+def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _deep_copy(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _deep_copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_deep_copy(v) for v in obj]
+    return obj
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    """One readable line per validation error: field path, value found, what is allowed."""
+    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before"))]
+    # pydantic adds the member of a Union it tried; drop those technical path parts
+    loc = [p for p in loc if not p.startswith(("literal[", "dict[", "tagged-union", "bool", "EarlyStopping", "Convergence"))]
+    path = ".".join(loc) or "config"
+    if err["type"] == "extra_forbidden":
+        suggestion = _closest_key(loc)
+        hint = f"; did you mean `{suggestion}`?" if suggestion else ""
+        return f"{path}: unknown field{hint}"
+    msg = err["msg"].removeprefix("Value error, ")
+    found = err.get("input")
+    if isinstance(found, (dict, list)) or err["type"] == "missing":
+        return f"{path}: {msg}"
+    return f"{path}: {msg} (found {found!r})"
+
+
+def _closest_key(loc: list[str]) -> str | None:
+    model: type[BaseModel] | None = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if model else None
+        model = _section_type(field.annotation) if field else None
+    if model is None:
+        return None
+    match = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.5)
+    return ".".join(loc[:-1] + match) if match else None
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _section_type(arg)
+        if found:
+            return found
+    return None
+
+
+# ---------------------------------------------------------------- docs
+def render_docs() -> str:
+    """docs/config.md, generated from the schema (tests/test_config.py keeps it fresh)."""
+    lines = [
+        "# Config reference",
+        "",
+        "Generated from `src/netfit/config.py` by `make docs`; do not edit by hand.",
+        "Every field has a default; the smallest config is a data source and a target.",
+        "",
+    ]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        rows = []
+        subsections = []
+        for name, field in model.model_fields.items():
+            path = f"{prefix}{name}"
+            section = _section_type(field.annotation)
+            if section is not None:
+                subsections.append((section, path, field.description))
+                continue
+            default = field.get_default(call_default_factory=True)
+            rows.append(f"| `{path}` | `{yaml.safe_dump(default, default_flow_style=True).strip().removesuffix('...').strip()}` | {field.description} |")
+        if rows:
+            lines.extend(["| field | default | meaning |", "|---|---|---|", *rows, ""])
+        for section, path, desc in subsections:
+            lines.extend([f"## `{path}`", "", desc or "", ""])
+            walk(section, path + ".")
+
+    walk(Config, "")
+    return "\n".join(lines).rstrip() + "\n"
