@@ -1,3 +1,16 @@
-"""netfit: train neural networks end to end, the careful way, and report the result honestly."""
+"""netfit: train neural networks end to end, the careful way, and report the result honestly.
+
+Example:
+    >>> import netfit
+    >>> run = netfit.fit({"data": {"source": "sklearn:digits"}}, train__epochs=30)  # doctest: +SKIP
+    >>> run.metrics["accuracy"]  # doctest: +SKIP
+    >>> run.predict(frame)  # doctest: +SKIP
+"""
 
 __version__ = "0.1.0"
+
+from netfit.api import Run, fit, load
+from netfit.errors import ConfigError, DataError, DivergenceError, NetfitError, RunError
+from netfit.train.callbacks import Callback
+
+__all__ = ["fit", "load", "Run", "Callback", "NetfitError", "ConfigError", "DataError", "RunError", "DivergenceError"]

@@ -1,0 +1,143 @@
+"""The `netfit` command line. Heavy libraries (torch, pandas, sklearn) load only inside commands.
+
+User mistakes (`NetfitError`) print a short message and exit 2 (3 for a diverged run);
+bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from netfit.errors import NetfitError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train neural networks end to end, the careful way, and report the result honestly.",
+)
+
+SET_HELP = "Override a config field, e.g. --set train.optimizer.lr=3e-4 (repeatable)."
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Train a model: data -> split -> preprocess -> train -> test once -> run folder with report."""
+    from netfit.config import load_config
+    from netfit.run import train_run
+
+    cfg = load_config(config, set_ or [])
+    run = train_run(cfg, quiet=quiet)
+    report = run.report
+    if report.get("stop_reason") == "diverged":
+        typer.secho(f"error: training diverged: {report['stop_message']}.\n  the best weights (epoch "
+                    f"{report.get('best_epoch')}) were kept in {run.path}\n  how to fix: lower train.optimizer.lr, "
+                    "or set train.grad_clip (e.g. 1.0)", fg=typer.colors.RED, err=True)
+        raise typer.Exit(3)
+    _print_headline(report, run.path)
+
+
+def _print_headline(report: dict, path: Path) -> None:
+    metrics = (report.get("test") or {}).get("metrics") or {}
+    key = "accuracy" if "accuracy" in metrics else "r2" if "r2" in metrics else None
+    if key:
+        m = metrics[key]
+        ci = f" (95% CI {m['ci_low']:.4f} to {m['ci_high']:.4f})" if m.get("ci_low") is not None else ""
+        typer.echo(f"test {key}: {m['value']:.4f}{ci}")
+    typer.echo(f"run folder: {path}")
+
+
+@app.command()
+def check(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    plan: bool = typer.Option(True, help="Also load the data and build the model to print the plan."),
+) -> None:
+    """Validate a config, print it resolved (all defaults filled in) and the training plan."""
+    from netfit.config import load_config
+
+    cfg = load_config(config, set_ or [])
+    typer.echo(cfg.to_yaml())
+    if plan:
+        from netfit.plan import describe_plan
+
+        typer.echo(describe_plan(cfg))
+
+
+@app.command()
+def predict(
+    run: Path = typer.Argument(..., help="Run folder."),
+    data: Path = typer.Argument(..., help="CSV or Parquet file to predict."),
+    output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
+) -> None:
+    """Apply a trained run's preprocessing and model to new data; write predictions (and probabilities)."""
+    from netfit.api import load
+    from netfit.io import write_text
+
+    frame = load(run).predict(data)
+    write_text(output, frame.to_csv(index=False))
+    typer.echo(f"wrote {len(frame)} predictions to {output}")
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="Run folder."),
+    data: Path = typer.Argument(..., help="Labelled CSV or Parquet file."),
+    resamples: int = typer.Option(1000, help="Bootstrap resamples for the intervals."),
+) -> None:
+    """Score a labelled file with a trained run: metrics with 95% bootstrap intervals."""
+    from rich.console import Console
+
+    from netfit.api import load
+    from netfit.train.progress import summary_table
+
+    result = load(run).evaluate(data, resamples=resamples)
+    Console().print(summary_table({"test": result}))
+
+
+@app.command()
+def report(run: Path = typer.Argument(..., help="Run folder.")) -> None:
+    """Show a run's test report."""
+    from rich.console import Console
+
+    from netfit.api import load
+    from netfit.train.progress import summary_table
+
+    rep = load(run).report
+    Console().print(summary_table(rep))
+    typer.echo(f"stop reason: {rep.get('stop_reason')} ({rep.get('stop_message')}); epochs: {rep.get('epochs_run')}")
+
+
+@app.command()
+def datasets() -> None:
+    """List the data sets bundled with scikit-learn that netfit can use as `sklearn:NAME`."""
+    from netfit.data.sources import list_datasets
+
+    for row in list_datasets():
+        typer.echo("  ".join(f"{k}={v}" for k, v in row.items()))
+
+
+def main() -> None:
+    """Console entry point: user errors become a message and an exit code, bugs keep their traceback."""
+    import click
+
+    try:
+        rc = app(standalone_mode=False)
+    except NetfitError as err:
+        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        sys.exit(err.exit_code)
+    except click.ClickException as err:  # usage errors: unknown option, missing argument
+        err.show()
+        sys.exit(2)
+    except (KeyboardInterrupt, click.Abort):
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(rc or 0)

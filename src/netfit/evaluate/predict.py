@@ -1,0 +1,105 @@
+"""Load a saved model (safetensors + JSON, never pickle) and apply it to new data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from netfit.errors import DataError, RunError
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    preprocessor: Any
+    task: str
+    classes: list
+    config: Any
+    device: torch.device
+
+
+def load_model(run_dir: Path) -> LoadedModel:
+    from safetensors.torch import load_file
+
+    from netfit.config import load_config
+    from netfit.data.preprocess import Preprocessor
+    from netfit.model import build_model
+    from netfit.run import FORMAT_VERSION, pick_device
+
+    meta = _read_model_json(run_dir / "model.json")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise RunError("this model was saved by a newer netfit", where=str(run_dir / "model.json"),
+                       expected=f"format_version <= {FORMAT_VERSION}", found=str(meta.get("format_version")),
+                       hint=f"upgrade netfit (saved by {meta.get('netfit_version')})")
+    cfg = load_config(run_dir / "config.yaml", require_data=False)
+    device = pick_device("auto" if cfg.train.device == "auto" else "cpu")
+    model = build_model(cfg.model, meta["n_num"], meta["cat_cardinalities"], meta["n_out"])
+    try:
+        model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
+    except Exception as e:  # a damaged weights file surfaces as several error types
+        raise RunError("model weights cannot be read", where=str(run_dir / "model.safetensors"),
+                       found=f"{type(e).__name__}: {str(e)[:200]}", hint="retrain, or restore the run folder") from None
+    model.to(device).eval()
+    pre = Preprocessor.from_dict(meta["preprocessor"])
+    return LoadedModel(model, pre, meta["task"], meta["classes"], cfg, device)
+
+
+def _read_model_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunError("model.json is corrupt", where=str(path), found=str(e)[:200],
+                       hint="retrain, or restore the run folder") from None
+
+
+def as_frame(data: Any, loaded: LoadedModel) -> pd.DataFrame:
+    """Accept a DataFrame, a CSV/Parquet path, or a 2-D array in the training column order."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)):
+        from netfit.data.sources import load_table
+
+        return load_table(str(data), loaded.config.data)
+    arr = np.asarray(data)
+    cols = list(loaded.preprocessor.feature_columns)
+    if arr.ndim != 2 or arr.shape[1] != len(cols):
+        raise DataError("array input has the wrong shape", expected=f"(rows, {len(cols)}) in the order {cols[:5]}...",
+                        found=str(arr.shape), hint="pass a DataFrame with the training column names")
+    return pd.DataFrame(arr, columns=cols)
+
+
+def predict_output(loaded: LoadedModel, data: Any, require_target: bool = False):
+    """(output, split): class probabilities (n, K) or regression values in target units."""
+    from netfit.run import predict_split
+
+    frame = as_frame(data, loaded)
+    split = loaded.preprocessor.transform(frame, require_target=require_target)
+    bs = loaded.config.train.eval_batch_size
+    return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs), split
+
+
+def predict_frame(loaded: LoadedModel, data: Any) -> pd.DataFrame:
+    output, _ = predict_output(loaded, data)
+    if loaded.task == "regression":
+        return pd.DataFrame({"prediction": output})
+    labels = loaded.preprocessor.decode_target(output.argmax(1))
+    frame = pd.DataFrame({"prediction": labels})
+    for k, c in enumerate(loaded.classes):
+        frame[f"proba_{c}"] = output[:, k]
+    return frame
+
+
+def evaluate_data(loaded: LoadedModel, data: Any, *, resamples: int = 1000) -> dict[str, Any]:
+    from netfit.evaluate.metrics import evaluate_predictions
+
+    output, split = predict_output(loaded, data, require_target=True)
+    pre = loaded.preprocessor
+    y = pre.decode_output(split.y) if loaded.task == "regression" else split.y
+    return evaluate_predictions(loaded.task, y, output, loaded.classes, resamples=resamples,
+                                confidence=loaded.config.evaluate.confidence, seed=loaded.config.seed)

@@ -1,0 +1,49 @@
+"""Builders: config -> nn.Module. No class hierarchy; one small module per architecture."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from netfit.config import ModelConfig
+from netfit.model.layers import CategoricalEmbeddings, dense_stack, init_weights
+
+
+class MLP(nn.Module):
+    """Dense network over numeric columns plus embeddings of integer-coded categorical columns.
+
+    forward(x_num (B, n_num) float, x_cat (B, n_cat) int64 | None) -> (B, n_out)
+    """
+
+    def __init__(self, cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_out: int) -> None:
+        super().__init__()
+        self.embed = CategoricalEmbeddings(cat_cardinalities, cfg.embedding_dim) if cat_cardinalities else None
+        n_in = n_num + (self.embed.width if self.embed else 0)
+        self.body, width = dense_stack(n_in, cfg.hidden, cfg.activation, cfg.dropout, cfg.norm)
+        self.head = nn.Linear(width, n_out)
+
+    def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            x_num = torch.cat([x_num, self.embed(x_cat)], dim=1)
+        return self.head(self.body(x_num))
+
+
+def output_size(task: str, n_classes: int) -> int:
+    """Logits for multiclass, one logit for binary (bce), one value for regression."""
+    return n_classes if task == "multiclass" else 1
+
+
+def build_model(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_out: int) -> nn.Module:
+    """Build and initialise the configured architecture.
+
+    Example:
+        >>> from netfit.config import ModelConfig
+        >>> net = build_model(ModelConfig(hidden=[32]), n_num=64, cat_cardinalities=[], n_out=10)
+    """
+    model = MLP(cfg, n_num, cat_cardinalities, n_out)
+    init_weights(model, cfg.init, cfg.activation, cfg.init_std, cfg.bias_init)
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,41 @@
+"""`netfit check`'s plan: what a run will do, before any training."""
+
+from __future__ import annotations
+
+import math
+
+from netfit.config import Config
+
+
+def describe_plan(cfg: Config) -> str:
+    """Data shape, split sizes, class balance, model size, memory estimate, steps per epoch."""
+    from netfit.data import prepare
+    from netfit.model import build_model, count_parameters, output_size
+    from netfit.train.losses import resolve_loss
+
+    prepared = prepare(cfg.data, cfg.seed)
+    pre = prepared.preprocessor
+    model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, output_size(prepared.task, len(pre.classes)))
+    n_params = count_parameters(model)
+    train = prepared.splits["train"]
+    rows = sum(len(s) for s in prepared.splits.values())
+    data_bytes = sum(s.x_num.nbytes + s.x_cat.nbytes for s in prepared.splits.values())
+    # weights + grads + two Adam moments, plus activations of one batch (forward and backward)
+    act = cfg.train.batch_size * sum(cfg.model.hidden) * 4 * 3
+    memory = data_bytes + n_params * 4 * 4 + act
+    lines = [
+        "plan:",
+        f"  task: {prepared.task} (loss {resolve_loss(cfg.train, prepared.task)})",
+        f"  data: {rows} rows; features: {pre.n_num} numeric/one-hot, {len(pre.cat_cardinalities)} embedded",
+        "  splits: " + ", ".join(f"{k} {len(v)}" for k, v in prepared.splits.items()),
+    ]
+    if prepared.task != "regression":
+        for name, split in prepared.splits.items():
+            counts = {str(c): int((split.y == k).sum()) for k, c in enumerate(pre.classes)}
+            lines.append(f"  class balance ({name}): {counts}")
+    lines += [
+        f"  model: {cfg.model.type} {cfg.model.hidden}, {n_params:,} parameters",
+        f"  estimated memory: {memory / 2**20:.1f} MiB (data on device, weights, optimizer state, one batch)",
+        f"  steps per epoch: {math.ceil(len(train) / cfg.train.batch_size)}; at most {cfg.train.epochs} epochs",
+    ]
+    return "\n".join(lines)

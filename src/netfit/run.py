@@ -1,0 +1,227 @@
+"""One run, top to bottom: data -> model -> train -> test once -> report and model files.
+
+The run folder (runs/<name>-<timestamp>-<rand>/) holds everything the run leaves:
+config.yaml, model.safetensors, model.json, checkpoints/, history.csv, report.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import platform
+import secrets
+import time
+import warnings
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import netfit
+from netfit.config import Config
+from netfit.data import Prepared, Split, prepare
+from netfit.errors import RunError
+from netfit.evaluate.baselines import baselines
+from netfit.evaluate.metrics import evaluate_predictions
+from netfit.io import atomic_write, write_json, write_text
+from netfit.model import build_model, count_parameters, output_size
+from netfit.train.callbacks import Callback, CallbackList
+from netfit.train.loop import Tensors, fit_loop, predict_tensors
+from netfit.train.losses import build_loss
+from netfit.train.progress import Progress
+
+FORMAT_VERSION = 1
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RunError("CUDA was requested but no CUDA device is available", where="train.device",
+                       found="no GPU visible to torch", hint="use `device: auto` or `device: cpu`")
+    return torch.device(name)
+
+
+def new_run_dir(cfg: Config) -> Path:
+    """A unique folder: parallel runs never collide (timestamp plus a random suffix)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(cfg.output_dir) / f"{cfg.name}-{stamp}-{secrets.token_hex(3)}"
+    try:
+        path.mkdir(parents=True, exist_ok=False)
+    except (FileExistsError, NotADirectoryError, PermissionError) as e:
+        raise RunError("cannot create the run folder", where=str(path), found=f"{type(e).__name__}: {e}",
+                       hint="set output_dir to a writable folder") from None
+    return path
+
+
+def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = ()):
+    """Run the whole pipeline for a resolved config; return the finished `Run`."""
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    device = pick_device(cfg.train.device)
+    prepared = prepare(cfg.data, cfg.seed, data=data)
+    pre = prepared.preprocessor
+    n_out = output_size(prepared.task, len(pre.classes))
+    model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, n_out).to(device)
+    run_dir = new_run_dir(cfg)
+    write_text(run_dir / "config.yaml", cfg.to_yaml())
+
+    train = to_tensors(prepared.splits["train"], device, prepared.task)
+    val_split = prepared.splits.get("val")
+    val = to_tensors(val_split, device, prepared.task) if val_split is not None and len(val_split) else None
+    loss_fn = build_loss(cfg.train, prepared.task, prepared.splits["train"].y, pre.classes, device)
+    progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
+    result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
+                      target_scale=target_scale(pre), callbacks=CallbackList([progress, *callbacks]),
+                      checkpoint_dir=run_dir / "checkpoints")
+    state = result.state
+    write_history(run_dir / "history.csv", state.history)
+    save_model(run_dir, model, cfg, prepared)
+
+    report = test_report(cfg, prepared, model, device)
+    report.update({
+        "name": cfg.name,
+        "task": prepared.task,
+        "stop_reason": state.stop_reason,
+        "stop_message": state.stop_message,
+        "epochs_run": state.epoch,
+        "best_epoch": state.best_epoch,
+        "steps": state.step,
+        "train_seconds": round(state.seconds, 3),
+        "samples_per_s": _mean_throughput(state.history),
+        "n_params": count_parameters(model),
+        "split_sizes": {k: len(v) for k, v in prepared.splits.items()},
+        "data": prepared.summary,
+        "fingerprint": fingerprint(cfg, prepared),
+        "environment": environment(device),
+    })
+    write_json(run_dir / "report.json", report)
+    from netfit.api import Run  # the API reads what this module writes
+
+    run = Run(run_dir)
+    progress.on_report(report)
+    return run
+
+
+def to_tensors(split: Split, device: torch.device, task: str) -> Tensors:
+    """A split as device tensors, moved once; the loop then only slices them."""
+    inputs = [torch.as_tensor(split.x_num, dtype=torch.float32, device=device)]
+    if split.x_cat.shape[1]:
+        inputs.append(torch.as_tensor(split.x_cat, dtype=torch.int64, device=device))
+    y_dtype = torch.float32 if task == "regression" else torch.int64
+    y = torch.as_tensor(split.y, dtype=y_dtype, device=device)
+    w = torch.as_tensor(split.w, dtype=torch.float32, device=device) if split.w is not None else None
+    return Tensors(inputs, y, w)
+
+
+def target_scale(pre: Any) -> float:
+    """The factor that maps the model's (standardized) regression output back to target units."""
+    return float(getattr(pre, "target_std", None) or 1.0)
+
+
+def outputs_to_predictions(out: torch.Tensor, task: str) -> np.ndarray:
+    """Class probabilities (n, K) for classification, raw model output (n,) for regression."""
+    if task == "multiclass":
+        return torch.softmax(out.float(), dim=1).cpu().numpy()
+    if task == "binary":
+        p1 = torch.sigmoid(out.float().squeeze(1)).cpu().numpy()
+        return np.stack([1 - p1, p1], axis=1)
+    return out.float().squeeze(1).cpu().numpy()
+
+
+def predict_split(model: torch.nn.Module, split: Split, task: str, pre: Any, device: torch.device,
+                  batch_size: int = 4096) -> np.ndarray:
+    tensors = to_tensors(split, device, task) if split.y is not None else _inputs_only(split, device)
+    out = outputs_to_predictions(predict_tensors(model, tensors.inputs, batch_size), task)
+    return pre.decode_output(out) if task == "regression" else out
+
+
+def _inputs_only(split: Split, device: torch.device) -> Tensors:
+    inputs = [torch.as_tensor(split.x_num, dtype=torch.float32, device=device)]
+    if split.x_cat.shape[1]:
+        inputs.append(torch.as_tensor(split.x_cat, dtype=torch.int64, device=device))
+    return Tensors(inputs, torch.empty(len(split.x_num), device=device))
+
+
+def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device) -> dict[str, Any]:
+    """The one evaluation on the test split, with bootstrap intervals and baselines beside it."""
+    test = prepared.splits.get("test")
+    if test is None or not len(test):
+        return {"test": None, "baselines": None}
+    pre, task, ev = prepared.preprocessor, prepared.task, cfg.evaluate
+    output = predict_split(model, test, task, pre, device, cfg.train.eval_batch_size)
+    y_true = pre.decode_output(test.y) if task == "regression" else test.y
+    kw = {"resamples": ev.bootstrap, "confidence": ev.confidence, "seed": cfg.seed}
+    report = {"test": evaluate_predictions(task, y_true, output, pre.classes, **kw)}
+    if ev.baselines:
+        train = prepared.splits["train"]
+        y_train = pre.decode_output(train.y) if task == "regression" else train.y
+        report["baselines"] = baselines(task, _flat(train), y_train, _flat(test), y_true, pre.classes,
+                                        seed=cfg.seed, **{k: kw[k] for k in ("resamples", "confidence")})
+    return report
+
+
+def _flat(split: Split) -> np.ndarray:
+    """Features for the linear baseline: numeric columns plus one-hot codes of embedded columns."""
+    return split.x_num if not split.x_cat.shape[1] else np.hstack([split.x_num, split.x_cat.astype(np.float32)])
+
+
+def save_model(run_dir: Path, model: torch.nn.Module, cfg: Config, prepared: Prepared) -> None:
+    from safetensors.torch import save_file
+
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(run_dir / "model.safetensors", lambda tmp: save_file(weights, str(tmp)))
+    pre = prepared.preprocessor
+    write_json(run_dir / "model.json", {
+        "format_version": FORMAT_VERSION,
+        "netfit_version": netfit.__version__,
+        "task": prepared.task,
+        "model": cfg.model.model_dump(mode="json"),
+        "n_num": pre.n_num,
+        "cat_cardinalities": list(pre.cat_cardinalities),
+        "n_out": output_size(prepared.task, len(pre.classes)),
+        "classes": list(pre.classes),
+        "preprocessor": pre.to_dict(),
+        "fingerprint": fingerprint(cfg, prepared),
+        "versions": versions(),
+    })
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    columns = list(dict.fromkeys(k for row in history for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(path, buf.getvalue())
+
+
+def _mean_throughput(history: list[dict[str, float]]) -> float | None:
+    rates = [r["samples_per_s"] for r in history if "samples_per_s" in r]
+    return round(float(np.median(rates)), 1) if rates else None
+
+
+def fingerprint(cfg: Config, prepared: Prepared) -> dict[str, Any]:
+    config_hash = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()
+    return {**prepared.fingerprint, "config_sha256": config_hash, "seed": cfg.seed}
+
+
+def versions() -> dict[str, str]:
+    import pandas
+    import sklearn
+
+    return {"netfit": netfit.__version__, "torch": torch.__version__, "numpy": np.__version__,
+            "pandas": pandas.__version__, "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    return {"device": str(device), "threads": torch.get_num_threads(), "platform": platform.platform(),
+            "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None, "versions": versions()}
+

@@ -1,0 +1,38 @@
+"""A flat callback base with no-op hooks. The progress display uses it too: one mechanism.
+
+Hooks run at epoch and log-interval boundaries only, never inside the optimizer step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Callback:
+    """Subclass and override the hooks you need; each receives a plain `logs` dict.
+
+    Example:
+        >>> class PrintLoss(Callback):
+        ...     def on_epoch_end(self, logs):
+        ...         print(logs["epoch"], logs["train_loss"])
+    """
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None: ...
+    def on_epoch_begin(self, logs: dict[str, Any]) -> None: ...
+    def on_log(self, logs: dict[str, Any]) -> None: ...
+    def on_validation_end(self, logs: dict[str, Any]) -> None: ...
+    def on_epoch_end(self, logs: dict[str, Any]) -> None: ...
+    def on_checkpoint(self, logs: dict[str, Any]) -> None: ...
+    def on_train_end(self, logs: dict[str, Any]) -> None: ...
+
+
+class CallbackList:
+    def __init__(self, callbacks: list[Callback]) -> None:
+        self.callbacks = list(callbacks)
+
+    def __getattr__(self, hook: str):
+        def call(logs: dict[str, Any]) -> None:
+            for cb in self.callbacks:
+                getattr(cb, hook)(logs)
+
+        return call

@@ -1,0 +1,204 @@
+"""The training loop: sample a mini-batch, forward, loss, backward, step; validate; stop.
+
+Speed is the product here. Data lives on the device as tensors; a batch is an index slice of
+a seeded permutation; the running loss stays on the device and is read (one host sync) only
+every `log_every` seconds and at the epoch end. The non-finite-loss check rides on those reads.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from netfit.config import TrainConfig
+from netfit.errors import ConfigError
+from netfit.train.callbacks import CallbackList
+from netfit.train.checkpoint import TrainState, save_checkpoint
+from netfit.train.losses import LossFn
+from netfit.train.optim import Schedule, build_optimizer
+from netfit.train.stopping import EarlyStopping, converged, diverged, metric_mode
+
+
+@dataclass
+class Tensors:
+    """One split on the device: model inputs, target and optional sample weights."""
+
+    inputs: list[torch.Tensor]
+    y: torch.Tensor
+    w: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class LoopResult:
+    state: TrainState
+    best_weights: dict[str, torch.Tensor] | None
+
+
+def steps_per_epoch(n: int, cfg: TrainConfig) -> int:
+    return math.ceil(math.ceil(n / cfg.batch_size) / cfg.accumulate)
+
+
+def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainConfig, *, task: str,
+             loss_fn: LossFn, seed: int, target_scale: float = 1.0, callbacks: CallbackList | None = None,
+             checkpoint_dir: Path | None = None) -> LoopResult:
+    """Train `model` in place until a stopping criterion holds; return the state and best weights."""
+    callbacks = callbacks or CallbackList([])
+    device = train.y.device
+    optimizer = build_optimizer(cfg.optimizer, model)
+    schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(len(train), cfg))
+    stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping and val is not None else None
+    generator = torch.Generator(device=device).manual_seed(seed)  # shuffling has its own stream
+    l1_params = [p for p in model.parameters() if p.ndim > 1] if cfg.l1 > 0 else []
+    state = TrainState()
+    best_weights: dict[str, torch.Tensor] | None = None
+    n, B, K = len(train), cfg.batch_size, cfg.accumulate
+    start = time.perf_counter()
+    callbacks.on_train_begin({"epochs": cfg.epochs, "steps_per_epoch": math.ceil(n / B), "samples": n})
+
+    while state.stop_reason is None:
+        epoch = state.epoch + 1
+        callbacks.on_epoch_begin({"epoch": epoch})
+        model.train()
+        t0 = time.perf_counter()
+        running = torch.zeros((), device=device)  # summed batch losses, read only at log points
+        seen_batches, last_read, best_read = 0, t0, None
+        perm = torch.randperm(n, device=device, generator=generator)
+        for i, lo in enumerate(range(0, n, B)):
+            idx = perm[lo:lo + B]
+            out = model(*[x[idx] for x in train.inputs])
+            loss = loss_fn(out, train.y[idx], train.w[idx] if train.w is not None else None)
+            if l1_params:
+                loss = loss + cfg.l1 * sum(p.abs().sum() for p in l1_params)
+            (loss / K if K > 1 else loss).backward()
+            if (i + 1) % K == 0 or lo + B >= n:
+                if cfg.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)
+                if cfg.grad_clip_value is not None:
+                    nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip_value, foreach=True)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                schedule.after_step()
+                state.step += 1
+            running += loss.detach()
+            seen_batches += 1
+            now = time.perf_counter()
+            if now - last_read >= cfg.log_every:  # the only host sync inside the epoch
+                mean = running.item() / seen_batches
+                reason = diverged(mean, state.best_train_loss, cfg.divergence)
+                if reason:
+                    state.stop_reason, state.stop_message = "diverged", reason
+                    break
+                callbacks.on_log({"epoch": epoch, "batch": i + 1, "train_loss": mean})
+                last_read = now
+            if cfg.max_time is not None and now - start >= cfg.max_time:
+                state.stop_reason = "max_time"
+                state.stop_message = f"the time limit of {cfg.max_time:g} s was reached"
+                break
+        if state.stop_reason == "diverged":
+            break
+
+        train_loss = running.item() / max(seen_batches, 1)
+        reason = diverged(train_loss, state.best_train_loss, cfg.divergence)
+        if reason:
+            state.stop_reason, state.stop_message = "diverged", reason
+            break
+        train_seconds = time.perf_counter() - t0
+        state.epoch = epoch
+        schedule.after_epoch()
+        row = {"epoch": epoch, "train_loss": train_loss, "lr": optimizer.param_groups[0]["lr"]}
+        improved = False
+        if val is not None and len(val) and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
+            row.update(validate(model, val, loss_fn, task, cfg.eval_batch_size, target_scale))
+            callbacks.on_validation_end(dict(row))
+            if stopper is not None:
+                improved = stopper.update(_monitored(row, stopper.cfg.monitor), epoch)
+                if stopper.should_stop:
+                    state.stop_reason = "early_stopping"
+                    state.stop_message = (f"{stopper.cfg.monitor} did not improve for {stopper.cfg.patience} "
+                                          f"validations (best {stopper.best:.4g} at epoch {stopper.best_epoch})")
+            mon = stopper.cfg.monitor if stopper else "val_loss"
+            schedule.after_validation(_monitored(row, mon), metric_mode(mon))
+        if state.best_train_loss is None or train_loss < state.best_train_loss:
+            state.best_train_loss = train_loss
+            improved = improved or stopper is None
+        if improved:  # keep the best weights: restored at the end, and the fallback on divergence
+            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            state.best_epoch = epoch
+        seconds = time.perf_counter() - t0
+        row.update({"seconds": seconds, "samples_per_s": n / max(train_seconds, 1e-9)})
+        state.history.append(row)
+        state.seconds = time.perf_counter() - start
+        state.stopper = stopper.state_dict() if stopper else {}
+        if state.stop_reason is None:
+            state.stop_reason, state.stop_message = _stop_after_epoch(state, cfg, start)
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir / "last.pt", model, optimizer, schedule, state, generator, best_weights)
+            callbacks.on_checkpoint({"epoch": epoch, "path": str(checkpoint_dir / "last.pt")})
+        callbacks.on_epoch_end(dict(row))
+
+    state.seconds = time.perf_counter() - start
+    _restore_best(model, state, best_weights, stopper is not None and cfg.early_stopping.restore_best)
+    callbacks.on_train_end({"stop_reason": state.stop_reason, "message": state.stop_message, "epochs": state.epoch})
+    return LoopResult(state, best_weights)
+
+
+def _stop_after_epoch(state: TrainState, cfg: TrainConfig, start: float) -> tuple[str | None, str]:
+    if state.epoch >= cfg.epochs:
+        return "max_epochs", f"reached the maximum of {cfg.epochs} epochs"
+    if converged([r["train_loss"] for r in state.history], cfg.convergence):
+        return "converged", (f"the train loss changed by less than {cfg.convergence.tol:g} (relative) "
+                             f"over {cfg.convergence.window} epochs")
+    if cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time:
+        return "max_time", f"the time limit of {cfg.max_time:g} s was reached"
+    return None, ""
+
+
+def _restore_best(model: nn.Module, state: TrainState, best: dict | None, restore: bool) -> None:
+    """Early stopping with restore_best, or a diverged run: go back to the best weights."""
+    if best is not None and (restore or state.stop_reason == "diverged"):
+        model.load_state_dict(best)  # state.best_epoch already names the epoch they come from
+    else:
+        state.best_epoch = state.epoch  # the final weights are the last epoch's
+
+
+def _monitored(row: dict[str, float], monitor: str) -> float:
+    if monitor not in row:
+        raise ConfigError("early stopping monitors a metric that is not logged", where="train.early_stopping.monitor",
+                          expected=", ".join(k for k in row if k not in ("epoch", "lr")), found=monitor,
+                          hint="pick one of the logged metrics")
+    return row[monitor]
+
+
+@torch.inference_mode()
+def predict_tensors(model: nn.Module, inputs: list[torch.Tensor], batch_size: int) -> torch.Tensor:
+    """Model outputs for all rows, in eval mode, with a large batch."""
+    model.eval()
+    n = len(inputs[0])
+    outs = [model(*[x[lo:lo + batch_size] for x in inputs]) for lo in range(0, n, batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def validate(model: nn.Module, data: Tensors, loss_fn: LossFn, task: str, batch_size: int,
+             target_scale: float) -> dict[str, float]:
+    """Validation loss and the cheap monitored metrics, computed on the device; one read at the end."""
+    out = predict_tensors(model, data.inputs, batch_size)
+    with torch.inference_mode():
+        metrics = {"val_loss": loss_fn(out, data.y, data.w)}
+        if task == "multiclass":
+            metrics["val_accuracy"] = (out.argmax(1) == data.y).float().mean()
+        elif task == "binary":
+            metrics["val_accuracy"] = ((out.squeeze(1) > 0).long() == data.y).float().mean()
+        else:
+            err = (out.squeeze(1) - data.y) * target_scale  # in the target's own units
+            metrics["val_rmse"] = err.square().mean().sqrt()
+            metrics["val_mae"] = err.abs().mean()
+        values = torch.stack(list(metrics.values())).tolist()  # one host sync for all of them
+    return dict(zip(metrics, values))

@@ -1,0 +1,89 @@
+"""Builders for the optimizer and the learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from netfit.config import OptimizerConfig, ScheduleConfig
+
+
+def build_optimizer(cfg: OptimizerConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """The configured optimizer; weight decay skips biases and norm parameters (the usual practice).
+
+    `foreach` implementations apply one fused update over all parameters instead of a
+    Python loop per tensor, which matters for the per-step overhead on CPU.
+    """
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    if cfg.name == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, foreach=True)
+    if cfg.name == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, foreach=True)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, foreach=True)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=cfg.lr, momentum=cfg.momentum, eps=cfg.eps, foreach=True)
+    raise AssertionError(f"unknown optimizer {cfg.name}")  # the schema admits only the names above
+
+
+class Schedule:
+    """One interface over torch's schedulers: `after_step()`, `after_epoch()`, `after_validation(value)`.
+
+    Per-step schedules (cosine with warmup, one_cycle) advance every optimizer step; step and
+    exponential advance per epoch; reduce_on_plateau follows the monitored validation value.
+    """
+
+    def __init__(self, cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps_per_epoch: int):
+        self.name = cfg.name
+        total = max(1, epochs * steps_per_epoch)
+        if cfg.name == "cosine":
+            warmup = int(cfg.warmup_epochs * steps_per_epoch)
+            floor = cfg.min_lr / lr
+            self.torch = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(total, warmup, floor))
+        elif cfg.name == "one_cycle":
+            self.torch = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.max_lr or 10 * lr, total_steps=total + 1)
+        elif cfg.name == "step":
+            self.torch = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+        elif cfg.name == "exponential":
+            self.torch = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma)
+        elif cfg.name == "reduce_on_plateau":
+            self.torch = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr
+            )
+        else:  # constant
+            self.torch = None
+        self.per_step = cfg.name in ("cosine", "one_cycle")
+
+    def after_step(self) -> None:
+        if self.per_step:
+            self.torch.step()
+
+    def after_epoch(self) -> None:
+        if self.name in ("step", "exponential"):
+            self.torch.step()
+
+    def after_validation(self, value: float, mode: str) -> None:
+        if self.name == "reduce_on_plateau":
+            self.torch.step(value if mode == "min" else -value)
+
+    def state_dict(self) -> dict:
+        return self.torch.state_dict() if self.torch is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.torch is not None:
+            self.torch.load_state_dict(state)
+
+
+def _cosine(total: int, warmup: int, floor: float):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor

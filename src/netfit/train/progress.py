@@ -1,0 +1,90 @@
+"""The terminal display: a rich progress bar on a TTY, one plain line per epoch otherwise.
+
+It is an ordinary callback, called at log reads and epoch ends only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from netfit.train.callbacks import Callback
+
+
+def _fmt(row: dict[str, Any]) -> str:
+    keys = [k for k in row if k.startswith(("train_", "val_"))]
+    return "  ".join(f"{k} {row[k]:.4f}" for k in keys)
+
+
+class Progress(Callback):
+    def __init__(self, *, quiet: bool, run_dir: Path, n_params: int, prepared: Any) -> None:
+        self.quiet = quiet
+        self.console = Console(stderr=False, highlight=False)
+        self.live = sys.stdout.isatty() and not quiet
+        self.run_dir, self.n_params, self.prepared = run_dir, n_params, prepared
+        self.bar = None
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in self.prepared.splits.items())
+        self.console.print(f"netfit: {self.prepared.task} task; rows: {sizes}; model: {self.n_params:,} parameters")
+        self.console.print(f"run folder: {self.run_dir}")
+        self.epochs = logs["epochs"]
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+            self.bar = Bar(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
+                           TextColumn("{task.fields[info]}"), console=self.console, transient=False)
+            self.task = self.bar.add_task("train", total=self.epochs, info="")
+            self.bar.start()
+
+    def on_log(self, logs: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, info=f"batch {logs['batch']}  train_loss {logs['train_loss']:.4f}")
+
+    def on_epoch_end(self, logs: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.update(self.task, completed=logs["epoch"], info=_fmt(logs))
+        else:
+            self.console.print(f"epoch {logs['epoch']}/{self.epochs}  {_fmt(logs)}  ({logs['seconds']:.2f} s)")
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+        if not self.quiet:
+            self.console.print(f"stopped after {logs['epochs']} epochs: {logs['message']}")
+
+    def on_report(self, report: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        self.console.print(summary_table(report))
+        self.console.print(f"report: {self.run_dir / 'report.json'}")
+
+
+def summary_table(report: dict[str, Any]) -> Table:
+    """Test metrics with their intervals, beside the dummy and linear baselines."""
+    table = Table(title="test metrics (95% bootstrap interval)")
+    table.add_column("metric")
+    table.add_column("model")
+    base = report.get("baselines") or {}
+    for name in base:
+        table.add_column(name)
+    for metric, m in ((report.get("test") or {}).get("metrics") or {}).items():
+        cells = [_cell(m)] + [_cell(base[b]["metrics"].get(metric)) for b in base]
+        table.add_row(metric, *cells)
+    return table
+
+
+def _cell(m: dict[str, Any] | None) -> str:
+    if not m or m.get("value") is None:
+        return "-"
+    if m.get("ci_low") is None:
+        return f"{m['value']:.4f}"
+    return f"{m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"

@@ -1,0 +1,72 @@
+"""Stopping criteria: early stopping, convergence, divergence. Each keeps a small JSON-able state."""
+
+from __future__ import annotations
+
+import math
+
+from netfit.config import ConvergenceConfig, DivergenceConfig, EarlyStoppingConfig
+
+HIGHER_IS_BETTER = ("accuracy", "f1", "auc", "r2", "precision", "recall")
+
+
+def metric_mode(monitor: str, mode: str = "auto") -> str:
+    """`min` or `max`: from the config, or from the metric's name (accuracy, f1, auc, r2 go up)."""
+    if mode != "auto":
+        return mode
+    return "max" if any(k in monitor for k in HIGHER_IS_BETTER) else "min"
+
+
+class EarlyStopping:
+    """Stop when `monitor` has not improved by `min_delta` for `patience` validations."""
+
+    def __init__(self, cfg: EarlyStoppingConfig) -> None:
+        self.cfg = cfg
+        self.mode = metric_mode(cfg.monitor, cfg.mode)
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.wait = 0
+
+    def update(self, value: float, epoch: int) -> bool:
+        """Record a validation; True when it is a new best."""
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            return True
+        self.wait += 1
+        return False
+
+    def _improved(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.cfg.min_delta
+        return value > self.best + self.cfg.min_delta
+
+    @property
+    def should_stop(self) -> bool:
+        return self.wait >= self.cfg.patience
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+
+
+def converged(train_losses: list[float], cfg: ConvergenceConfig | None) -> bool:
+    """True when the relative change of the train loss stayed under `tol` for `window` epochs."""
+    if cfg is None or len(train_losses) <= cfg.window:
+        return False
+    recent = train_losses[-(cfg.window + 1):]
+    changes = [abs(b - a) / max(abs(a), 1e-12) for a, b in zip(recent, recent[1:])]
+    return max(changes) < cfg.tol
+
+
+def diverged(loss: float, best: float | None, cfg: DivergenceConfig) -> str | None:
+    """A reason string when the loss is non-finite or grew past `factor` times its best, else None."""
+    if not math.isfinite(loss):
+        return f"the training loss became {loss}"
+    if best is not None and best > 0 and loss > cfg.factor * best:
+        return f"the training loss grew to {loss:.4g}, more than {cfg.factor:g}x its best {best:.4g}"
+    return None
