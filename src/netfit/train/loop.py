@@ -39,7 +39,7 @@ class Tensors:
 @dataclass
 class LoopResult:
     state: TrainState
-    best_weights: dict[str, torch.Tensor] | None
+    best_weights: dict[str, torch.Tensor]
 
 
 def steps_per_epoch(n: int, cfg: TrainConfig) -> int:
@@ -57,8 +57,9 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
     stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping and val is not None else None
     generator = torch.Generator(device=device).manual_seed(seed)  # shuffling has its own stream
     l1_params = [p for p in model.parameters() if p.ndim > 1] if cfg.l1 > 0 else []
-    state = TrainState()
-    best_weights: dict[str, torch.Tensor] | None = None
+    state = TrainState(best_epoch=0)
+    # the initial weights are the fallback when the loss diverges before any epoch completes
+    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     n, B, K = len(train), cfg.batch_size, cfg.accumulate
     start = time.perf_counter()
     callbacks.on_train_begin({"epochs": cfg.epochs, "steps_per_epoch": math.ceil(n / B), "samples": n})
@@ -69,7 +70,7 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
         model.train()
         t0 = time.perf_counter()
         running = torch.zeros((), device=device)  # summed batch losses, read only at log points
-        seen_batches, last_read, best_read = 0, t0, None
+        seen_batches, last_read = 0, t0
         perm = torch.randperm(n, device=device, generator=generator)
         for i, lo in enumerate(range(0, n, B)):
             idx = perm[lo:lo + B]
@@ -161,9 +162,9 @@ def _stop_after_epoch(state: TrainState, cfg: TrainConfig, start: float) -> tupl
     return None, ""
 
 
-def _restore_best(model: nn.Module, state: TrainState, best: dict | None, restore: bool) -> None:
+def _restore_best(model: nn.Module, state: TrainState, best: dict, restore: bool) -> None:
     """Early stopping with restore_best, or a diverged run: go back to the best weights."""
-    if best is not None and (restore or state.stop_reason == "diverged"):
+    if restore or state.stop_reason == "diverged":
         model.load_state_dict(best)  # state.best_epoch already names the epoch they come from
     else:
         state.best_epoch = state.epoch  # the final weights are the last epoch's

@@ -1,0 +1,3 @@
+from netfit.cli import main
+
+main()

