@@ -1,43 +1,216 @@
 """Data: load a source, clean it, split it, and preprocess it with statistics fitted on train only.
 
-The run asks for one thing: `prepare(cfg.data, seed, data=...) -> Prepared`.
+The run asks for one thing: `prepare(cfg.data, seed, data=...) -> Prepared`::
+
+    from netfit.config import load_config
+    cfg = load_config({"data": {"source": "sklearn:digits"}})
+    prepared = prepare(cfg.data, seed=cfg.seed)
+    prepared.splits["train"].x_num.shape          # (1257, 60): 4 pixels are constant in train
+
+Warnings (dropped columns, unseen categories, rows shared across splits) are emitted as
+`DataWarning` and also listed in `prepared.summary["warnings"]`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import hashlib
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import numpy as np
+import pandas as pd
+
+from netfit.config import DataConfig
+from netfit.data.messages import DataWarning, warn
+from netfit.data.prepared import Prepared, Split
+from netfit.data.preprocess import Preprocessor
+from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task, normalise_labels
+from netfit.data.sources import frame_from_data, frame_sha256, list_datasets, load_table, source_sha256
+from netfit.data.split import SPLITS, count_cross_duplicates, split_rows, validate_split_columns
+from netfit.errors import DataError
+
+__all__ = ["prepare", "Prepared", "Split", "Preprocessor", "DataWarning", "load_table", "frame_from_data",
+           "list_datasets"]
 
 
 @dataclass
-class Split:
-    """One split, preprocessed and ready to become tensors.
+class _Table:
+    """One loaded source: its rows, its name for messages, its fingerprint."""
 
-    x_num: float32 (n, n_num) numeric, one-hot and indicator columns.
-    x_cat: int64 (n, n_cat) integer codes for embedded categorical columns (0 = unknown/missing).
-    y: int64 class indices (classification) or float32 (regression); None when unlabelled.
-    w: float32 sample weights or None.
-    rows: int64 positions of these rows in the cleaned source table (for fingerprints).
+    frame: pd.DataFrame
+    label: str
+    sha256: str
+
+
+def prepare(cfg: DataConfig, seed: int, data: Any = None, need_test: bool = True) -> Prepared:
+    """Load, clean, split and preprocess the data of a run.
+
+    Args:
+        cfg: `data` section of the config.
+        seed: the run's seed; the same seed gives the same split.
+        data: in-memory data in place of `cfg.source` (DataFrame, `(X, y)`, dict of splits).
+        need_test: False leaves the test split out (tuning); a separate test source is not read.
+
+    Returns:
+        `Prepared` with splits "train", "val" (possibly empty) and "test" (when need_test).
+
+    Raises:
+        DataError: the data cannot be read, cleaned or split as configured.
     """
-
-    x_num: np.ndarray
-    x_cat: np.ndarray
-    y: np.ndarray | None
-    w: np.ndarray | None
-    rows: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.x_num)
+    with _collect_warnings() as messages:
+        prepared = _prepare(cfg, seed, data, need_test)
+    prepared.summary["warnings"] = messages
+    return prepared
 
 
-@dataclass
-class Prepared:
-    """What the data stage hands to the rest of the run."""
+def _prepare(cfg: DataConfig, seed: int, data: Any, need_test: bool) -> Prepared:
+    tables = _load_tables(cfg, data, need_test)
+    main = tables.get("all") or tables["train"]
+    schema = build_schema(main.frame, cfg, main.label, splitting="all" in tables)
+    frames, dropped_rows = _clean_tables(tables, schema, cfg)
+    task, classes = infer_task(pd.concat([f[schema.target] for f in frames.values()], ignore_index=True),
+                               cfg.task, main.label)
+    rows, method, split_frames = _split(frames, cfg, seed, schema, task)
+    pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
+    pre.fit(split_frames["train"], classes, where=f"{main.label} (train split)")
+    wanted = [name for name in SPLITS if name != "test" or need_test]
+    labels = {name: tables[name].label if name in tables else main.label for name in wanted}
+    splits = _transform(pre, split_frames, rows, wanted, labels)
+    summary = _summary(tables, schema, pre, dropped_rows, method, splits,
+                       {name: split_frames[name] for name in wanted if name in split_frames})
+    summary["rows_used"] = int(sum(len(r) for r in rows.values()))  # after cleaning, every split
+    return Prepared(task, splits, pre, summary, _fingerprint(tables, rows))
 
-    task: str  # "binary" | "multiclass" | "regression"
-    splits: dict[str, Split]  # "train", "val", "test" (test may be absent when not requested)
-    preprocessor: Any  # netfit.data.preprocess.Preprocessor, fitted on train
-    summary: dict[str, Any] = field(default_factory=dict)  # counts for the report's data section
-    fingerprint: dict[str, str] = field(default_factory=dict)  # data and split hashes
+
+# ---------------------------------------------------------------- steps
+def _load_tables(cfg: DataConfig, data: Any, need_test: bool) -> dict[str, _Table]:
+    """{"all": table} for one source to split, else {"train": ..., "val": ..., "test": ...}."""
+    if data is not None:
+        loaded = frame_from_data(data, cfg)
+        frames = loaded if isinstance(loaded, dict) else {"all": loaded}
+        return {name: _Table(f, "<data>" if name == "all" else f"<data[{name!r}]>", frame_sha256(f))
+                for name, f in frames.items() if name != "test" or need_test}
+    if not (cfg.source or cfg.train):
+        raise DataError("no data configured", where="data", expected="data.source (or data.train), or data= in Python",
+                        hint="add `source: sklearn:digits` (or a CSV/Parquet/NPZ path) under data:")
+    sources = {"all": cfg.source} if cfg.source else {"train": cfg.train, "val": cfg.val, "test": cfg.test}
+    # with need_test False the test source is never opened: tuning cannot peek at it
+    return {name: _Table(*_read(source, cfg))
+            for name, source in sources.items() if source and (name != "test" or need_test)}
+
+
+def _read(source: str, cfg: DataConfig) -> tuple[pd.DataFrame, str, str]:
+    frame = load_table(source, cfg)
+    return frame, source, source_sha256(source, frame)
+
+
+def _clean_tables(tables: dict[str, _Table], schema: Schema, cfg: DataConfig) -> tuple[dict, dict]:
+    """Coerce types, then drop unusable rows of each table; counts summed over tables."""
+    frames, dropped = {}, {}
+    for name, table in tables.items():
+        frame = coerce_frame(table.frame, schema, table.label)
+        if name == "all":
+            frame = validate_split_columns(frame, cfg.split, table.label)  # row numbers still match the file
+        frame, counts = clean_rows(frame, schema, cfg.preprocess.drop_duplicates)
+        for reason, n in counts.items():
+            dropped[reason] = dropped.get(reason, 0) + n
+        if len(frame) == 0 and name in ("all", "train"):
+            raise DataError("no rows left after cleaning", where=f"{table.label}: column {schema.target!r}",
+                            found=f"all {len(table.frame)} rows have a missing target",
+                            hint="check that data.target names the label column and that it is filled in")
+        frames[name] = frame
+    return frames, dropped
+
+
+def _split(frames: dict[str, pd.DataFrame], cfg: DataConfig, seed: int, schema: Schema, task: str):
+    """Row positions, the method used, and the rows of each split as tables."""
+    if "all" not in frames:
+        return {name: np.arange(len(f)) for name, f in frames.items()}, "sources", frames
+    table = frames["all"]
+    labels = None if task == "regression" else normalise_labels(table[schema.target])
+    result = split_rows(table, cfg.split, seed, labels)
+    return result.rows, result.method, {name: table.iloc[r] for name, r in result.rows.items()}
+
+
+def _transform(pre: Preprocessor, frames: dict[str, pd.DataFrame], rows: dict[str, np.ndarray],
+               wanted: list[str], labels: dict[str, str]) -> dict[str, Split]:
+    """Encode each wanted split; one without rows (no val source, fraction 0) is empty."""
+    splits = {}
+    for name in wanted:
+        frame = frames.get(name, frames["train"].iloc[:0])
+        splits[name] = pre.transform(frame, where=f"{labels[name]} ({name} split)")
+        splits[name].rows = np.asarray(rows.get(name, []), dtype=np.int64)
+    return splits
+
+
+# ---------------------------------------------------------------- reporting
+def _summary(tables: dict[str, _Table], schema: Schema, pre: Preprocessor, dropped_rows: dict, method: str,
+             splits: dict[str, Split], frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Counts for the report's data section (JSON-safe)."""
+    train = frames["train"]
+    used = pre.input_columns
+    summary = {
+        "sources": {name: t.label for name, t in tables.items()},
+        "rows_loaded": {name: len(t.frame) for name, t in tables.items()},
+        "rows_dropped": dropped_rows,
+        "task": pre.task,
+        "target": schema.target,
+        "classes": list(pre.classes),
+        "columns": {kind: [c for c in used if schema.types[c] == kind]
+                    for kind in ("numeric", "categorical", "boolean")},
+        "encoding": {"onehot": [c.name for c in pre.categoricals if c.onehot], "codes": pre.cat_names},
+        "dropped_columns": {**schema.dropped, **pre.dropped},
+        "missing_in_train": {c: int(n) for c, n in train[used].isna().sum().items() if n},
+        "split_method": method,
+        "split_sizes": {name: len(s) for name, s in splits.items()},
+        "n_num": pre.n_num,
+        "cat_cardinalities": pre.cat_cardinalities,
+        "unseen_categories": {name: pre.unseen_categories(f) for name, f in frames.items() if name != "train"},
+        "duplicates_across_splits": _leakage(frames, schema),
+    }
+    if pre.task != "regression":
+        summary["class_balance"] = {name: _class_counts(s.y, pre.classes) for name, s in splits.items()}
+    return summary
+
+
+def _class_counts(y: np.ndarray, classes: list[Any]) -> dict[str, int]:
+    """{"label": rows} for every class, 0 included (keys as strings for JSON)."""
+    return dict(zip(map(str, classes), np.bincount(y, minlength=len(classes)).tolist()))
+
+
+def _leakage(frames: dict[str, pd.DataFrame], schema: Schema) -> dict[str, int]:
+    counts = count_cross_duplicates(frames, schema.features + [schema.target])
+    for pair, n in counts.items():
+        if n:
+            first, second = pair.split("-")
+            warn(f"{n} row(s) of the {second} split also occur in the {first} split (same features and target): "
+                 f"its scores may be optimistic; data.preprocess.drop_duplicates: true removes exact duplicates")
+    return counts
+
+
+def _fingerprint(tables: dict[str, _Table], rows: dict[str, np.ndarray]) -> dict[str, str]:
+    """sha256 of the data (file bytes, or table values) and of the split's row positions."""
+    data = hashlib.sha256("".join(f"{name}:{t.sha256};" for name, t in sorted(tables.items())).encode())
+    split = hashlib.sha256()
+    for name in SPLITS:
+        split.update(name.encode() + np.asarray(rows.get(name, []), dtype="<i8").tobytes())
+    fingerprint = {"data": tables["all"].sha256 if "all" in tables else data.hexdigest(), "split": split.hexdigest()}
+    fingerprint.update({f"data.{name}": t.sha256 for name, t in tables.items() if name != "all"})
+    return fingerprint
+
+
+@contextmanager
+def _collect_warnings() -> Iterator[list[str]]:
+    """Collect the DataWarnings raised inside, then pass every warning on to the caller."""
+    messages: list[str] = []
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataWarning)
+            yield messages
+    finally:
+        messages.extend(str(w.message) for w in caught if issubclass(w.category, DataWarning))
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -1,0 +1,403 @@
+"""Preprocessing fitted on the training split only, stored as JSON, reused for val, test and predict.
+
+Features become two arrays: `x_num` (float32: scaled numbers, booleans as 0/1, one-hot blocks,
+missing indicators, in that order) and `x_cat` (int64 codes for embedded categorical columns:
+1..K for the training categories, 0 for unknown). Class labels are sorted and encoded 0..K-1.
+A regression target is standardized with the training mean and standard deviation (an MLP
+trains much better on a unit-scale target); `decode_target` maps outputs back to the original
+units, so metrics should be computed on decoded values::
+
+    pre = Preprocessor(schema.types, target="y", task="regression").fit(train_df)
+    split = pre.transform(val_df)
+    state = pre.to_dict()                                   # JSON-safe, round-trips exactly
+    same = Preprocessor.from_dict(json.loads(json.dumps(state)))
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from netfit.config import PreprocessConfig
+from netfit.data.prepared import Split
+from netfit.data.messages import quote_list, row_where, warn
+from netfit.data.schema import boolean_values, class_labels, normalise_labels, numeric_values, weight_values
+from netfit.errors import DataError, RunError, short_list
+
+STATE_VERSION = 1
+
+
+@dataclass
+class NumericColumn:
+    """Fitted state of a numeric column: x -> (x or fill - center) / scale."""
+
+    name: str
+    fill: float
+    center: float
+    scale: float
+    indicator: bool  # add a 0/1 "was missing" column
+
+
+@dataclass
+class BooleanColumn:
+    """Fitted state of a boolean column: 0/1, missing -> fill (the training mode)."""
+
+    name: str
+    fill: float
+
+
+@dataclass
+class CategoricalColumn:
+    """Fitted state of a categorical column (categories as strings, sorted)."""
+
+    name: str
+    categories: list[str]
+    onehot: bool
+    missing_category: bool  # missing values have a category of their own, after the others
+    fill: str | None  # category used for missing values (missing: most_frequent), else None
+
+    @property
+    def width(self) -> int:
+        """One-hot columns, or embedding size (codes incl. 0 for unknown)."""
+        n = len(self.categories) + int(self.missing_category)
+        return n if self.onehot else n + 1
+
+
+class Preprocessor:
+    """Imputation, scaling and encoding learned from the training split.
+
+    Args:
+        types: feature column -> "numeric" | "categorical" | "boolean".
+        target: the target column (None: features only).
+        task: "binary" | "multiclass" | "regression".
+        cfg: `data.preprocess`.
+        weight_column: the sample-weight column, or None.
+        scale_target: standardize a regression target (decode with `decode_target`).
+
+    Example:
+        >>> pre = Preprocessor({"a": "numeric"}, "y", "binary").fit(pd.DataFrame({"a": [1., 2, 3], "y": [0, 1, 0]}))
+        >>> pre.transform(pd.DataFrame({"a": [2.0], "y": [1]})).x_num
+        array([[0.]], dtype=float32)
+    """
+
+    def __init__(self, types: dict[str, str], target: str | None = None, task: str = "regression",
+                 cfg: PreprocessConfig | None = None, weight_column: str | None = None, scale_target: bool = True):
+        self.types = dict(types)
+        self.target = target
+        self.task = task
+        self.cfg = cfg or PreprocessConfig()
+        self.weight_column = weight_column
+        self.scale_target = scale_target
+        # fitted state (set by fit or from_dict)
+        self.numeric: list[NumericColumn] = []
+        self.booleans: list[BooleanColumn] = []
+        self.categoricals: list[CategoricalColumn] = []
+        self.dropped: dict[str, str] = {}
+        self.classes: list[Any] = []
+        self.target_mean = 0.0
+        self.target_std = 1.0
+        self.known_columns: list[str] = []
+        self.fitted = False
+
+    # ------------------------------------------------------------ fit
+    def fit(self, df: pd.DataFrame, classes: list[Any] | None = None, where: str = "train split") -> "Preprocessor":
+        """Learn every statistic from `df` (the training split) and return self.
+
+        Args:
+            df: training rows. classes: every class label of the data set (default: those in df).
+            where: names the data in messages.
+        """
+        self._require(df, [*self.types, *([self.target] if self.target else [])], where)
+        self.dropped = self._constant_columns(df) if self.cfg.drop_constant else {}
+        kept = [c for c in self.types if c not in self.dropped]
+        if not kept:
+            raise DataError("no feature columns left", where=where,
+                            found=f"every feature is constant in the training split: {quote_list(self.types)}",
+                            hint="check the data, or set data.preprocess.drop_constant: false")
+        self.numeric = [self._fit_numeric(df, c, where) for c in kept if self.types[c] == "numeric"]
+        self.booleans = [self._fit_boolean(df, c, where) for c in kept if self.types[c] == "boolean"]
+        self.categoricals = [self._fit_categorical(df[c]) for c in kept if self.types[c] == "categorical"]
+        if self.target:
+            self._fit_target(df[self.target], classes)
+        self.known_columns = [str(c) for c in df.columns]
+        self.fitted = True
+        return self
+
+    def _constant_columns(self, df: pd.DataFrame) -> dict[str, str]:
+        constant = [c for c in self.types if df[c].nunique(dropna=False) <= 1]
+        if constant:
+            warn(f"{len(constant)} column(s) dropped: a single value in the training split: {quote_list(constant)} "
+                 f"(data.preprocess.drop_constant: false keeps them)")
+        return {c: "constant in the training split" for c in constant}
+
+    def _fit_numeric(self, df: pd.DataFrame, name: str, where: str) -> NumericColumn:
+        values = numeric_values(df[name], name, where).to_numpy()
+        seen = values[~np.isnan(values)]
+        if seen.size == 0 or self.cfg.missing == "constant":
+            fill = self.cfg.fill_value
+        else:
+            fill = np.median(seen) if self.cfg.missing == "median" else np.mean(seen)
+        center, scale = _scaling(seen, self.cfg.numeric)
+        indicator = self.cfg.missing_indicator and seen.size < values.size
+        return NumericColumn(name, float(fill), center, scale, bool(indicator))
+
+    def _fit_boolean(self, df: pd.DataFrame, name: str, where: str) -> BooleanColumn:
+        values = boolean_values(df[name], name, where).to_numpy()
+        seen = values[~np.isnan(values)]
+        # the mode; ties go to 1 (True), an all-missing column to 0
+        return BooleanColumn(name, float(seen.size > 0 and seen.mean() >= 0.5))
+
+    def _fit_categorical(self, s: pd.Series) -> CategoricalColumn:
+        text = category_strings(s)
+        counts = text.value_counts()
+        categories = sorted(counts.index)
+        mode = self.cfg.categorical
+        onehot = mode == "onehot" or (mode == "auto" and len(categories) <= self.cfg.max_onehot)
+        if self.cfg.missing_categorical == "most_frequent" and len(categories) > 0:
+            # most frequent; ties go to the first in sorted order, so the result is deterministic
+            top = counts[counts == counts.max()].index
+            return CategoricalColumn(str(s.name), categories, onehot, False, min(top))
+        return CategoricalColumn(str(s.name), categories, onehot, bool(text.isna().any()), None)
+
+    def _fit_target(self, y: pd.Series, classes: list[Any] | None) -> None:
+        if self.task == "regression":
+            values = numeric_values(y, self.target, "train split").to_numpy()
+            values = values[~np.isnan(values)]
+            if self.scale_target and values.size:
+                self.target_mean, self.target_std = _scaling(values, "standardize")
+            return
+        self.classes = list(classes) if classes is not None else class_labels(y)
+
+    # ------------------------------------------------------------ transform
+    def transform(self, df: pd.DataFrame, require_target: bool = True, where: str = "data") -> Split:
+        """Encode rows with the fitted state: a `Split` (rows = 0..n-1 of df).
+
+        Args:
+            df: rows with at least `input_columns` (and the target when require_target).
+            require_target: True (train/val/test): y and w are encoded and the target must be
+                present; False (predict): y and w are None, target and weight columns are ignored.
+            where: names the data in messages (a file name).
+
+        Raises:
+            DataError: a needed column is missing, text in a numeric column, an unknown class label.
+        """
+        if not self.fitted:
+            raise RunError("preprocessor is not fitted", hint="call fit(train_df) first, or load a saved run")
+        self._require(df, self.input_columns + ([self.target] if require_target and self.target else []), where)
+        extra = [c for c in df.columns if c not in self.known_columns]
+        if extra:
+            warn(f"{where}: columns not seen in training are ignored: {quote_list(extra)}")
+        unseen = self.unseen_categories(df)
+        if unseen:
+            warn(f"{where}: categories not seen in training, encoded as unknown: "
+                 f"{short_list(f'{c} ({n} rows)' for c, n in unseen.items())}")
+        x_num = np.hstack([self._numeric_block(df, where), *self._onehot_blocks(df), self._indicator_block(df)])
+        y = self._encode_target(df[self.target], where) if require_target and self.target else None
+        w = None
+        if require_target and self.weight_column is not None and self.weight_column in df.columns:
+            w = weight_values(df[self.weight_column], self.weight_column, where).to_numpy(np.float32)
+        return Split(x_num.astype(np.float32), self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64))
+
+    def _numeric_block(self, df: pd.DataFrame, where: str) -> np.ndarray:
+        columns = [self._numeric_matrix(df, where)]
+        columns += [boolean_values(df[c.name], c.name, where).to_numpy()[:, None] for c in self.booleans]
+        x = np.hstack(columns)
+        fill = np.array([c.fill for c in self.numeric] + [c.fill for c in self.booleans])
+        center = np.array([c.center for c in self.numeric] + [0.0] * len(self.booleans))
+        scale = np.array([c.scale for c in self.numeric] + [1.0] * len(self.booleans))
+        x = np.where(np.isnan(x), fill, x)
+        return (x - center) / scale
+
+    def _numeric_matrix(self, df: pd.DataFrame, where: str) -> np.ndarray:
+        """The numeric columns as one float64 matrix, NaN for missing and +/-inf."""
+        block = df[[c.name for c in self.numeric]]
+        if all(ptypes.is_numeric_dtype(t) and not ptypes.is_bool_dtype(t) for t in block.dtypes):
+            x = block.to_numpy(dtype="float64", na_value=np.nan)  # the common case: one copy, no checks
+            return np.where(np.isinf(x), np.nan, x)
+        columns = [numeric_values(block[c], c, where).to_numpy() for c in block.columns]
+        return np.stack(columns, axis=1) if columns else np.zeros((len(df), 0))
+
+    def _onehot_blocks(self, df: pd.DataFrame) -> list[np.ndarray]:
+        blocks = []
+        for col in self.categoricals:
+            if col.onehot:
+                codes = self._codes(df[col.name], col)
+                block = np.zeros((len(df), col.width + 1))
+                block[np.arange(len(df)), codes] = 1.0
+                blocks.append(block[:, 1:])  # code 0 (unknown) has no column: an all-zero row
+        return blocks
+
+    def _codes_block(self, df: pd.DataFrame) -> np.ndarray:
+        embedded = [c for c in self.categoricals if not c.onehot]
+        if not embedded:
+            return np.zeros((len(df), 0), dtype=np.int64)
+        return np.stack([self._codes(df[c.name], c) for c in embedded], axis=1)
+
+    def _indicator_block(self, df: pd.DataFrame) -> np.ndarray:
+        flagged = [c.name for c in self.numeric if c.indicator]
+        if not flagged:
+            return np.zeros((len(df), 0))
+        # numeric_values already ran on these columns, so text cannot reach this point
+        return np.stack([numeric_values(df[c], c, "data").isna().to_numpy(float) for c in flagged], axis=1)
+
+    def _codes(self, s: pd.Series, col: CategoricalColumn) -> np.ndarray:
+        """1..K for training categories, K+1 for missing (own category), 0 for unknown."""
+        text = category_strings(s)
+        if col.fill is not None:
+            text = text.fillna(col.fill)
+        codes = pd.Index(col.categories, dtype=object).get_indexer(text) + 1
+        if col.missing_category:
+            codes[text.isna().to_numpy()] = len(col.categories) + 1
+        return codes.astype(np.int64)
+
+    def unseen_categories(self, df: pd.DataFrame) -> dict[str, int]:
+        """Per categorical column, how many rows hold a category not seen in training."""
+        counts = {}
+        for col in self.categoricals:
+            if col.name in df.columns:
+                text = category_strings(df[col.name])
+                n = int((text.notna() & ~text.isin(col.categories)).sum())
+                if n:
+                    counts[col.name] = n
+        return counts
+
+    def _encode_target(self, y: pd.Series, where: str) -> np.ndarray:
+        values = numeric_values(y, self.target, where).to_numpy() if self.task == "regression" else None
+        missing = np.isnan(values) if values is not None else y.isna().to_numpy()
+        if missing.any():
+            raise DataError("missing target value", where=row_where(where, self.target, int(np.argmax(missing))),
+                            hint="drop rows without a label, or predict them instead of evaluating on them")
+        if values is not None:
+            return ((values - self.target_mean) / self.target_std).astype(np.float32)
+        codes = pd.Index(self.classes, dtype=object).get_indexer(normalise_labels(y).astype(object))
+        if (codes < 0).any():
+            pos = int(np.argmax(codes < 0))
+            raise DataError("class label not seen in training", where=row_where(where, self.target, pos),
+                            expected=f"one of {short_list(repr(c) for c in self.classes)}", found=repr(y.iloc[pos]),
+                            hint="a model can only be scored on the classes it was trained on")
+        return codes.astype(np.int64)
+
+    def decode_target(self, y: np.ndarray) -> np.ndarray:
+        """Model outputs back to labels: class indices (or scores, argmax) -> labels; scaled -> units."""
+        y = np.asarray(y)
+        if self.task == "regression":
+            return y.astype(np.float64) * self.target_std + self.target_mean
+        if y.ndim == 2:
+            y = y.argmax(axis=1)
+        return np.asarray(self.classes)[y.astype(np.int64)]
+
+    def decode_output(self, y: np.ndarray) -> np.ndarray:
+        """Alias of `decode_target` (the name run.py and evaluate/predict.py use)."""
+        return self.decode_target(y)
+
+    # ------------------------------------------------------------ description
+    @property
+    def input_columns(self) -> list[str]:
+        """The columns a table must hold to be transformed (features kept after fitting)."""
+        return [c for c in self.types if c not in self.dropped]
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """Alias of `input_columns` (the name evaluate/predict.py uses)."""
+        return self.input_columns
+
+    @property
+    def n_num(self) -> int:
+        """Width of x_num."""
+        return len(self.feature_names)
+
+    @property
+    def cat_cardinalities(self) -> list[int]:
+        """Codes per embedded column (including 0 for unknown), in x_cat's column order."""
+        return [c.width for c in self.categoricals if not c.onehot]
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of x_num's columns: `col`, `col=category`, `col=<missing>`, `col__missing`."""
+        names = [c.name for c in self.numeric] + [c.name for c in self.booleans]
+        for col in self.categoricals:
+            if col.onehot:
+                names += [f"{col.name}={v}" for v in col.categories] + [f"{col.name}=<missing>"] * col.missing_category
+        return names + [f"{c.name}__missing" for c in self.numeric if c.indicator]
+
+    @property
+    def cat_names(self) -> list[str]:
+        """Names of x_cat's columns."""
+        return [c.name for c in self.categoricals if not c.onehot]
+
+    # ------------------------------------------------------------ state
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as JSON-safe values (no pickle); `from_dict` restores it exactly."""
+        return {
+            "version": STATE_VERSION,
+            "types": dict(self.types), "target": self.target, "task": self.task,
+            "weight_column": self.weight_column, "scale_target": self.scale_target,
+            "config": self.cfg.model_dump(mode="json"),
+            "numeric": [asdict(c) for c in self.numeric],
+            "booleans": [asdict(c) for c in self.booleans],
+            "categoricals": [asdict(c) for c in self.categoricals],
+            "dropped": dict(self.dropped), "classes": list(self.classes),
+            "target_mean": float(self.target_mean), "target_std": float(self.target_std),
+            "known_columns": list(self.known_columns), "fitted": self.fitted,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> "Preprocessor":
+        """Rebuild a fitted preprocessor from `to_dict()` output."""
+        if state.get("version") != STATE_VERSION:
+            raise RunError("unsupported preprocessing state", where="model.json: preprocess.version",
+                           expected=str(STATE_VERSION), found=repr(state.get("version")),
+                           hint="load the run with the netfit version that wrote it")
+        pre = cls(state["types"], state["target"], state["task"], PreprocessConfig.model_validate(state["config"]),
+                  state["weight_column"], state["scale_target"])
+        pre.numeric = [NumericColumn(**c) for c in state["numeric"]]
+        pre.booleans = [BooleanColumn(**c) for c in state["booleans"]]
+        pre.categoricals = [CategoricalColumn(**c) for c in state["categoricals"]]
+        pre.dropped, pre.classes = dict(state["dropped"]), list(state["classes"])
+        pre.target_mean, pre.target_std = state["target_mean"], state["target_std"]
+        pre.known_columns, pre.fitted = list(state["known_columns"]), state["fitted"]
+        return pre
+
+    # ------------------------------------------------------------ helpers
+    def _require(self, df: pd.DataFrame, names: list[str], where: str) -> None:
+        missing = [c for c in names if c not in df.columns]
+        if missing:
+            raise DataError("input columns missing", where=f"{where}: columns {quote_list(missing)}",
+                            expected=f"the model's input columns {quote_list(self.input_columns or names)}"
+                                     + (f" and the target {self.target!r}" if self.target in missing else ""),
+                            found=f"columns {quote_list(df.columns)}",
+                            hint="give the table the same columns as the training data (extra columns are ignored)")
+
+
+def _scaling(values: np.ndarray, method: str) -> tuple[float, float]:
+    """(center, scale) for a method; a zero or undefined scale becomes 1 (no division by 0)."""
+    if values.size == 0 or method == "none":
+        return 0.0, 1.0
+    if method == "standardize":
+        center, scale = values.mean(), values.std()
+    elif method == "minmax":
+        center, scale = values.min(), values.max() - values.min()
+    else:  # robust: median and interquartile range
+        q25, center, q75 = np.percentile(values, [25, 50, 75])
+        scale = q75 - q25
+    if not np.isfinite(scale) or scale == 0:
+        scale = 1.0
+    return float(center) if np.isfinite(center) else 0.0, float(scale)
+
+
+def category_strings(s: pd.Series) -> pd.Series:
+    """Categories as strings, missing as NaN; integral numbers without `.0` (so 3 and 3.0 agree)."""
+    missing = s.isna().to_numpy()
+    if ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s):
+        values = s.to_numpy(dtype="float64", na_value=np.nan)
+        text = np.array(pd.Series(values, index=s.index).astype(str), dtype=object)
+        integral = ~missing & np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**62)
+        text[integral] = pd.Series(values[integral].astype(np.int64)).astype(str).to_numpy(dtype=object)
+    else:
+        text = np.array(s.astype(str), dtype=object)  # a writable copy (pandas may hand out views)
+    text[missing] = np.nan
+    return pd.Series(text, index=s.index, name=s.name, dtype=object)

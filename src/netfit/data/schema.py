@@ -1,0 +1,303 @@
+"""Schema: which column plays which role, what type each feature is, what the task is; cleaning.
+
+Roles come from the config (`target`, `features`, `ignore`, `weight_column`, split columns);
+feature types are inferred (numeric / categorical / boolean) unless `data.types` declares them.
+Columns that look like row ids or dates carry no signal a network can use, so they are dropped
+with a warning unless declared::
+
+    schema = build_schema(df, cfg, where="data.csv")
+    df = coerce_frame(df, schema, "data.csv")          # numbers as float, +/-inf as missing
+    df, dropped = clean_rows(df, schema, drop_duplicates=False)
+    task, classes = infer_task(df[schema.target], cfg.task, "data.csv")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from netfit.config import DataConfig
+from netfit.data.messages import closest_hint, quote_list, row_where, warn
+from netfit.data.sources import target_name
+from netfit.errors import DataError, short_list
+
+# an integer target with more distinct values than this is treated as a quantity (regression)
+MAX_INTEGER_CLASSES = 20
+_DATE_PATTERN = r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$"
+_BOOL_WORDS = {"true": 1.0, "t": 1.0, "yes": 1.0, "y": 1.0, "1": 1.0, "1.0": 1.0,
+               "false": 0.0, "f": 0.0, "no": 0.0, "n": 0.0, "0": 0.0, "0.0": 0.0}
+_DROP_REASONS = {"id": "looks like a row id (every value unique, not numeric)", "date": "holds dates"}
+
+
+@dataclass
+class Schema:
+    """Column roles and feature types of a table.
+
+    target: the column to predict. types: feature -> "numeric" | "categorical" | "boolean",
+    in table order. weight: the sample-weight column or None. dropped: column -> why it is
+    not used. split_columns: group/order/split columns kept only to split rows.
+    """
+
+    target: str
+    types: dict[str, str]
+    weight: str | None = None
+    dropped: dict[str, str] = field(default_factory=dict)
+    split_columns: list[str] = field(default_factory=list)
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.types)
+
+    @property
+    def used_columns(self) -> list[str]:
+        """Every column that matters: features, target, weight and split columns."""
+        extra = [self.weight] if self.weight else []
+        return self.features + [self.target] + extra + self.split_columns
+
+
+# ---------------------------------------------------------------- roles and types
+def build_schema(df: pd.DataFrame, cfg: DataConfig, where: str, splitting: bool = True) -> Schema:
+    """Resolve column roles and feature types for `df` (the table to split, or the train source).
+
+    Args:
+        df: the loaded table. cfg: the data config. where: the source, for messages.
+        splitting: False for separate sources, whose split columns are not needed.
+
+    Raises:
+        DataError: a named column is missing, or no feature column is left.
+    """
+    target = target_name(cfg)
+    _require_columns(df, [target], where, "target column", "data.target")
+    split_columns = [c for c in (cfg.split.group_column, cfg.split.order_column, cfg.split.column) if c]
+    split_columns = split_columns if splitting else []  # separate sources are not split
+    weight = [cfg.weight_column] if cfg.weight_column else []
+    _require_columns(df, weight, where, "weight column", "data.weight_column")
+    _require_columns(df, split_columns, where, "split column", "data.split")
+    _require_columns(df, cfg.ignore, where, "ignored column", "data.ignore")
+    _require_columns(df, [c for c in cfg.types if c != target], where, "typed column", "data.types")
+    reserved = {target, *weight, *split_columns, *cfg.ignore}
+    if cfg.features is not None:
+        _require_columns(df, cfg.features, where, "feature column", "data.features")
+        clash = [c for c in cfg.features if c in reserved]
+        if clash:
+            raise DataError("a feature column has another role", where=f"{where}: data.features",
+                            found=quote_list(clash), hint="remove it from data.features (it is the target, "
+                                                          "the weight, a split column or ignored)")
+    candidates = cfg.features if cfg.features is not None else [c for c in df.columns if c not in reserved]
+    types, dropped = _feature_types(df, candidates, cfg, where)
+    dropped.update({c: "ignored (data.ignore)" for c in cfg.ignore})
+    return Schema(target, types, cfg.weight_column, dropped, split_columns)
+
+
+def _feature_types(df: pd.DataFrame, candidates: list[str], cfg: DataConfig, where: str) -> tuple[dict, dict]:
+    types, dropped = {}, {}
+    for col in candidates:
+        kind = cfg.types.get(col) or infer_type(df[col])
+        if kind in _DROP_REASONS:
+            if cfg.features is not None:  # listed by the user: keep it, as categories
+                kind = "categorical"
+            else:
+                dropped[col] = _DROP_REASONS[kind]
+                warn(f"{where}: column {col!r} dropped: it {_DROP_REASONS[kind]}; "
+                     f"list it in data.features or data.types to keep it")
+                continue
+        types[col] = kind
+    if not types:
+        raise DataError("no feature columns left", where=where,
+                        found=f"dropped: {short_list(f'{c} ({r})' for c, r in dropped.items())}"
+                        if dropped else "no columns besides the target",
+                        hint="add feature columns, or declare kept ones in data.features / data.types")
+    return types, dropped
+
+
+def infer_type(s: pd.Series) -> str:
+    """"numeric" | "categorical" | "boolean" | "id" | "date" for one column.
+
+    Text columns are numeric when at least 90% of their values read as numbers (the rest is
+    then reported as an error: usually a stray marker such as "?" in a numeric column).
+    """
+    if ptypes.is_bool_dtype(s):
+        return "boolean"
+    if ptypes.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype):
+        return "date"
+    if ptypes.is_numeric_dtype(s):
+        return "numeric"
+    values = s.dropna()
+    if len(values) == 0:
+        return "categorical"
+    if ptypes.is_object_dtype(values) and values.map(type).isin([bool, np.bool_]).all():
+        return "boolean"  # a CSV boolean column with gaps reads as objects True/False/NaN
+    if pd.to_numeric(values, errors="coerce").notna().mean() >= 0.9:
+        return "numeric"
+    if _looks_like_dates(values):
+        return "date"
+    if len(s) > 1 and len(values) == len(s) and values.is_unique:
+        return "id"
+    return "categorical"
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    text = values.astype(str)
+    if not text.str.match(_DATE_PATTERN).all():
+        return False
+    return bool(pd.to_datetime(text, errors="coerce", format="mixed").notna().all())
+
+
+def _require_columns(df: pd.DataFrame, names: list[str], where: str, what: str, field_name: str) -> None:
+    missing = [n for n in names if n not in df.columns]
+    if not missing:
+        return
+    raise DataError(f"{what}{'s' * (len(missing) > 1)} not found",
+                    where=f"{where}: column{'s' * (len(missing) > 1)} {quote_list(missing)}",
+                    expected=f"{field_name} to name columns of the data",
+                    found=f"columns {quote_list(df.columns)}",
+                    hint=closest_hint(missing[0], df.columns, field_name))
+
+
+# ---------------------------------------------------------------- values
+def coerce_frame(df: pd.DataFrame, schema: Schema, where: str, require_target: bool = True) -> pd.DataFrame:
+    """Numbers and booleans as float64 (missing and +/-inf as NaN); check every value fits its type.
+
+    Raises:
+        DataError: a needed column is missing, a numeric or boolean column holds text, a weight
+            is missing or negative. Messages name the column, the row and the value.
+    """
+    needed = schema.features + ([schema.target] if require_target else [])
+    _require_columns(df, needed + ([schema.weight] if schema.weight else []), where, "column", "the data")
+    changes = {}
+    for col, kind in schema.types.items():
+        if kind == "numeric":
+            changes[col] = numeric_values(df[col], col, where)
+        elif kind == "boolean":
+            changes[col] = boolean_values(df[col], col, where)
+    target = df.get(schema.target)
+    if target is not None and ptypes.is_numeric_dtype(target) and not ptypes.is_bool_dtype(target):
+        changes[schema.target] = numeric_values(target, schema.target, where)  # +/-inf as missing
+    if schema.weight:
+        changes[schema.weight] = weight_values(df[schema.weight], schema.weight, where)
+    return df.assign(**changes)
+
+
+def numeric_values(s: pd.Series, column: str, where: str) -> pd.Series:
+    """A column as float64; +/-inf become NaN; text is an error naming column, row and value."""
+    if ptypes.is_numeric_dtype(s) or ptypes.is_bool_dtype(s):
+        values = s.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        parsed = pd.to_numeric(s, errors="coerce")
+        bad = (s.notna() & parsed.isna()).to_numpy()
+        if bad.any():
+            pos = int(np.argmax(bad))
+            raise DataError("numeric column holds text", where=row_where(where, column, pos),
+                            expected="a number (or an empty cell for missing)", found=repr(s.iloc[pos]),
+                            hint=f"if the column is categorical, declare it: `types: {{{column}: categorical}}` "
+                                 f"under data:; otherwise fix or clear that value")
+        values = parsed.to_numpy(dtype="float64", na_value=np.nan)
+    values = np.where(np.isinf(values), np.nan, values)
+    return pd.Series(values, index=s.index, name=s.name)
+
+
+def boolean_values(s: pd.Series, column: str, where: str) -> pd.Series:
+    """True/False, yes/no, 1/0 (any case) as 1.0/0.0; missing as NaN; anything else is an error."""
+    if ptypes.is_bool_dtype(s):
+        return s.astype("float64")
+    missing = s.isna().to_numpy()
+    words = s.astype(str).str.strip().str.lower().map(_BOOL_WORDS)
+    mapped = np.array(words.to_numpy(dtype="float64", na_value=np.nan))  # a writable copy (pandas may hand out views)
+    mapped[missing] = np.nan
+    bad = ~missing & np.isnan(mapped)
+    if bad.any():
+        pos = int(np.argmax(bad))
+        raise DataError("boolean column holds other values", where=row_where(where, column, pos),
+                        expected="true/false, yes/no or 1/0", found=repr(s.iloc[pos]),
+                        hint=f"declare it categorical: `types: {{{column}: categorical}}` under data:")
+    return pd.Series(mapped, index=s.index, name=s.name)
+
+
+def weight_values(s: pd.Series, column: str, where: str) -> pd.Series:
+    """Sample weights: numbers >= 0, none missing."""
+    values = numeric_values(s, column, where)
+    bad = (values.isna() | (values < 0)).to_numpy()
+    if bad.any():
+        pos = int(np.argmax(bad))
+        raise DataError("invalid sample weight", where=row_where(where, column, pos),
+                        expected="a finite number >= 0", found=repr(s.iloc[pos]),
+                        hint="fix that weight, or give every row weight 1 by removing data.weight_column")
+    return values
+
+
+# ---------------------------------------------------------------- rows
+def clean_rows(df: pd.DataFrame, schema: Schema, drop_duplicates: bool) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop rows with a missing target and (optionally) exact duplicates; count each.
+
+    Duplicates compare the columns that matter (features, target, weight, split columns), so
+    an id column does not hide them. The result is re-indexed 0..n-1.
+    """
+    keep = df[schema.target].notna().to_numpy()
+    counts = {"missing_target": int((~keep).sum())}
+    df = df[keep]
+    if drop_duplicates:
+        dup = df.duplicated(subset=schema.used_columns).to_numpy()
+        counts["duplicates"] = int(dup.sum())
+        df = df[~dup]
+    return df.reset_index(drop=True), counts
+
+
+# ---------------------------------------------------------------- task
+def infer_task(y: pd.Series, declared: str, where: str) -> tuple[str, list[Any]]:
+    """The task and, for classification, the sorted class labels (JSON-safe Python values).
+
+    `auto`: regression for a numeric target with fractional values or more than 20 distinct
+    values; binary for two classes; multiclass otherwise. Text and boolean targets are classes.
+    """
+    column = f"{where}: column {y.name!r}"
+    numeric = ptypes.is_numeric_dtype(y) and not ptypes.is_bool_dtype(y)
+    if declared == "regression" or (declared == "auto" and numeric and _looks_continuous(y)):
+        if not numeric:
+            raise DataError("regression needs a numeric target", where=column, found=f"values like {y.iloc[0]!r}",
+                            hint="set data.task to binary/multiclass (or auto), or choose a numeric target")
+        if y.nunique() < 2:
+            raise DataError("target has a single value", where=column, found=f"only {y.iloc[0]!r} in {len(y)} rows",
+                            hint="check that data.target names the column to predict")
+        return "regression", []
+    classes = class_labels(y)
+    if len(classes) < 2:
+        raise DataError("target has a single class", where=column, found=f"only {classes[0]!r} in {len(y)} rows",
+                        hint="a classifier needs at least two classes; check data.target, or the rows kept")
+    if declared == "binary" and len(classes) != 2:
+        raise DataError("binary task needs exactly two classes", where=column,
+                        found=f"{len(classes)} classes: {short_list(classes)}",
+                        hint="set data.task to multiclass (or auto)")
+    task = declared if declared != "auto" else ("binary" if len(classes) == 2 else "multiclass")
+    return task, classes
+
+
+def _looks_continuous(y: pd.Series) -> bool:
+    values = y.to_numpy(dtype="float64", na_value=np.nan)
+    values = values[~np.isnan(values)]
+    return bool((values != np.round(values)).any() or len(np.unique(values)) > MAX_INTEGER_CLASSES)
+
+
+def normalise_labels(y: pd.Series) -> pd.Series:
+    """Class labels in one comparable form: bools, ints (integral numbers), floats or strings."""
+    if ptypes.is_bool_dtype(y):
+        return y.astype(bool)
+    if ptypes.is_numeric_dtype(y):
+        values = y.to_numpy(dtype="float64", na_value=np.nan)
+        # integral values as ints (classes 0, 1 rather than 0.0, 1.0); 2**53 keeps floats exact
+        integral = np.isfinite(values).all() and (values == np.round(values)).all()
+        integral = integral and np.abs(values).max(initial=0) < 2**53
+        return pd.Series(values.astype(np.int64) if integral else values, index=y.index, name=y.name)
+    if ptypes.is_object_dtype(y) and y.map(type).isin([bool, np.bool_]).all():
+        return y.astype(bool)
+    return y.astype(str).astype(object)
+
+
+def class_labels(y: pd.Series) -> list[Any]:
+    """Sorted distinct labels as plain Python values (JSON-safe)."""
+    labels = normalise_labels(y.dropna()).unique()
+    return sorted(v.item() if isinstance(v, np.generic) else v for v in labels)
+

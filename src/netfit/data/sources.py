@@ -1,0 +1,268 @@
+"""Sources: read a file, a bundled scikit-learn data set, or in-memory data into a DataFrame.
+
+Supported: `.csv`, `.parquet`, `.npz` (arrays `x` and `y`, names configurable) and
+`sklearn:NAME` for the data sets that ship inside scikit-learn (no download)::
+
+    df = load_table("sklearn:iris", DataConfig())
+    df = frame_from_data((X, y), DataConfig())     # columns x0..x{d-1} and "target"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from netfit.config import SKLEARN_DATASETS, DataConfig
+from netfit.data.messages import quote_list
+from netfit.errors import DataError
+
+SUPPORTED_EXTENSIONS = (".csv", ".parquet", ".npz")
+SPLIT_NAMES = ("train", "val", "test")
+
+# what each bundled set asks of a model; shown by `netfit datasets`
+_DATASET_TASKS = {
+    "digits": "multiclass",
+    "iris": "multiclass",
+    "wine": "multiclass",
+    "breast_cancer": "binary",
+    "diabetes": "regression",
+}
+
+
+def target_name(cfg: DataConfig) -> str:
+    """The target column: `data.target`, else `target` (the bundled sets' and arrays' name)."""
+    return cfg.target or "target"
+
+
+# ---------------------------------------------------------------- files and bundled sets
+def load_table(source: str, cfg: DataConfig) -> pd.DataFrame:
+    """Read one source into a DataFrame with string column names.
+
+    Args:
+        source: a `.csv`, `.parquet` or `.npz` path, or `sklearn:NAME`.
+        cfg: the data config (`x_key`, `y_key` and `target` name the arrays of an `.npz`).
+
+    Raises:
+        DataError: missing, empty or unreadable file, unknown extension or data set.
+
+    Example:
+        >>> load_table("sklearn:iris", DataConfig()).shape
+        (150, 5)
+    """
+    if source.startswith("sklearn:"):
+        return _load_sklearn(source)
+    path = Path(source)
+    _check_file(path, source)
+    suffix = path.suffix.lower()
+    readers = {".csv": _read_csv, ".parquet": _read_parquet, ".npz": _read_npz}
+    if suffix not in readers:
+        raise DataError(
+            "unsupported file type",
+            where=source,
+            expected=", ".join(SUPPORTED_EXTENSIONS) + " or sklearn:NAME",
+            found=suffix or "no extension",
+            hint="convert the file to CSV or Parquet, or rename it if the extension is wrong",
+        )
+    df = readers[suffix](path, source, cfg)
+    if len(df) == 0:
+        raise DataError("file has no rows", where=source, found=f"columns {quote_list(df.columns)} and no data",
+                        hint="the file holds only a header; check that it was written completely")
+    return _string_columns(df, source)
+
+
+def _check_file(path: Path, source: str) -> None:
+    if not path.exists():
+        raise DataError("data file not found", where=source,
+                        found=f"no such file (relative paths start at {Path.cwd()})",
+                        hint="check the path in data.source / data.train, or give an absolute path")
+    if not path.is_file():
+        raise DataError("data source is not a file", where=source, expected="a .csv, .parquet or .npz file",
+                        found="a folder", hint="point data.source at a file inside the folder")
+    if path.stat().st_size == 0:
+        raise DataError("data file is empty", where=source, found="0 bytes",
+                        hint="the file was probably not written completely; regenerate it")
+
+
+def _read_csv(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError("data file is empty", where=source, found="no columns, only blank space",
+                        hint="the file was probably not written completely; regenerate it") from None
+    except pd.errors.ParserError as e:
+        # pandas says e.g. "Expected 3 fields in line 5, saw 4": pass the line on to the user
+        line = re.search(r"line (\d+)", str(e))
+        raise DataError("cannot parse CSV file", where=f"{source}: line {line.group(1)}" if line else source,
+                        found=str(e).strip().splitlines()[-1],
+                        hint="every row needs as many comma-separated fields as the header; quote fields "
+                             "that contain commas") from None
+    except UnicodeDecodeError as e:
+        raise DataError("cannot decode CSV file", where=f"{source}: byte {e.start}", expected="UTF-8 text",
+                        found=str(e.reason), hint="save the file as UTF-8 (or convert it to Parquet)") from None
+
+
+def _read_parquet(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
+    import pyarrow  # pandas reads Parquet through pyarrow; its errors are ArrowException
+
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as e:
+        raise DataError("cannot read Parquet file", where=source, found=str(e).splitlines()[0],
+                        hint="check that the file is Parquet (not CSV renamed) and was written completely") from None
+
+
+def _read_npz(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
+    try:
+        with np.load(path, allow_pickle=False) as archive:  # no pickle: loading data never runs code
+            present = list(archive.files)
+            missing = [k for k in (cfg.x_key, cfg.y_key) if k not in present]
+            if missing:
+                raise DataError("arrays missing from .npz archive", where=source,
+                                expected=f"arrays {quote_list([cfg.x_key, cfg.y_key])}",
+                                found=f"arrays {quote_list(present)}" if present else "no arrays",
+                                hint="set data.x_key and data.y_key to the names of the feature and target arrays")
+            x, y = archive[cfg.x_key], archive[cfg.y_key]
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise DataError("cannot read .npz archive", where=source, found=str(e).splitlines()[0],
+                        hint="write it with numpy.savez (arrays of numbers or strings, not Python objects)") from None
+    return frame_from_arrays(x, y, target_name(cfg), source)
+
+
+def _load_sklearn(source: str) -> pd.DataFrame:
+    name = source.split(":", 1)[1]
+    if name not in SKLEARN_DATASETS:
+        raise DataError("unknown bundled data set", where=source,
+                        expected=", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS), found=source,
+                        hint="`netfit datasets` lists the bundled data sets")
+    # scikit-learn's as_frame=True names the features and calls the label column `target`
+    return _sklearn_loader(name)(as_frame=True).frame.reset_index(drop=True)
+
+
+def _sklearn_loader(name: str):
+    import sklearn.datasets  # slow to import (~1 s): only when a bundled set is used
+
+    return getattr(sklearn.datasets, f"load_{name}")
+
+
+def list_datasets() -> list[dict[str, Any]]:
+    """The bundled data sets: name (as `data.source` takes it), task, rows and feature columns.
+
+    Example:
+        >>> [d["name"] for d in list_datasets()][:2]
+        ['sklearn:digits', 'sklearn:iris']
+    """
+    rows = []
+    for name in SKLEARN_DATASETS:
+        x, _ = _sklearn_loader(name)(return_X_y=True)
+        rows.append({"name": f"sklearn:{name}", "task": _DATASET_TASKS[name], "rows": int(x.shape[0]),
+                     "columns": int(x.shape[1])})
+    return rows
+
+
+# ---------------------------------------------------------------- in-memory data
+def frame_from_data(data: Any, cfg: DataConfig) -> "pd.DataFrame | dict[str, pd.DataFrame]":
+    """Turn the Python API's `data=` into a table, or a dict of tables for given splits.
+
+    Accepts a DataFrame, an `(X, y)` pair (arrays or frames; y becomes column `data.target`,
+    default `target`), or `{"train": ..., "val": ..., "test": ...}` of either.
+
+    Example:
+        >>> frame_from_data((np.zeros((3, 2)), [0, 1, 0]), DataConfig()).columns.tolist()
+        ['x0', 'x1', 'target']
+    """
+    if isinstance(data, Mapping):
+        unknown = [k for k in data if k not in SPLIT_NAMES]
+        if unknown or "train" not in data:
+            raise DataError("data= dict must hold the splits", where="data=",
+                            expected="keys 'train' and optionally 'val', 'test'",
+                            found=f"keys {quote_list(data)}",
+                            hint="pass {'train': df_train, 'val': df_val, 'test': df_test}")
+        return {k: _one_frame(v, cfg, f"<data[{k!r}]>") for k, v in data.items() if v is not None}
+    return _one_frame(data, cfg, "<data>")
+
+
+def _one_frame(data: Any, cfg: DataConfig, label: str) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        if len(data) == 0:
+            raise DataError("data has no rows", where=label, hint="pass a table with at least a few rows")
+        return _string_columns(data.reset_index(drop=True), label)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return frame_from_arrays(data[0], data[1], target_name(cfg), label)
+    raise DataError("unsupported data= value", where=label,
+                    expected="a pandas DataFrame, an (X, y) pair, or a dict of splits",
+                    found=type(data).__name__, hint="e.g. netfit.fit(config, data=(X, y))")
+
+
+def frame_from_arrays(x: Any, y: Any, target: str, label: str) -> pd.DataFrame:
+    """Features `x` (array or DataFrame) and labels `y` as one table; y becomes column `target`."""
+    if isinstance(x, pd.DataFrame):
+        features = _string_columns(x.reset_index(drop=True), label)
+    else:
+        arr = np.asarray(x)
+        if arr.ndim == 0:
+            raise DataError("X must be an array of rows", where=label, found="a single value",
+                            hint="pass X with shape (rows, features)")
+        # images or sequences become flat feature vectors for the table-based models
+        arr = arr.reshape(len(arr), -1)
+        features = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    labels = _target_vector(y, label)
+    if len(labels) != len(features):
+        raise DataError("X and y have different lengths", where=label, expected="one label per row of X",
+                        found=f"{len(features)} rows of X, {len(labels)} labels",
+                        hint="check that X and y come from the same rows")
+    if target in features.columns:
+        raise DataError("X already has a column named like the target", where=f"{label}: column {target!r}",
+                        hint="rename that column of X, or set data.target to another name")
+    if len(features) == 0:
+        raise DataError("data has no rows", where=label, hint="pass arrays with at least a few rows")
+    return features.assign(**{target: labels})
+
+
+def _target_vector(y: Any, label: str) -> np.ndarray:
+    arr = y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise DataError("y must be one label per row", where=label, found=f"an array of shape {arr.shape}",
+                        hint="pass y with shape (rows,); several targets at once are not supported")
+    return arr
+
+
+def _string_columns(df: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Column names as strings (configs name columns by string), unique."""
+    names = [str(c) for c in df.columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise DataError("duplicate column names", where=label, found=quote_list(duplicated),
+                        hint="give every column a distinct name")
+    return df.set_axis(names, axis=1)
+
+
+# ---------------------------------------------------------------- fingerprints
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def frame_sha256(df: pd.DataFrame) -> str:
+    """sha256 of a table's column names and values (for data that is not a file)."""
+    digest = hashlib.sha256("\x1f".join(df.columns).encode())
+    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def source_sha256(source: str, df: pd.DataFrame) -> str:
+    """The fingerprint of a source: its file's bytes, or the loaded table for bundled sets."""
+    return frame_sha256(df) if source.startswith(("sklearn:", "<")) else file_sha256(source)
+
+
