@@ -126,18 +126,12 @@ def datasets() -> None:
 
 
 def main() -> None:
-    """Console entry point: user errors become a message and an exit code, bugs keep their traceback."""
-    import click
+    """Console entry point: user errors become a message and an exit code, bugs keep their traceback.
 
+    Typer (standalone) already turns usage errors into exit code 2 and `typer.Exit` into its code.
+    """
     try:
-        rc = app(standalone_mode=False)
+        app()
     except NetfitError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(err.exit_code)
-    except click.ClickException as err:  # usage errors: unknown option, missing argument
-        err.show()
-        sys.exit(2)
-    except (KeyboardInterrupt, click.Abort):
-        typer.secho("interrupted", err=True)
-        sys.exit(130)
-    sys.exit(rc or 0)

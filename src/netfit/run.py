@@ -123,7 +123,7 @@ def to_tensors(split: Split, device: torch.device, task: str) -> Tensors:
 
 def target_scale(pre: Any) -> float:
     """The factor that maps the model's (standardized) regression output back to target units."""
-    return float(getattr(pre, "target_std", None) or 1.0)
+    return float(pre.target_std) if pre.task == "regression" else 1.0
 
 
 def outputs_to_predictions(out: torch.Tensor, task: str) -> np.ndarray:
@@ -140,7 +140,7 @@ def predict_split(model: torch.nn.Module, split: Split, task: str, pre: Any, dev
                   batch_size: int = 4096) -> np.ndarray:
     tensors = to_tensors(split, device, task) if split.y is not None else _inputs_only(split, device)
     out = outputs_to_predictions(predict_tensors(model, tensors.inputs, batch_size), task)
-    return pre.decode_output(out) if task == "regression" else out
+    return pre.decode_target(out) if task == "regression" else out
 
 
 def _inputs_only(split: Split, device: torch.device) -> Tensors:
@@ -157,12 +157,12 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
         return {"test": None, "baselines": None}
     pre, task, ev = prepared.preprocessor, prepared.task, cfg.evaluate
     output = predict_split(model, test, task, pre, device, cfg.train.eval_batch_size)
-    y_true = pre.decode_output(test.y) if task == "regression" else test.y
+    y_true = pre.decode_target(test.y) if task == "regression" else test.y
     kw = {"resamples": ev.bootstrap, "confidence": ev.confidence, "seed": cfg.seed}
     report = {"test": evaluate_predictions(task, y_true, output, pre.classes, **kw)}
     if ev.baselines:
         train = prepared.splits["train"]
-        y_train = pre.decode_output(train.y) if task == "regression" else train.y
+        y_train = pre.decode_target(train.y) if task == "regression" else train.y
         report["baselines"] = baselines(task, _flat(train), y_train, _flat(test), y_true, pre.classes,
                                         seed=cfg.seed, **{k: kw[k] for k in ("resamples", "confidence")})
     return report

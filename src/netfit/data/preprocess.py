@@ -290,20 +290,11 @@ class Preprocessor:
             y = y.argmax(axis=1)
         return np.asarray(self.classes)[y.astype(np.int64)]
 
-    def decode_output(self, y: np.ndarray) -> np.ndarray:
-        """Alias of `decode_target` (the name run.py and evaluate/predict.py use)."""
-        return self.decode_target(y)
-
     # ------------------------------------------------------------ description
     @property
     def input_columns(self) -> list[str]:
         """The columns a table must hold to be transformed (features kept after fitting)."""
         return [c for c in self.types if c not in self.dropped]
-
-    @property
-    def feature_columns(self) -> list[str]:
-        """Alias of `input_columns` (the name evaluate/predict.py uses)."""
-        return self.input_columns
 
     @property
     def n_num(self) -> int:

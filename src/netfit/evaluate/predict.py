@@ -67,7 +67,7 @@ def as_frame(data: Any, loaded: LoadedModel) -> pd.DataFrame:
 
         return load_table(str(data), loaded.config.data)
     arr = np.asarray(data)
-    cols = list(loaded.preprocessor.feature_columns)
+    cols = list(loaded.preprocessor.input_columns)
     if arr.ndim != 2 or arr.shape[1] != len(cols):
         raise DataError("array input has the wrong shape", expected=f"(rows, {len(cols)}) in the order {cols[:5]}...",
                         found=str(arr.shape), hint="pass a DataFrame with the training column names")
@@ -100,6 +100,6 @@ def evaluate_data(loaded: LoadedModel, data: Any, *, resamples: int = 1000) -> d
 
     output, split = predict_output(loaded, data, require_target=True)
     pre = loaded.preprocessor
-    y = pre.decode_output(split.y) if loaded.task == "regression" else split.y
+    y = pre.decode_target(split.y) if loaded.task == "regression" else split.y
     return evaluate_predictions(loaded.task, y, output, loaded.classes, resamples=resamples,
                                 confidence=loaded.config.evaluate.confidence, seed=loaded.config.seed)
