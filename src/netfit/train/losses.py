@@ -57,29 +57,28 @@ def build_loss(cfg: TrainConfig, task: str, y_train: np.ndarray, classes: list, 
     cw = class_weights(cfg, y_train, classes) if task != "regression" else None
     cw = cw.to(device) if cw is not None else None
     if name == "cross_entropy":
-        def per_row(out, y):
-            return F.cross_entropy(out, y, weight=cw, label_smoothing=cfg.label_smoothing, reduction="none")
+        def rows(out, y, reduction):
+            return F.cross_entropy(out, y, weight=cw, label_smoothing=cfg.label_smoothing, reduction=reduction)
     elif name == "bce":
         pw = torch.tensor([cfg.pos_weight], device=device) if cfg.pos_weight else None
-        if cw is not None:  # balanced bce: weight positives by w1/w0, scale all by w0
+        if cw is not None:  # balanced bce: weight positives by w1/w0
             pw = (cw[1] / cw[0]).reshape(1) * (pw if pw is not None else 1)
 
-        def per_row(out, y):
-            return F.binary_cross_entropy_with_logits(out.squeeze(1), y.to(out.dtype), pos_weight=pw, reduction="none")
+        def rows(out, y, reduction):
+            return F.binary_cross_entropy_with_logits(out.squeeze(1), y.to(out.dtype), pos_weight=pw, reduction=reduction)
     elif name == "mse":
-        def per_row(out, y):
-            return F.mse_loss(out.squeeze(1), y, reduction="none")
+        def rows(out, y, reduction):
+            return F.mse_loss(out.squeeze(1), y, reduction=reduction)
     elif name == "mae":
-        def per_row(out, y):
-            return F.l1_loss(out.squeeze(1), y, reduction="none")
+        def rows(out, y, reduction):
+            return F.l1_loss(out.squeeze(1), y, reduction=reduction)
     else:  # huber
-        def per_row(out, y):
-            return F.huber_loss(out.squeeze(1), y, delta=cfg.huber_delta, reduction="none")
+        def rows(out, y, reduction):
+            return F.huber_loss(out.squeeze(1), y, delta=cfg.huber_delta, reduction=reduction)
 
     def loss(out: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-        rows = per_row(out, y)
-        if w is None:
-            return rows.mean()
-        return (rows * w).sum() / w.sum()
+        if w is None:  # torch's fused mean: one kernel fewer per step than none + mean
+            return rows(out, y, "mean")
+        return (rows(out, y, "none") * w).sum() / w.sum()
 
     return loss

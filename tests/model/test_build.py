@@ -1,0 +1,42 @@
+"""Model builder: every activation, norm and init; embeddings for integer-coded columns."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from netfit.config import load_config
+from netfit.model import build_model, count_parameters
+
+
+def model_cfg(**kw):
+    return load_config({"model": kw}, require_data=False).model
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("norm", ["none", "batch", "layer"])
+def test_every_activation_and_norm_builds_and_runs(activation, norm):
+    net = build_model(model_cfg(hidden=[8, 4], activation=activation, norm=norm), 5, [3, 7], 2)
+    out = net(torch.randn(6, 5), torch.randint(0, 3, (6, 2)))
+    assert out.shape == (6, 2) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("init", ["xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal", "normal"])
+def test_inits_set_weight_scale_and_bias(init):
+    torch.manual_seed(0)
+    net = build_model(model_cfg(hidden=[512], init=init, init_std=0.05, bias_init=0.25), 256, [], 3)
+    w = net.body[0].weight
+    assert torch.all(net.body[0].bias == 0.25)
+    expected = {"normal": 0.05, "xavier_uniform": (2 / (256 + 512)) ** 0.5 * 2**0.5, "xavier_normal": (2 / (256 + 512)) ** 0.5 * 2**0.5,
+                "kaiming_uniform": (2 / 256) ** 0.5, "kaiming_normal": (2 / 256) ** 0.5}
+    if init in expected:
+        assert w.std().item() == pytest.approx(expected[init], rel=0.05)
+    else:  # orthogonal rows
+        q = w.T @ w
+        torch.testing.assert_close(q, q.diag().diag(), atol=1e-3 * q.diag().max().item(), rtol=0)
+
+
+def test_parameter_count_and_embedding_widths():
+    net = build_model(model_cfg(hidden=[10], dropout=0.0), 4, [5], 3)
+    emb = 3  # min(50, (5 + 1) // 2)
+    assert count_parameters(net) == 5 * emb + (4 + emb) * 10 + 10 + 10 * 3 + 3

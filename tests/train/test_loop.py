@@ -1,0 +1,152 @@
+"""Oracle tests: netfit's loop, losses and schedules against plain hand-written PyTorch."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+
+from netfit.config import TrainConfig, load_config
+from netfit.model import build_model
+from netfit.train.losses import build_loss
+from netfit.train.loop import Tensors, fit_loop
+from netfit.train.optim import Schedule, build_optimizer
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    x = torch.tensor(x / 16.0, dtype=torch.float32)
+    return x[:600], torch.tensor(y[:600])
+
+
+def train_cfg(**kw) -> TrainConfig:
+    base = {"epochs": 3, "batch_size": 32, "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0},
+            "schedule": {"name": "constant"}, "early_stopping": None, "convergence": None}
+    base.update(kw)
+    return load_config({"train": base}, require_data=False).train
+
+
+def hand_loop(model, x, y, cfg: TrainConfig, seed: int):
+    """What a careful engineer writes by hand: the oracle."""
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.optimizer.lr, momentum=cfg.optimizer.momentum)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(cfg.epochs):
+        perm = torch.randperm(len(y), generator=g)
+        for lo in range(0, len(y), cfg.batch_size):
+            idx = perm[lo:lo + cfg.batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            opt.zero_grad()
+
+
+@pytest.mark.parametrize("clip", [None, 0.5])
+def test_loop_matches_a_hand_written_pytorch_loop(digits, clip):
+    x, y = digits
+    cfg = train_cfg(grad_clip=clip)
+    mcfg = load_config({"model": {"hidden": [32], "dropout": 0.0}}, require_data=False).model
+    torch.manual_seed(0)
+    ours = build_model(mcfg, 64, [], 10)
+    theirs = copy.deepcopy(ours)
+    loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
+    result = fit_loop(ours, Tensors([x], y), None, cfg, task="multiclass", loss_fn=loss_fn, seed=7)
+    hand_loop(theirs, x, y, cfg, seed=7)
+    assert result.state.stop_reason == "max_epochs" and result.state.epoch == 3
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
+
+
+def test_gradient_accumulation_equals_one_big_batch(digits):
+    """accumulate=4 over batches of 16 takes the same steps as batches of 64 (mean losses, no dropout)."""
+    x, y = digits
+    mcfg = load_config({"model": {"hidden": [16], "dropout": 0.0}}, require_data=False).model
+    torch.manual_seed(0)
+    a = build_model(mcfg, 64, [], 10)
+    b = copy.deepcopy(a)
+    n = 512  # divisible by 64, so every accumulated step sees 4 full micro-batches
+    for model, bs, k in ((a, 64, 1), (b, 16, 4)):
+        cfg = train_cfg(batch_size=bs, accumulate=k, epochs=1)
+        cfg.optimizer.momentum = 0.0
+        loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
+        # the same permutation for both: one epoch, same seed, same n
+        fit_loop(model, Tensors([x[:n]], y[:n]), None, cfg, task="multiclass", loss_fn=loss_fn, seed=3)
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-5, msg=name)
+
+
+def test_losses_match_torch_functional():
+    torch.manual_seed(0)
+    out, y = torch.randn(20, 3), torch.randint(0, 3, (20,))
+    w = torch.rand(20)
+    cfg = train_cfg(loss="cross_entropy", label_smoothing=0.1)
+    fn = build_loss(cfg, "multiclass", y.numpy(), [0, 1, 2], torch.device("cpu"))
+    torch.testing.assert_close(fn(out, y), F.cross_entropy(out, y, label_smoothing=0.1))
+    rows = F.cross_entropy(out, y, label_smoothing=0.1, reduction="none")
+    torch.testing.assert_close(fn(out, y, w), (rows * w).sum() / w.sum())
+    yb = torch.randint(0, 2, (20,))
+    bce = build_loss(train_cfg(pos_weight=3.0), "binary", yb.numpy(), [0, 1], torch.device("cpu"))
+    expected = F.binary_cross_entropy_with_logits(out[:, :1].squeeze(1), yb.float(), pos_weight=torch.tensor([3.0]))
+    torch.testing.assert_close(bce(out[:, :1], yb), expected)
+    yr = torch.randn(20)
+    for name, ref in (("mse", F.mse_loss), ("mae", F.l1_loss), ("huber", F.huber_loss)):
+        fn = build_loss(train_cfg(loss=name), "regression", yr.numpy(), [], torch.device("cpu"))
+        torch.testing.assert_close(fn(out[:, :1], yr), ref(out[:, 0], yr))
+
+
+def test_balanced_class_weights_follow_sklearn():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from netfit.train.losses import class_weights
+
+    y = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    ours = class_weights(train_cfg(class_weight="balanced"), y, [0, 1, 2]).numpy()
+    np.testing.assert_allclose(ours, compute_class_weight("balanced", classes=np.arange(3), y=y), rtol=1e-6)
+
+
+def test_wrong_loss_for_the_task_is_a_config_error():
+    from netfit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="does not fit a regression task") as e:
+        build_loss(train_cfg(loss="cross_entropy"), "regression", np.zeros(3), [], torch.device("cpu"))
+    assert "mse" in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["constant", "step", "exponential", "cosine", "one_cycle", "reduce_on_plateau"])
+def test_every_schedule_and_optimizer_builds_and_steps(name):
+    model = torch.nn.Linear(4, 2)
+    for opt_name in ("sgd", "adam", "adamw", "rmsprop"):
+        cfg = train_cfg(optimizer={"name": opt_name, "lr": 0.1}, schedule={"name": name, "warmup_epochs": 1, "step_size": 2})
+        opt = build_optimizer(cfg.optimizer, model)
+        sched = Schedule(cfg.schedule, opt, 0.1, epochs=5, steps_per_epoch=4)
+        lrs = []
+        for _ in range(5):
+            for _ in range(4):
+                opt.step()
+                sched.after_step()
+            sched.after_epoch()
+            sched.after_validation(1.0, "min")
+            lrs.append(opt.param_groups[0]["lr"])
+        assert all(lr >= 0 for lr in lrs) and lrs[0] > 0
+        if name in ("step", "exponential", "cosine"):
+            assert lrs[-1] < 0.1
+
+
+def test_cosine_warms_up_then_decays_to_min_lr():
+    model = torch.nn.Linear(2, 1)
+    cfg = train_cfg(optimizer={"name": "sgd", "lr": 1.0}, schedule={"name": "cosine", "warmup_epochs": 1, "min_lr": 0.1})
+    opt = build_optimizer(cfg.optimizer, model)
+    sched = Schedule(cfg.schedule, opt, 1.0, epochs=10, steps_per_epoch=10)
+    seen = []
+    for _ in range(100):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.after_step()
+    assert seen[0] == pytest.approx(0.1) and max(seen) == pytest.approx(1.0)
+    assert seen[-1] == pytest.approx(0.1, abs=0.01)
