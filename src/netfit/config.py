@@ -29,7 +29,7 @@ class _Section(BaseModel):
 
 # ---------------------------------------------------------------- data
 class SplitConfig(_Section):
-    train: float = Field(0.7, gt=0, lt=1, description="Fraction of rows for training.")
+    train: float = Field(0.7, gt=0, le=1, description="Fraction of rows for training.")
     val: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for validation (early stopping, tuning).")
     test: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for the final, once-only test.")
     stratify: Union[Literal["auto"], bool] = Field(
