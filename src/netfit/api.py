@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
+
 
 from netfit.errors import RunError
 
@@ -92,7 +92,7 @@ class Run:
 
         return predict_frame(self._loaded(), data)
 
-    def predict_proba(self, data: Any) -> np.ndarray:
+    def predict_proba(self, data: Any) -> "np.ndarray":
         from netfit.evaluate.predict import predict_output
 
         return predict_output(self._loaded(), data)[0]
