@@ -1,0 +1,106 @@
+"""Data-parallel training on PyTorch's own engine: DDP under torchrun. Nothing home-made.
+
+torchrun starts one process per rank and tells each its place through the environment
+(RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT): that is torchrun's protocol, read
+once here at start-up. Every rank draws the same seeded permutation and takes its own slice of
+each global batch, so `batch_size` stays the global batch and no sample is seen twice per epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+from netfit.errors import RunError
+
+# a rank that dies must end the job, not hang the others: collectives time out after this
+TIMEOUT = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in the job; the defaults describe a plain single process."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Only rank 0 writes files and draws progress."""
+        return self.rank == 0
+
+
+def from_env() -> Dist:
+    """The job layout torchrun put in the environment, or a single process."""
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) <= 1:
+        return Dist()
+    return Dist(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def start(d: Dist, device_name: str) -> torch.device:
+    """Join the process group (gloo on CPU, NCCL on CUDA) and return this rank's device."""
+    use_cuda = device_name != "cpu" and torch.cuda.is_available()
+    device = torch.device(f"cuda:{d.local_rank}" if use_cuda else "cpu")
+    if not d.enabled:
+        return device
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=TIMEOUT)
+    return device
+
+
+def stop(d: Dist) -> None:
+    if d.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def shard(batch_idx: torch.Tensor, d: Dist) -> torch.Tensor:
+    """This rank's rows of one global batch: every world_size-th row, starting at rank."""
+    return batch_idx[d.rank::d.world_size] if d.enabled else batch_idx
+
+
+def loss_scale(n_rank: int, n_global: int, d: Dist) -> float:
+    """DDP averages gradients over ranks; scaling each rank's mean loss by its share of the global
+    batch makes that average equal the gradient of the global batch mean, tails included."""
+    return n_rank * d.world_size / n_global if d.enabled else 1.0
+
+
+def all_reduce_sum(values: torch.Tensor, d: Dist) -> torch.Tensor:
+    if d.enabled:
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def agree(flag: bool, d: Dist) -> bool:
+    """True on every rank when any rank says True (stop decisions must be unanimous or ranks hang)."""
+    if not d.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def launch(nproc: int, argv: list[str]) -> int:
+    """`netfit train --nproc N ...`: start torchrun with N local ranks running the same command."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    if nproc < 1:
+        raise RunError("--nproc must be at least 1", found=str(nproc), hint="e.g. --nproc 2")
+    args = get_args_parser().parse_args(["--nproc-per-node", str(nproc), "--standalone", "-m", "netfit", *argv])
+    try:
+        run(args)
+    except ChildFailedError as e:  # one rank failed; its own output above says why
+        raise RunError("a training process failed, so the whole job was stopped", found=str(e).splitlines()[0][:300],
+                       hint="read the failing rank's message above") from None
+    return 0
