@@ -214,6 +214,12 @@ class TuneConfig(_Section):
     space: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Config paths mapped to distributions.")
 
 
+class LogConfig(_Section):
+    tensorboard: bool = Field(False, description="Write TensorBoard scalars per epoch and hparams with the test metrics under the run's logs/tensorboard (needs `netfit[track]`).")
+    mlflow: bool = Field(False, description="Log params, metrics and the report files to an MLflow store (SQLite) under the run's logs/mlflow (needs `netfit[track]`).")
+    mlflow_experiment: str = Field("netfit", min_length=1, description="MLflow experiment that receives the run.")
+
+
 class Config(_Section):
     """The whole, resolved configuration of a run."""
 
@@ -225,6 +231,7 @@ class Config(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Final test evaluation.")
     tune: TuneConfig = Field(default_factory=TuneConfig, description="Hyperparameter search.")
+    log: LogConfig = Field(default_factory=LogConfig, description="Optional experiment loggers (off by default).")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

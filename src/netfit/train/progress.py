@@ -65,7 +65,7 @@ class Progress(Callback):
         if self.quiet:
             return
         self.console.print(summary_table(report))
-        self.console.print(f"report: {self.run_dir / 'report.json'}")
+        self.console.print(f"report: {self.run_dir / 'report.html'}")
 
 
 def summary_table(report: dict[str, Any]) -> Table:
