@@ -204,6 +204,7 @@ class EvaluateConfig(_Section):
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for confidence intervals (0: none).")
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the intervals.")
     baselines: bool = Field(True, description="Score a dummy and a linear model on the same split.")
+    report_html: bool = Field(True, description="Write report.html (plots, about a second) at the end of the run; when off, `netfit report RUN` builds it later.")
 
 
 class TuneConfig(_Section):

@@ -108,7 +108,8 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "environment": environment(device),
     })
     write_json(run_dir / "report.json", report)
-    write_report(run_dir)
+    if cfg.evaluate.report_html:
+        write_report(run_dir)
     from netfit.api import Run  # the API reads what this module writes
 
     run = Run(run_dir)

@@ -61,7 +61,8 @@ def overlaid_curves(runs: list[RunFiles], labels: list[str]) -> str:
     for column in _curve_columns(runs):
         series = {label: (r.history["epoch"], r.history[column])
                   for label, r in zip(labels, runs) if column in r.history}
-        figs.append(figure(plots.overlaid(series, column, log=column == "lr"), f"{column} per epoch, one line per run"))
+        figs.append(figure(plots.overlaid(series, column, log=column == "lr"), f"{column} per epoch, one line per run",
+                           caption=f"{column}: {', '.join(series)}"))
     return grid(figs) if figs else '<p class="muted">No history recorded.</p>'
 
 
@@ -78,6 +79,7 @@ def config_differences(runs: list[RunFiles], labels: list[str]) -> str:
     differing = [k for k in keys if len({repr(f.get(k, missing)) for f in flat}) > 1]
     if not differing:
         return "<p>The resolved configs are identical.</p>"
-    rows = [[k, *(fmt(f[k]) if k in f else "(absent)" for f in flat)] for k in differing]
+    # config values exactly as written (repr of floats: 1e-05 must not round to 0.0000)
+    rows = [[k, *(("null" if f[k] is None else str(f[k])) if k in f else "(absent)" for f in flat)] for k in differing]
     return table(["field", *labels], rows, numeric_from=len(labels) + 1) + \
         f'<p class="muted">{esc(len(differing))} of {esc(len(keys))} fields differ; the rest are equal.</p>'

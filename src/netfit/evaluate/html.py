@@ -74,8 +74,10 @@ def _heat_cell(count: float, share: float) -> str:
             f"{fmt(count, 0)}<br><small>{share:.0%}</small></td>")
 
 
-def figure(uri: str, alt: str) -> str:
-    return f'<figure><img src="{uri}" alt="{esc(alt)}"></figure>'
+def figure(uri: str, alt: str, caption: str | None = None) -> str:
+    """An inline image; `alt` describes it for screen readers, `caption` is shown below it."""
+    text = f"<figcaption class=\"muted\">{esc(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="{uri}" alt="{esc(alt)}">{text}</figure>'
 
 
 def grid(items: Iterable[str]) -> str:
