@@ -82,14 +82,19 @@ def _one_vs_rest(y: np.ndarray, proba: np.ndarray, classes: list) -> list[tuple[
     return [(str(classes[k]), y == k, proba[:, k]) for k in sorted(order) if (y == k).any() and (y != k).any()]
 
 
+def _style(i: int) -> str:
+    """Solid for the palette's first round, dashed after: colours repeat beyond eight curves."""
+    return "-" if i < len(OKABE_ITO) else "--"
+
+
 def roc_curves(y: np.ndarray, proba: np.ndarray, classes: list) -> str:
     """ROC curve (binary) or one-vs-rest curves per class, AUC in the legend."""
     from sklearn.metrics import auc, roc_curve
 
     fig, ax = _figure(5.0, 4.2)
-    for label, positive, score in _one_vs_rest(y, proba, classes):
+    for i, (label, positive, score) in enumerate(_one_vs_rest(y, proba, classes)):
         fpr, tpr, _ = roc_curve(positive, score)
-        ax.plot(fpr, tpr, label=f"{label} (AUC {auc(fpr, tpr):.3f})")
+        ax.plot(fpr, tpr, linestyle=_style(i), label=f"{label} (AUC {auc(fpr, tpr):.3f})")
     ax.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC", xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(fontsize=7, loc="lower right")
@@ -101,9 +106,9 @@ def pr_curves(y: np.ndarray, proba: np.ndarray, classes: list) -> str:
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     fig, ax = _figure(5.0, 4.2)
-    for label, positive, score in _one_vs_rest(y, proba, classes):
+    for i, (label, positive, score) in enumerate(_one_vs_rest(y, proba, classes)):
         precision, recall, _ = precision_recall_curve(positive, score)
-        ax.step(recall, precision, where="post", label=f"{label} (AP {average_precision_score(positive, score):.3f})")
+        ax.step(recall, precision, where="post", linestyle=_style(i), label=f"{label} (AP {average_precision_score(positive, score):.3f})")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(fontsize=7, loc="lower left")
     return to_data_uri(fig)
@@ -119,12 +124,8 @@ def reliability(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> str:
         score, hit, xlabel = proba[:, 1], (y == 1), "predicted P(positive)"
     else:
         score, hit, xlabel = proba.max(axis=1), proba.argmax(axis=1) == y, "confidence (top class)"
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(score, edges[1:-1]), 0, bins - 1)
-    counts = np.bincount(which, minlength=bins)
-    observed = np.bincount(which, weights=hit.astype(float), minlength=bins) / np.maximum(counts, 1)
+    centres, observed, counts = calibration_bins(score, hit, bins)
     fig, ax = _figure(5.0, 4.2)
-    centres = (edges[:-1] + edges[1:]) / 2
     ax.bar(centres[counts > 0], observed[counts > 0], width=1 / bins, edgecolor="white", color=OKABE_ITO[0])
     for x, n, o in zip(centres, counts, observed):
         if n:
@@ -133,6 +134,18 @@ def reliability(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> str:
     ax.set(xlabel=xlabel, ylabel="observed frequency", title="Reliability", xlim=(0, 1), ylim=(0, 1.08))
     ax.legend(fontsize=8, loc="upper left")
     return to_data_uri(fig)
+
+
+def calibration_bins(score: np.ndarray, hit: np.ndarray, bins: int = 10):
+    """(bin centres, observed frequency, rows) over equal-width bins of [0, 1].
+
+    A score on an inner edge belongs to the lower bin, as in scikit-learn's calibration_curve.
+    """
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.searchsorted(edges[1:-1], score)
+    counts = np.bincount(which, minlength=bins)
+    observed = np.bincount(which, weights=np.asarray(hit, dtype=float), minlength=bins) / np.maximum(counts, 1)
+    return (edges[:-1] + edges[1:]) / 2, observed, counts
 
 
 def predicted_vs_true(y: np.ndarray, pred: np.ndarray) -> str:

@@ -179,7 +179,7 @@ def data_section(run: RunFiles) -> str:
     loaded = ", ".join(f"{k} {v}" for k, v in (d.get("rows_loaded") or {}).items())
     body = f"<p>Target <code>{esc(d.get('target'))}</code>; split: {esc(d.get('split_method'))}; " \
            f"rows loaded: {esc(loaded)}; rows used: {esc(d.get('rows_used'))}.</p>"
-    body += table(["column", "type", "missing in train (imputed)"], rows, numeric_from=2)
+    body += _columns_table(rows, d.get("columns") or {}, missing)
     dropped = {k: n for k, n in (d.get("rows_dropped") or {}).items() if n}
     body += "<h3>Rows dropped</h3>" + (table(["reason", "rows"], dropped.items()) if dropped else "<p>None.</p>")
     body += _leakage(d.get("duplicates_across_splits") or {})
@@ -189,6 +189,17 @@ def data_section(run: RunFiles) -> str:
         body += "<h3>Class balance</h3>" + table(["split", *classes], [[s, *c.values()] for s, c in balance.items()])
     body += "".join(f'<p class="warn">{esc(w)}</p>' for w in d.get("warnings") or [])
     return section("data", "Data", body)
+
+
+def _columns_table(rows: list, columns: dict[str, list], missing: dict[str, int]) -> str:
+    """Every column with its type and imputed count; wide data get a per-type summary first and
+    the full list folded (a native <details>, no script)."""
+    full = table(["column", "type", "missing in train (imputed)"], rows, numeric_from=2)
+    if len(rows) <= 20:
+        return full
+    summary = [(kind, len(cols), sum(missing.get(c, 0) for c in cols)) for kind, cols in columns.items() if cols]
+    return (table(["type", "columns", "missing in train (imputed)"], summary)
+            + f"<details><summary>All {len(rows)} columns</summary>{full}</details>")
 
 
 def _leakage(duplicates: dict[str, int]) -> str:
