@@ -156,6 +156,15 @@ def test_tuning_section_reads_the_parent_tune_report(digits_run, tmp_path):
     assert_pictures(page, at_least=8)
 
 
+def test_a_run_without_epochs_or_test_predictions_still_gets_a_report(digits_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(digits_run.path, run)
+    (run / "history.csv").write_text("\n")  # diverged in its first epoch: no rows
+    (run / "test_predictions.csv").unlink()  # a run from before the report existed
+    text = write_report(run).read_text()
+    assert "No history recorded." in text and "No test_predictions.csv" in text and "Confusion matrix" in text
+
+
 def test_report_of_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(RunError) as e:
         write_report(tmp_path)

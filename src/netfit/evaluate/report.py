@@ -49,8 +49,6 @@ class RunFiles:
 
 def read_run(run_dir: str | Path) -> RunFiles:
     """Read report.json, config.yaml and history.csv; RunError when the folder is not a run."""
-    import pandas as pd
-
     path = Path(run_dir)
     if not (path / "report.json").is_file():
         raise RunError("not a finished netfit run folder", where=str(path),
@@ -59,9 +57,16 @@ def read_run(run_dir: str | Path) -> RunFiles:
     report = json.loads((path / "report.json").read_text(encoding="utf-8"))
     config_file = path / "config.yaml"
     config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
-    history_file = path / "history.csv"
-    history = pd.read_csv(history_file) if history_file.is_file() and history_file.stat().st_size else pd.DataFrame()
-    return RunFiles(path, report, config or {}, history)
+    return RunFiles(path, report, config or {}, _read_history(path / "history.csv"))
+
+
+def _read_history(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):  # a run that diverged in its first epoch has no rows
+        return pd.DataFrame()
 
 
 def write_report(run_dir: str | Path) -> Path:
