@@ -105,15 +105,28 @@ def evaluate(
 
 @app.command()
 def report(run: Path = typer.Argument(..., help="Run folder.")) -> None:
-    """Show a run's test report."""
+    """Show a run's test report and rebuild its report.html (no retraining)."""
     from rich.console import Console
 
     from netfit.api import load
+    from netfit.evaluate.report import write_report
     from netfit.train.progress import summary_table
 
     rep = load(run).report
     Console().print(summary_table(rep))
     typer.echo(f"stop reason: {rep.get('stop_reason')} ({rep.get('stop_message')}); epochs: {rep.get('epochs_run')}")
+    typer.echo(f"report: {write_report(run)}")
+
+
+@app.command()
+def compare(
+    runs: List[Path] = typer.Argument(..., help="Two or more run folders."),
+    output: Path = typer.Option(Path("compare.html"), "--output", "-o", help="HTML file to write."),
+) -> None:
+    """Write a page comparing runs: test metrics with intervals, overlaid curves, config differences."""
+    from netfit.evaluate.compare import write_compare
+
+    typer.echo(f"wrote {write_compare(runs, output)}")
 
 
 @app.command()

@@ -204,6 +204,7 @@ class EvaluateConfig(_Section):
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for confidence intervals (0: none).")
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the intervals.")
     baselines: bool = Field(True, description="Score a dummy and a linear model on the same split.")
+    report_html: bool = Field(True, description="Write report.html (plots, about a second) at the end of the run; when off, `netfit report RUN` builds it later.")
 
 
 class TuneConfig(_Section):
@@ -212,6 +213,12 @@ class TuneConfig(_Section):
     metric: str | None = Field(None, description="Validation metric to optimise; default: the early-stopping monitor.")
     direction: Literal["minimize", "maximize"] | None = Field(None, description="Derived from the metric when omitted.")
     space: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Config paths mapped to distributions.")
+
+
+class LogConfig(_Section):
+    tensorboard: bool = Field(False, description="Write TensorBoard scalars per epoch and hparams with the test metrics under the run's logs/tensorboard (needs `netfit[track]`).")
+    mlflow: bool = Field(False, description="Log params, metrics and the report files to an MLflow store (SQLite) under the run's logs/mlflow (needs `netfit[track]`).")
+    mlflow_experiment: str = Field("netfit", min_length=1, description="MLflow experiment that receives the run.")
 
 
 class Config(_Section):
@@ -225,6 +232,7 @@ class Config(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Final test evaluation.")
     tune: TuneConfig = Field(default_factory=TuneConfig, description="Hyperparameter search.")
+    log: LogConfig = Field(default_factory=LogConfig, description="Optional experiment loggers (off by default).")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

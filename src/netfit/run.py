@@ -1,7 +1,8 @@
 """One run, top to bottom: data -> model -> train -> test once -> report and model files.
 
 The run folder (runs/<name>-<timestamp>-<rand>/) holds everything the run leaves:
-config.yaml, model.safetensors, model.json, checkpoints/, history.csv, report.json.
+config.yaml, model.safetensors, model.json, checkpoints/, history.csv, report.json,
+test_predictions.csv, report.html and, when enabled, logs/.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ from netfit.data import Prepared, Split, prepare
 from netfit.errors import RunError
 from netfit.evaluate.baselines import baselines
 from netfit.evaluate.metrics import evaluate_predictions
+from netfit.evaluate.outputs import save_test_outputs
+from netfit.evaluate.report import write_report
 from netfit.io import atomic_write, write_json, write_text
 from netfit.model import build_model, count_parameters, output_size
 from netfit.train.callbacks import Callback, CallbackList
+from netfit.train.loggers import build_loggers
 from netfit.train.loop import Tensors, fit_loop, predict_tensors
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
@@ -78,14 +82,15 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     val = to_tensors(val_split, device, prepared.task) if val_split is not None and len(val_split) else None
     loss_fn = build_loss(cfg.train, prepared.task, prepared.splits["train"].y, pre.classes, device)
     progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
+    hooks = CallbackList([progress, *build_loggers(cfg, run_dir), *callbacks])
     result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
-                      target_scale=target_scale(pre), callbacks=CallbackList([progress, *callbacks]),
+                      target_scale=target_scale(pre), callbacks=hooks,
                       checkpoint_dir=run_dir / "checkpoints")
     state = result.state
     write_history(run_dir / "history.csv", state.history)
     save_model(run_dir, model, cfg, prepared)
 
-    report = test_report(cfg, prepared, model, device)
+    report = test_report(cfg, prepared, model, device, run_dir=run_dir)
     report.update({
         "name": cfg.name,
         "task": prepared.task,
@@ -103,10 +108,12 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "environment": environment(device),
     })
     write_json(run_dir / "report.json", report)
+    if cfg.evaluate.report_html:
+        write_report(run_dir)
     from netfit.api import Run  # the API reads what this module writes
 
     run = Run(run_dir)
-    progress.on_report(report)
+    hooks.on_report(report)
     return run
 
 
@@ -150,14 +157,19 @@ def _inputs_only(split: Split, device: torch.device) -> Tensors:
     return Tensors(inputs, torch.empty(len(split.x_num), device=device))
 
 
-def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device) -> dict[str, Any]:
-    """The one evaluation on the test split, with bootstrap intervals and baselines beside it."""
+def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device,
+                run_dir: Path | None = None) -> dict[str, Any]:
+    """The one evaluation on the test split, with bootstrap intervals and baselines beside it.
+
+    With `run_dir`, the test predictions are saved there too (the report's curves read them)."""
     test = prepared.splits.get("test")
     if test is None or not len(test):
         return {"test": None, "baselines": None}
     pre, task, ev = prepared.preprocessor, prepared.task, cfg.evaluate
     output = predict_split(model, test, task, pre, device, cfg.train.eval_batch_size)
     y_true = pre.decode_target(test.y) if task == "regression" else test.y
+    if run_dir is not None:
+        save_test_outputs(run_dir, task, y_true, output, pre)
     kw = {"resamples": ev.bootstrap, "confidence": ev.confidence, "seed": cfg.seed}
     report = {"test": evaluate_predictions(task, y_true, output, pre.classes, **kw)}
     if ev.baselines:

@@ -65,7 +65,8 @@ class Progress(Callback):
         if self.quiet:
             return
         self.console.print(summary_table(report))
-        self.console.print(f"report: {self.run_dir / 'report.json'}")
+        html = self.run_dir / "report.html"  # absent with evaluate.report_html off
+        self.console.print(f"report: {html if html.is_file() else self.run_dir / 'report.json'}")
 
 
 def summary_table(report: dict[str, Any]) -> Table:

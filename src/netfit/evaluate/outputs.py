@@ -1,0 +1,67 @@
+"""The test split's predictions, kept in the run folder so reports rebuild without retraining.
+
+`test_predictions.csv` holds one row per test row: `y_true` and `prediction` (class labels, or
+values in target units) and, for classification, one `proba_<class>` column per class in the
+order of `report.json`'s `test.classes` (the same names `netfit predict` writes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from netfit.errors import RunError
+from netfit.io import write_text
+
+FILENAME = "test_predictions.csv"
+
+
+@dataclass
+class Predictions:
+    """Test predictions as the plots need them.
+
+    y: class indices (classification) or true values (regression), shape (n,).
+    output: probabilities (n, K) for classification, predicted values (n,) for regression.
+    """
+
+    task: str
+    y: np.ndarray
+    output: np.ndarray
+    classes: list
+
+
+def save_test_outputs(run_dir: Path, task: str, y_true: np.ndarray, output: np.ndarray, pre: Any) -> Path:
+    """Write test_predictions.csv; `y_true` holds class indices or values in target units."""
+    if task == "regression":
+        frame = pd.DataFrame({"y_true": y_true, "prediction": output})
+    else:
+        frame = pd.DataFrame({"y_true": pre.decode_target(y_true), "prediction": pre.decode_target(output.argmax(1))})
+        for k, c in enumerate(pre.classes):
+            frame[f"proba_{c}"] = output[:, k]
+    # 6 significant digits are plenty for curves and keep a large test split's file small
+    return write_text(run_dir / FILENAME, frame.to_csv(index=False, float_format="%.6g"))
+
+
+def load_test_outputs(run_dir: Path, task: str, classes: list | None) -> Predictions | None:
+    """Read test_predictions.csv back; None when the run has none (an older run, no test split)."""
+    path = Path(run_dir) / FILENAME
+    if not path.is_file():
+        return None
+    if task == "regression":
+        frame = pd.read_csv(path)
+        return Predictions(task, frame["y_true"].to_numpy(float), frame["prediction"].to_numpy(float), [])
+    frame = pd.read_csv(path, dtype={"y_true": str, "prediction": str})
+    index = {str(c): k for k, c in enumerate(classes or [])}
+    columns = [f"proba_{c}" for c in classes or []]
+    unknown = sorted(set(frame["y_true"]) - set(index))
+    if unknown or not set(columns) <= set(frame.columns):
+        raise RunError("test predictions do not match the report's classes", where=str(path),
+                       expected=f"labels and proba_ columns for {', '.join(index)}",
+                       found=f"labels {', '.join(unknown[:5])}" if unknown else "other proba_ columns",
+                       hint="the run folder mixes files of different runs; retrain to rebuild it")
+    y = frame["y_true"].map(index).to_numpy(np.int64)
+    return Predictions(task, y, frame[columns].to_numpy(float), list(classes))

@@ -1,0 +1,261 @@
+"""report.html: the run a person reads, rebuilt from the run folder's files alone.
+
+Inputs: report.json, history.csv, config.yaml and test_predictions.csv (see `outputs`). The
+page is self-contained (inline style, PNG data URIs, no network address), so it opens offline.
+
+Tuning hook: when a `tune_report.json` sits in the run folder's parent or grandparent (a tune
+folder's `final/` or `trials/<n>/`), its trials are shown. Keys read, all optional:
+`metric`, `direction` ("minimize"/"maximize"), `best` ({"number", "value", "params"}),
+`trials` ([{"number", "state", "value", "params": {path: value}, ...}]), `importances`
+({path: float}).
+
+Example:
+    >>> from netfit.evaluate.report import write_report
+    >>> write_report("runs/digits-mlp-20261125-101500-a1b2c3")  # doctest: +SKIP
+    PosixPath('runs/digits-mlp-20261125-101500-a1b2c3/report.html')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netfit.errors import RunError
+from netfit.evaluate import plots
+from netfit.evaluate.html import esc, figure, fmt, grid, heat_table, metric_cell, page, section, table
+from netfit.evaluate.outputs import load_test_outputs
+from netfit.io import write_text
+
+FILENAME = "report.html"
+
+
+@dataclass
+class RunFiles:
+    """What a report page reads from one run folder."""
+
+    path: Path
+    report: dict[str, Any]
+    config: dict[str, Any]
+    history: Any  # pandas DataFrame, possibly empty
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+def read_run(run_dir: str | Path) -> RunFiles:
+    """Read report.json, config.yaml and history.csv; RunError when the folder is not a run."""
+    path = Path(run_dir)
+    if not (path / "report.json").is_file():
+        raise RunError("not a finished netfit run folder", where=str(path),
+                       expected="a folder with report.json", found="no such folder" if not path.is_dir() else "no report.json",
+                       hint="pass the folder printed at the end of `netfit train` (under runs/)")
+    report = json.loads((path / "report.json").read_text(encoding="utf-8"))
+    config_file = path / "config.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    return RunFiles(path, report, config or {}, _read_history(path / "history.csv"))
+
+
+def _read_history(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):  # a run that diverged in its first epoch has no rows
+        return pd.DataFrame()
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Build report.html from the run folder's files and write it there (atomically)."""
+    run = read_run(run_dir)
+    return write_text(run.path / FILENAME, render_report(run))
+
+
+def render_report(run: RunFiles) -> str:
+    """The whole page as a string."""
+    task = run.report.get("task")
+    parts = [summary_section(run), curves_section(run)]
+    parts.append(regression_section(run) if task == "regression" else classification_section(run))
+    parts += [data_section(run), tuning_section(run), config_section(run)]
+    return page(f"netfit report: {run.report.get('name', run.label)}", "".join(p for p in parts if p))
+
+
+# ---------------------------------------------------------------- summary
+def summary_section(run: RunFiles) -> str:
+    r, model = run.report, run.config.get("model", {})
+    data = r.get("data") or {}
+    sources = ", ".join(f"{k}: {v}" for k, v in (data.get("sources") or {}).items())
+    sizes = ", ".join(f"{k} {v}" for k, v in (r.get("split_sizes") or {}).items())
+    rows = [
+        ("task", r.get("task")),
+        ("data", f"{sources} (sha256 {str((r.get('fingerprint') or {}).get('data', ''))[:12]})"),
+        ("rows per split", sizes),
+        ("model", f"{model.get('type', '?')} hidden {model.get('hidden')}, {r.get('n_params', 0):,} parameters"),
+        ("epochs", f"{r.get('epochs_run')} (best {r.get('best_epoch')}); stop: {r.get('stop_reason')}: {r.get('stop_message')}"),
+        ("train time", f"{fmt(r.get('train_seconds'), 2)} s, {fmt(r.get('samples_per_s'), 0)} samples/s (median epoch)"),
+        ("run folder", str(run.path)),
+    ]
+    body = table((), rows, numeric_from=2) + "<h3>Test metrics</h3>" + metrics_table(r)
+    return section("summary", "Summary", body)
+
+
+def metrics_table(report: dict[str, Any]) -> str:
+    """Test metrics with intervals beside the baselines (same split, same resamples)."""
+    test = report.get("test") or {}
+    metrics = test.get("metrics") or {}
+    if not metrics:
+        return '<p class="muted">No test split: nothing was evaluated.</p>'
+    base = report.get("baselines") or {}
+    level = int(round(100 * (test.get("bootstrap") or {}).get("confidence", 0.95)))
+    header = ["metric", f"model [{level}% interval]", *base]
+    rows = [[name, metric_cell(m), *(metric_cell(base[b]["metrics"].get(name)) for b in base)]
+            for name, m in metrics.items()]
+    return table(header, rows) + f'<p class="muted">{test.get("n")} test rows; percentile bootstrap, ' \
+        f'{(test.get("bootstrap") or {}).get("resamples")} resamples.</p>'
+
+
+# ---------------------------------------------------------------- curves
+def monitored(config: dict[str, Any]) -> str | None:
+    stopping = (config.get("train") or {}).get("early_stopping") or {}
+    return stopping.get("monitor")
+
+
+def curves_section(run: RunFiles) -> str:
+    h = run.history
+    if h.empty or "epoch" not in h:
+        return section("curves", "Learning curves", '<p class="muted">No history recorded.</p>')
+    best = run.report.get("best_epoch")
+    figs = [figure(plots.learning_curves(h, monitored(run.config), best), "train and validation loss per epoch")]
+    metric = monitored(run.config)
+    if metric in h and metric not in ("train_loss", "val_loss"):
+        figs.append(figure(plots.metric_curve(h, metric, best), f"{metric} per epoch"))
+    else:  # the monitor is a loss: show the task's validation metric instead
+        figs += [figure(plots.metric_curve(h, c, best), f"{c} per epoch") for c in ("val_accuracy", "val_rmse") if c in h]
+    if "lr" in h:
+        figs.append(figure(plots.metric_curve(h, "lr", best), "learning rate per epoch"))
+    note = f'<p class="muted">Dashed line: the best epoch ({best}), whose weights were kept.</p>' if best else ""
+    return section("curves", "Learning curves", grid(figs) + note)
+
+
+# ---------------------------------------------------------------- task sections
+def classification_section(run: RunFiles) -> str:
+    test = run.report.get("test") or {}
+    classes = test.get("classes") or []
+    if not classes:
+        return ""
+    rows = [[c, fmt(s["precision"]), fmt(s["recall"]), fmt(s["f1"]), fmt(s["support"], 0)]
+            for c, s in (test.get("per_class") or {}).items()]
+    body = ("<h3>Confusion matrix</h3><p class=\"muted\">Rows: true class; columns: predicted class; "
+            "each cell: count and share of its row (recall on the diagonal).</p>"
+            + heat_table(test["confusion_matrix"], classes, "true", "predicted") + "<h3>Per class</h3>")
+    body += table(["class", "precision", "recall", "f1", "support"], rows)
+    preds = load_test_outputs(run.path, run.report.get("task"), classes)
+    if preds is None:
+        body += '<p class="muted">No test_predictions.csv: ROC, precision-recall and calibration need it.</p>'
+    else:
+        curves = [figure(plots.roc_curves(preds.y, preds.output, classes), "ROC curves"),
+                  figure(plots.pr_curves(preds.y, preds.output, classes), "precision-recall curves"),
+                  figure(plots.reliability(preds.y, preds.output), "reliability diagram")]
+        scope = "" if len(classes) == 2 else f" (one class against the rest; up to {plots.MAX_CURVES} classes)"
+        body += f"<h3>ROC, precision-recall{esc(scope)} and calibration</h3>" + grid(curves)
+    return section("classification", "Classification", body)
+
+
+def regression_section(run: RunFiles) -> str:
+    preds = load_test_outputs(run.path, "regression", None)
+    if preds is None:
+        return section("regression", "Regression", '<p class="muted">No test_predictions.csv: nothing to plot.</p>')
+    figs = [figure(plots.predicted_vs_true(preds.y, preds.output), "predicted against true values"),
+            figure(plots.residuals(preds.y, preds.output), "residual histogram")]
+    return section("regression", "Regression", grid(figs))
+
+
+# ---------------------------------------------------------------- data
+def data_section(run: RunFiles) -> str:
+    d = run.report.get("data") or {}
+    missing = d.get("missing_in_train") or {}
+    dropped_cols = d.get("dropped_columns") or {}
+    rows = [(c, kind, missing.get(c, 0)) for kind, cols in (d.get("columns") or {}).items() for c in cols]
+    rows += [(c, f"dropped: {why}", "-") for c, why in dropped_cols.items()]
+    loaded = ", ".join(f"{k} {v}" for k, v in (d.get("rows_loaded") or {}).items())
+    body = f"<p>Target <code>{esc(d.get('target'))}</code>; split: {esc(d.get('split_method'))}; " \
+           f"rows loaded: {esc(loaded)}; rows used: {esc(d.get('rows_used'))}.</p>"
+    body += _columns_table(rows, d.get("columns") or {}, missing)
+    dropped = {k: n for k, n in (d.get("rows_dropped") or {}).items() if n}
+    body += "<h3>Rows dropped</h3>" + (table(["reason", "rows"], dropped.items()) if dropped else "<p>None.</p>")
+    body += _leakage(d.get("duplicates_across_splits") or {})
+    if d.get("class_balance"):
+        balance = d["class_balance"]
+        classes = list(next(iter(balance.values())))
+        body += "<h3>Class balance</h3>" + table(["split", *classes], [[s, *c.values()] for s, c in balance.items()])
+    body += "".join(f'<p class="warn">{esc(w)}</p>' for w in d.get("warnings") or [])
+    return section("data", "Data", body)
+
+
+def _columns_table(rows: list, columns: dict[str, list], missing: dict[str, int]) -> str:
+    """Every column with its type and imputed count; wide data get a per-type summary first and
+    the full list folded (a native <details>, no script)."""
+    full = table(["column", "type", "missing in train (imputed)"], rows, numeric_from=2)
+    if len(rows) <= 20:
+        return full
+    summary = [(kind, len(cols), sum(missing.get(c, 0) for c in cols)) for kind, cols in columns.items() if cols]
+    return (table(["type", "columns", "missing in train (imputed)"], summary)
+            + f"<details><summary>All {len(rows)} columns</summary>{full}</details>")
+
+
+def _leakage(duplicates: dict[str, int]) -> str:
+    total = sum(duplicates.values())
+    rows = table(["splits", "duplicate rows"], duplicates.items())
+    if total:
+        return (f'<h3>Duplicates across splits</h3><p class="warn">Leakage warning: {total} row(s) occur in more than '
+                "one split; test scores may be optimistic.</p>" + rows)
+    return "<h3>Duplicates across splits</h3><p>None found.</p>" + rows
+
+
+# ---------------------------------------------------------------- config, environment, tuning
+def config_section(run: RunFiles) -> str:
+    env = run.report.get("environment") or {}
+    versions = env.get("versions") or {}
+    rows = [(k, env.get(k)) for k in ("device", "cuda", "threads", "platform") if env.get(k) is not None]
+    rows += [(k, v) for k, v in versions.items()]
+    fp = run.report.get("fingerprint") or {}
+    body = "<h3>Environment</h3>" + table((), rows, numeric_from=2)
+    body += "<h3>Fingerprint</h3>" + table((), fp.items(), numeric_from=2)
+    body += "<h3>Resolved config</h3><pre>" + esc(yaml.safe_dump(run.config, sort_keys=False)) + "</pre>"
+    return section("config", "Config and environment", body)
+
+
+def find_tune_report(run_dir: Path) -> Path | None:
+    """tune_report.json in the run folder's parent or grandparent (a tune folder's final/ or trials/<n>/)."""
+    for folder in (run_dir.parent, run_dir.parent.parent):
+        if (folder / "tune_report.json").is_file():
+            return folder / "tune_report.json"
+    return None
+
+
+def tuning_section(run: RunFiles) -> str:
+    found = find_tune_report(run.path.resolve())
+    if found is None:
+        return ""
+    tune = json.loads(found.read_text(encoding="utf-8"))
+    trials = [t for t in tune.get("trials") or [] if isinstance(t, dict)]
+    params = list(dict.fromkeys(p for t in trials for p in (t.get("params") or {})))
+    rows = [[t.get("number"), t.get("state", ""), fmt(t.get("value")), *(fmt((t.get("params") or {}).get(p)) for p in params)]
+            for t in trials]
+    best = tune.get("best") or {}
+    body = f"<p>From <code>{esc(found)}</code>: metric <code>{esc(tune.get('metric'))}</code> " \
+           f"({esc(tune.get('direction'))}); best trial {esc(best.get('number'))} with {esc(fmt(best.get('value')))}.</p>"
+    scored = [(t["number"], t["value"]) for t in trials if isinstance(t.get("value"), (int, float)) and "number" in t]
+    figs = []
+    if scored:
+        numbers, values = zip(*sorted(scored))
+        figs.append(figure(plots.optimisation_history(list(numbers), list(values), tune.get("direction") != "maximize"),
+                           "optimisation history"))
+    if tune.get("importances"):
+        figs.append(figure(plots.importances(tune["importances"]), "hyperparameter importances"))
+    body += grid(figs) + "<h3>Trials</h3>" + table(["trial", "state", "value", *params], rows)
+    return section("tuning", "Tuning", body)
