@@ -207,7 +207,7 @@ def save_model(run_dir: Path, model: torch.nn.Module, cfg: Config, prepared: Pre
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
-    columns = list(dict.fromkeys(k for row in history for k in row))
+    columns = list(dict.fromkeys(k for row in history for k in row)) or ["epoch", "train_loss"]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns)
     writer.writeheader()
