@@ -180,7 +180,7 @@ class ModelConfig(_Section):
     heads: int = Field(4, ge=1, description="transformer: attention heads (d_model must be divisible by heads).")
     ff_dim: int = Field(128, ge=1, description="transformer: hidden units of each feed-forward block.")
     norm_first: bool = Field(True, description="transformer: pre-norm (LayerNorm before attention and feed-forward); false: post-norm.")
-    positions: Literal["learned", "sinusoidal"] = Field("learned", description="transformer: position encodings.")
+    positions: Literal["learned", "sinusoidal"] = Field("sinusoidal", description="transformer: position encodings (fixed sine/cosine tables, or learned vectors).")
     token_embedding_dim: int = Field(64, ge=1, description="cnn, rnn: width of token embeddings for text (the transformer uses d_model).")
     augment_flip: bool = Field(False, description="cnn on images: flip training images left-right at random (never at validation or predict).")
     augment_shift: int = Field(0, ge=0, description="cnn on images: shift training images by up to this many pixels at random (a random crop of the zero-padded image).")

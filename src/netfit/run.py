@@ -182,9 +182,10 @@ def _flat(split: Split, vocab_size: int | None = None) -> Any:
     from scipy import sparse
 
     rows = np.repeat(np.arange(len(split)), split.x_array.shape[1])
-    counts = sparse.csr_matrix((np.ones(rows.size, np.float32), (rows, split.x_array.ravel())),
+    ids = split.x_array.ravel()
+    real = ids > 0  # <pad> is not a word
+    counts = sparse.csr_matrix((np.ones(int(real.sum()), np.float32), (rows[real], ids[real])),
                                shape=(len(split), vocab_size))  # duplicate (row, id) pairs add up
-    counts[:, 0] = 0  # <pad> is not a word
     return sparse.hstack([sparse.csr_matrix(x), counts]).tocsr()
 
 

@@ -89,6 +89,8 @@ def build_schema(df: pd.DataFrame, cfg: DataConfig, where: str, splitting: bool 
         return Schema(target, {}, cfg.weight_column, {c: "ignored (data.ignore)" for c in cfg.ignore},
                       split_columns, arrays, kind)
     reserved |= set(arrays)
+    if kind == "image" and "file" in df.columns:  # an image folder's file names are not features
+        reserved.add("file")
     if cfg.features is not None:
         _require_columns(df, cfg.features, where, "feature column", "data.features")
         clash = [c for c in cfg.features if c in reserved]
