@@ -38,6 +38,7 @@ def describe_plan(cfg: Config) -> str:
             lines.append(f"  class balance ({name}): {counts}")
     lines += [
         f"  model: {cfg.model.type} {cfg.model.hidden}, {n_params:,} parameters",
+        *([f"  input: {pre.array.spec}"] if pre.array is not None else []),
         f"  estimated memory: {memory / 2**20:.1f} MiB (data on device, weights, optimizer state, one batch)",
         f"  steps per epoch: {math.ceil(len(train) / cfg.train.batch_size)}; at most {cfg.train.epochs} epochs",
     ]

@@ -132,3 +132,17 @@ def test_each_model_type_predicts_identically_in_a_fresh_process(request, tmp_pa
     after = pd.read_parquet(tmp_path / "p.parquet")
     assert list(after["prediction"]) == list(before["prediction"])
     np.testing.assert_array_equal(after.filter(like="proba_").to_numpy(), before.filter(like="proba_").to_numpy())
+
+
+def test_readme_yaml_snippets_validate(tmp_path, monkeypatch):
+    import re
+
+    from netfit.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    snippets = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    import yaml
+
+    for text in snippets:
+        load_config(yaml.safe_load(text))
