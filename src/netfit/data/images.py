@@ -118,10 +118,12 @@ def read_image_folder(path: Path, cfg: DataConfig, source: str) -> pd.DataFrame:
     classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     files = [(f, c.name) for c in classes for f in _images_in(c)] if classes else [(f, None) for f in _images_in(path)]
     if not files:
-        raise DataError("no images found", where=source,
-                        expected=f"sub-folders (one per class) holding {', '.join(IMAGE_EXTENSIONS)} files",
+        raise DataError("data source is not a file, nor a folder of images", where=source,
+                        expected=f"a .csv, .parquet or .npz file, or sub-folders (one per class) holding "
+                                 f"{', '.join(IMAGE_EXTENSIONS)} files",
                         found="an empty folder" if not classes else f"class folders {[c.name for c in classes][:5]} without images",
-                        hint="put each class's images in a sub-folder named after the class")
+                        hint="point data.source at a file inside the folder, or put each class's images in a "
+                             "sub-folder named after the class")
     images = _open_images([f for f, _ in files], cfg, source)
     frame = pd.DataFrame({IMAGE_COLUMN: pd.Series(images, dtype=object),
                           "file": [str(f.relative_to(path)) for f, _ in files]})
