@@ -73,7 +73,8 @@ class PreprocessConfig(_Section):
 
 class DataConfig(_Section):
     source: str | None = Field(
-        None, description="One source to split: a `.csv`, `.parquet` or `.npz` path, or `sklearn:NAME` (see `netfit datasets`)."
+        None, description="One source to split: a `.csv`, `.parquet` or `.npz` path, an image folder, `sklearn:NAME` "
+                          "(see `netfit datasets`) or `synthetic:order` / `synthetic:sentences` (generated)."
     )
     train: str | None = Field(None, description="A separate training source (instead of `source`).")
     val: str | None = Field(None, description="A separate validation source (with `train`).")
@@ -90,6 +91,35 @@ class DataConfig(_Section):
     y_key: str = Field("y", description="Name of the target array inside a `.npz` archive.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split.")
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig, description="Cleaning and preprocessing.")
+    # images, sequences and text (netfit.data.arrays); tabular columns beside them are still used
+    kind: Literal["auto", "table", "image", "sequence", "text"] = Field(
+        "auto", description="Data kind; `auto`: `text` with text_column, `sequence` with sequence_column, `image` "
+                            "with image_shape or an image folder, else `table`. `.npz` arrays of images or sequences need it."
+    )
+    image_shape: list[int] | None = Field(
+        None, description="Image shape [H, W] or [H, W, C]: checked against image arrays, or used to reshape flat pixel columns into images."
+    )
+    image_size: list[int] | None = Field(
+        None, description="Resize every image of an image folder to [H, W]; without it images of mixed sizes are an error."
+    )
+    pixel_max: float | None = Field(
+        None, gt=0, description="Pixels are divided by this to scale them to [0, 1]; default 255 for 8-bit images, else the training maximum."
+    )
+    sequence_column: str | None = Field(
+        None, description="A column holding one sequence per row (a list `[1, 2, 3]`, or `[[f1, f2], ...]` for several features)."
+    )
+    lengths_key: str = Field("lengths", description="Name of the optional array of sequence lengths inside a `.npz` archive.")
+    text_column: str | None = Field(None, description="A column of texts to classify or regress on.")
+    tokenizer: Literal["word", "char"] = Field("word", description="Text tokenizer: words (and punctuation marks) or characters.")
+    lowercase: bool = Field(True, description="Lowercase texts before tokenizing.")
+    vocab_min_freq: int = Field(1, ge=1, description="Tokens seen fewer times in the training split become `<unk>`.")
+    vocab_max_size: int | None = Field(20000, ge=1, description="Keep at most this many of the most frequent training tokens (plus `<pad>`, `<unk>`).")
+    max_len: int | None = Field(
+        None, ge=1, description="Steps per sequence or tokens per text; default the longest in the training split (longer ones later are truncated)."
+    )
+    too_long: Literal["truncate", "error"] = Field(
+        "truncate", description="Sequences or texts longer than max_len: truncate them (the count is reported) or stop with an error."
+    )
 
     @model_validator(mode="after")
     def _one_way_to_get_data(self) -> "DataConfig":
@@ -97,6 +127,11 @@ class DataConfig(_Section):
             raise ValueError("give either data.source (split by netfit) or data.train/val/test, not both")
         if (self.val or self.test) and not self.train:
             raise ValueError("data.val/data.test need data.train")
+        for name in ("image_shape", "image_size"):
+            shape = getattr(self, name)
+            if shape is not None and (len(shape) not in (2, 3 if name == "image_shape" else 2) or min(shape) < 1):
+                raise ValueError(f"{name} must be positive sizes [H, W]" + (" or [H, W, C]" if name == "image_shape" else "")
+                                 + f", found {shape}")
         return self
 
 
@@ -106,8 +141,12 @@ Init = Literal["default", "xavier_uniform", "xavier_normal", "kaiming_uniform", 
 
 
 class ModelConfig(_Section):
-    type: Literal["mlp"] = Field("mlp", description="Architecture: `mlp`.")
-    hidden: list[int] = Field(default_factory=lambda: [256, 128], description="Units of each hidden layer.")
+    type: Literal["mlp", "cnn", "rnn", "transformer"] = Field(
+        "mlp", description="Architecture: `mlp` (tables), `cnn` (images, sequences, text), `rnn` and `transformer` (sequences, text)."
+    )
+    hidden: list[int] = Field(
+        default_factory=lambda: [256, 128], description="Units of each hidden layer (the dense head after a cnn, rnn or transformer)."
+    )
     activation: Activation = Field("relu", description="Activation between layers.")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
     norm: Literal["none", "batch", "layer"] = Field("none", description="Normalisation after each hidden linear layer.")
@@ -117,6 +156,34 @@ class ModelConfig(_Section):
     embedding_dim: int | None = Field(
         None, ge=1, description="Embedding width for integer-coded categorical columns; default min(50, (cardinality+1)//2)."
     )
+    # cnn, rnn, transformer (netfit.model.cnn/rnn/transformer); 2-D convolutions on images, 1-D on sequences
+    channels: list[int] = Field(default_factory=lambda: [32, 64], description="cnn: output channels of each convolution block.")
+    kernel_size: int = Field(3, ge=1, description="cnn: kernel size of every convolution.")
+    stride: int = Field(1, ge=1, description="cnn: stride of every convolution.")
+    padding: Union[Literal["same", "valid"], int] = Field("same", description="cnn: `same` (keeps the size at stride 1), `valid` (none) or a number of pixels.")
+    pool: Literal["max", "avg", "none"] = Field("max", description="cnn: pooling after each block (skipped once the input is smaller than pool_size).")
+    pool_size: int = Field(2, ge=1, description="cnn: window and stride of that pooling.")
+    residual: bool = Field(False, description="cnn: residual blocks (two convolutions and a skip connection) instead of single convolutions.")
+    pooling: Literal["auto", "mean", "max", "last", "attention", "cls"] = Field(
+        "auto", description="How steps or pixels become one vector: `auto` is mean (cnn), last (rnn), cls (transformer); "
+                            "`last` is rnn only, `cls` transformer only; padding is masked."
+    )
+    cell: Literal["lstm", "gru", "rnn"] = Field("lstm", description="rnn: recurrent cell.")
+    units: int = Field(64, ge=1, description="rnn: hidden units per direction.")
+    num_layers: int = Field(2, ge=1, description="rnn: stacked recurrent layers; transformer: encoder layers.")
+    bidirectional: bool = Field(False, description="rnn: also read sequences backwards (outputs concatenated).")
+    packed: bool = Field(
+        True, description="rnn: pack variable-length batches so padding is never read (on a GPU this copies the batch "
+                          "lengths to the host each step); false reads padding and masks it in pooling (exact for one direction)."
+    )
+    d_model: int = Field(64, ge=1, description="transformer: width of token vectors.")
+    heads: int = Field(4, ge=1, description="transformer: attention heads (d_model must be divisible by heads).")
+    ff_dim: int = Field(128, ge=1, description="transformer: hidden units of each feed-forward block.")
+    norm_first: bool = Field(True, description="transformer: pre-norm (LayerNorm before attention and feed-forward); false: post-norm.")
+    positions: Literal["learned", "sinusoidal"] = Field("sinusoidal", description="transformer: position encodings (fixed sine/cosine tables, or learned vectors).")
+    token_embedding_dim: int = Field(64, ge=1, description="cnn, rnn: width of token embeddings for text (the transformer uses d_model).")
+    augment_flip: bool = Field(False, description="cnn on images: flip training images left-right at random (never at validation or predict).")
+    augment_shift: int = Field(0, ge=0, description="cnn on images: shift training images by up to this many pixels at random (a random crop of the zero-padded image).")
 
     @field_validator("hidden")
     @classmethod
@@ -124,6 +191,27 @@ class ModelConfig(_Section):
         if any(u < 1 for u in v):
             raise ValueError(f"every hidden size must be >= 1, found {v}")
         return v
+
+    @field_validator("channels")
+    @classmethod
+    def _positive_channels(cls, v: list[int]) -> list[int]:
+        if not v or any(c < 1 for c in v):
+            raise ValueError(f"channels must list at least one size >= 1, found {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _fits_the_type(self) -> "ModelConfig":
+        if self.type == "transformer" and self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads}); e.g. heads: 4 with d_model: 64")
+        allowed = {"cnn": ("auto", "mean", "max"), "rnn": ("auto", "mean", "max", "last", "attention"),
+                   "transformer": ("auto", "mean", "max", "attention", "cls")}.get(self.type)
+        if allowed and self.pooling not in allowed:
+            raise ValueError(f"pooling {self.pooling!r} does not apply to model.type {self.type}; use one of {', '.join(allowed)}")
+        if self.residual and self.kernel_size % 2 == 0:
+            raise ValueError(f"residual blocks need an odd kernel_size (the sum needs equal sizes), found {self.kernel_size}")
+        if isinstance(self.padding, int) and self.padding < 0:
+            raise ValueError(f"padding must be >= 0, found {self.padding}")
+        return self
 
 
 # ---------------------------------------------------------------- train
@@ -291,9 +379,14 @@ def load_config(
 def _resolve(cfg: Config) -> Config:
     """Fill defaults that depend on other fields (the resolved config is what gets saved)."""
     src = cfg.data.source or cfg.data.train or ""
-    if cfg.data.target is None and (src.startswith("sklearn:") or src.endswith(".npz")):
+    if cfg.data.target is None and _names_its_target(src):
         cfg.data.target = "target"
     return cfg
+
+
+def _names_its_target(source: str) -> bool:
+    """Bundled, generated, array and image-folder data call their label column `target`."""
+    return source.startswith(("sklearn:", "synthetic:")) or source.endswith(".npz") or bool(source) and Path(source).is_dir()
 
 
 def _check_data_given(cfg: Config, where: str | None) -> None:
@@ -314,7 +407,7 @@ def _check_data_given(cfg: Config, where: str | None) -> None:
             found=src,
             hint="`netfit datasets` lists the bundled data sets",
         )
-    if cfg.data.target is None and not (src.startswith("sklearn:") or src.endswith(".npz") or src.startswith("<")):
+    if cfg.data.target is None and not (src.startswith("<") or _names_its_target(src)):
         raise ConfigError(
             "no target column configured",
             where=f"{where or 'config'}: data.target",

@@ -15,11 +15,14 @@ def describe_plan(cfg: Config) -> str:
 
     prepared = prepare(cfg.data, cfg.seed)
     pre = prepared.preprocessor
-    model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, output_size(prepared.task, len(pre.classes)))
+    from netfit.run import input_spec
+
+    model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, output_size(prepared.task, len(pre.classes)),
+                        input_spec(pre))
     n_params = count_parameters(model)
     train = prepared.splits["train"]
     rows = sum(len(s) for s in prepared.splits.values())
-    data_bytes = sum(s.x_num.nbytes + s.x_cat.nbytes for s in prepared.splits.values())
+    data_bytes = sum(sum(a.nbytes for a in s.inputs()) for s in prepared.splits.values())
     # weights + grads + two Adam moments, plus activations of one batch (forward and backward)
     act = cfg.train.batch_size * sum(cfg.model.hidden) * 4 * 3
     memory = data_bytes + n_params * 4 * 4 + act
@@ -35,6 +38,7 @@ def describe_plan(cfg: Config) -> str:
             lines.append(f"  class balance ({name}): {counts}")
     lines += [
         f"  model: {cfg.model.type} {cfg.model.hidden}, {n_params:,} parameters",
+        *([f"  input: {pre.array.spec}"] if pre.array is not None else []),
         f"  estimated memory: {memory / 2**20:.1f} MiB (data on device, weights, optimizer state, one batch)",
         f"  steps per epoch: {math.ceil(len(train) / cfg.train.batch_size)}; at most {cfg.train.epochs} epochs",
     ]

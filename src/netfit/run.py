@@ -73,7 +73,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     prepared = prepare(cfg.data, cfg.seed, data=data)
     pre = prepared.preprocessor
     n_out = output_size(prepared.task, len(pre.classes))
-    model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, n_out).to(device)
+    model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, n_out, input_spec(pre)).to(device)
     run_dir = new_run_dir(cfg)
     write_text(run_dir / "config.yaml", cfg.to_yaml())
 
@@ -119,9 +119,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
 
 def to_tensors(split: Split, device: torch.device, task: str) -> Tensors:
     """A split as device tensors, moved once; the loop then only slices them."""
-    inputs = [torch.as_tensor(split.x_num, dtype=torch.float32, device=device)]
-    if split.x_cat.shape[1]:
-        inputs.append(torch.as_tensor(split.x_cat, dtype=torch.int64, device=device))
+    inputs = [torch.as_tensor(a, device=device) for a in split.inputs()]  # float32 features, int64 codes/ids/lengths
     y_dtype = torch.float32 if task == "regression" else torch.int64
     y = torch.as_tensor(split.y, dtype=y_dtype, device=device)
     w = torch.as_tensor(split.w, dtype=torch.float32, device=device) if split.w is not None else None
@@ -151,10 +149,13 @@ def predict_split(model: torch.nn.Module, split: Split, task: str, pre: Any, dev
 
 
 def _inputs_only(split: Split, device: torch.device) -> Tensors:
-    inputs = [torch.as_tensor(split.x_num, dtype=torch.float32, device=device)]
-    if split.x_cat.shape[1]:
-        inputs.append(torch.as_tensor(split.x_cat, dtype=torch.int64, device=device))
+    inputs = [torch.as_tensor(a, device=device) for a in split.inputs()]
     return Tensors(inputs, torch.empty(len(split.x_num), device=device))
+
+
+def input_spec(pre: Any) -> dict[str, Any] | None:
+    """The image/sequence/text input the model reads (kind, shape, vocab size), None for tables."""
+    return pre.array.spec if getattr(pre, "array", None) is not None else None
 
 
 def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device,
@@ -175,14 +176,29 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
     if ev.baselines:
         train = prepared.splits["train"]
         y_train = pre.decode_target(train.y) if task == "regression" else train.y
-        report["baselines"] = baselines(task, _flat(train), y_train, _flat(test), y_true, pre.classes,
+        vocab = (input_spec(pre) or {}).get("vocab_size")
+        report["baselines"] = baselines(task, _flat(train, vocab), y_train, _flat(test, vocab), y_true, pre.classes,
                                         seed=cfg.seed, **{k: kw[k] for k in ("resamples", "confidence")})
     return report
 
 
-def _flat(split: Split) -> np.ndarray:
-    """Features for the linear baseline: numeric columns plus one-hot codes of embedded columns."""
-    return split.x_num if not split.x_cat.shape[1] else np.hstack([split.x_num, split.x_cat.astype(np.float32)])
+def _flat(split: Split, vocab_size: int | None = None) -> Any:
+    """Features for the linear baseline: numeric columns, codes of embedded columns, and the
+    flattened image/sequence (with its lengths) or, for text, sparse bag-of-words counts."""
+    x = split.x_num if not split.x_cat.shape[1] else np.hstack([split.x_num, split.x_cat.astype(np.float32)])
+    if split.x_array is None:
+        return x
+    if vocab_size is None:
+        extra = [split.x_array.reshape(len(split), -1)] + ([split.lengths[:, None]] if split.lengths is not None else [])
+        return np.hstack([x, *extra]).astype(np.float32)
+    from scipy import sparse
+
+    rows = np.repeat(np.arange(len(split)), split.x_array.shape[1])
+    ids = split.x_array.ravel()
+    real = ids > 0  # <pad> is not a word
+    counts = sparse.csr_matrix((np.ones(int(real.sum()), np.float32), (rows[real], ids[real])),
+                               shape=(len(split), vocab_size))  # duplicate (row, id) pairs add up
+    return sparse.hstack([sparse.csr_matrix(x), counts]).tocsr()
 
 
 def save_model(run_dir: Path, model: torch.nn.Module, cfg: Config, prepared: Prepared) -> None:
@@ -198,6 +214,7 @@ def save_model(run_dir: Path, model: torch.nn.Module, cfg: Config, prepared: Pre
         "model": cfg.model.model_dump(mode="json"),
         "n_num": pre.n_num,
         "cat_cardinalities": list(pre.cat_cardinalities),
+        "input": input_spec(pre),
         "n_out": output_size(prepared.task, len(pre.classes)),
         "classes": list(pre.classes),
         "preprocessor": pre.to_dict(),

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from netfit.config import DataConfig
+from netfit.data.arrays import build_encoder, with_digests
 from netfit.data.messages import DataWarning, warn
 from netfit.data.prepared import Prepared, Split
 from netfit.data.preprocess import Preprocessor
@@ -74,6 +75,7 @@ def _prepare(cfg: DataConfig, seed: int, data: Any, need_test: bool) -> Prepared
                                cfg.task, main.label)
     rows, method, split_frames = _split(frames, cfg, seed, schema, task)
     pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
+    pre.array = build_encoder(cfg, schema.kind, schema.arrays)  # images, sequences, text; None for tables
     pre.fit(split_frames["train"], classes, where=f"{main.label} (train split)")
     wanted = [name for name in SPLITS if name != "test" or need_test]
     labels = {name: tables[name].label if name in tables else main.label for name in wanted}
@@ -166,6 +168,7 @@ def _summary(tables: dict[str, _Table], schema: Schema, pre: Preprocessor, dropp
         "split_method": method,
         "split_sizes": {name: len(s) for name, s in splits.items()},
         "n_num": pre.n_num,
+        "input": pre.array.spec if pre.array is not None else None,  # image/sequence/text shape
         "cat_cardinalities": pre.cat_cardinalities,
         "unseen_categories": {name: pre.unseen_categories(f) for name, f in frames.items() if name != "train"},
         "duplicates_across_splits": _leakage(frames, schema),
@@ -181,7 +184,8 @@ def _class_counts(y: np.ndarray, classes: list[Any]) -> dict[str, int]:
 
 
 def _leakage(frames: dict[str, pd.DataFrame], schema: Schema) -> dict[str, int]:
-    counts = count_cross_duplicates(frames, schema.features + [schema.target])
+    columns = schema.features + schema.arrays + [schema.target]
+    counts = count_cross_duplicates({k: with_digests(f, schema.arrays) for k, f in frames.items()}, columns)
     for pair, n in counts.items():
         if n:
             first, second = pair.split("-")

@@ -23,6 +23,9 @@ class Split:
         mean and std: `Prepared.preprocessor.decode_target` maps back); None when unlabelled.
     w: float32 sample weights or None.
     rows: int64 positions of these rows in the cleaned source table (for fingerprints).
+    x_array: images (n, C, H, W) float32, sequences (n, T, F) float32 or token ids (n, T) int64
+        (0 = padding), or None for tables (netfit.data.arrays).
+    lengths: int64 (n,) steps or tokens before padding (sequences and text), else None.
     """
 
     x_num: np.ndarray
@@ -30,9 +33,25 @@ class Split:
     y: np.ndarray | None
     w: np.ndarray | None
     rows: np.ndarray
+    x_array: np.ndarray | None = None
+    lengths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x_num)
+
+    def inputs(self) -> list[np.ndarray]:
+        """The model's positional inputs, in the forward contract's order.
+
+        Every model is called as `model(x_num, x_cat, x_array, lengths)` with trailing inputs
+        left out when absent: `[x_num]` or `[x_num, x_cat]` for tables (the MLP contract
+        `forward(x_num, x_cat=None)`), `[x_num, x_cat, x_array]` for images and
+        `[x_num, x_cat, x_array, lengths]` for sequences and text. x_num and x_cat may have
+        zero columns when the data has no tabular features.
+        """
+        if self.x_array is None:
+            return [self.x_num, self.x_cat] if self.x_cat.shape[1] else [self.x_num]
+        arrays = [self.x_num, self.x_cat, self.x_array]
+        return arrays + [self.lengths] if self.lengths is not None else arrays
 
 
 @dataclass

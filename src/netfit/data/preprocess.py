@@ -23,6 +23,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from netfit.config import PreprocessConfig
+from netfit.data.arrays import encoder_from_dict
 from netfit.data.prepared import Split
 from netfit.data.messages import quote_list, row_where, warn
 from netfit.data.schema import boolean_values, class_labels, normalise_labels, numeric_values, weight_values
@@ -102,6 +103,8 @@ class Preprocessor:
         self.target_std = 1.0
         self.known_columns: list[str] = []
         self.fitted = False
+        # an image/sequence/text encoder (netfit.data.arrays), set before fit; None for tables
+        self.array: Any = None
 
     # ------------------------------------------------------------ fit
     def fit(self, df: pd.DataFrame, classes: list[Any] | None = None, where: str = "train split") -> "Preprocessor":
@@ -111,10 +114,12 @@ class Preprocessor:
             df: training rows. classes: every class label of the data set (default: those in df).
             where: names the data in messages.
         """
-        self._require(df, [*self.types, *([self.target] if self.target else [])], where)
+        self._require(df, [*self.types, *self._array_columns, *([self.target] if self.target else [])], where)
         self.dropped = self._constant_columns(df) if self.cfg.drop_constant else {}
         kept = [c for c in self.types if c not in self.dropped]
-        if not kept:
+        if self.array is not None:
+            self.array.fit(df, where)
+        elif not kept:
             raise DataError("no feature columns left", where=where,
                             found=f"every feature is constant in the training split: {quote_list(self.types)}",
                             hint="check the data, or set data.preprocess.drop_constant: false")
@@ -187,7 +192,7 @@ class Preprocessor:
         """
         if not self.fitted:
             raise RunError("preprocessor is not fitted", hint="call fit(train_df) first, or load a saved run")
-        self._require(df, self.input_columns + ([self.target] if require_target and self.target else []), where)
+        self._require(df, self.input_columns + self._array_columns + ([self.target] if require_target and self.target else []), where)
         extra = [c for c in df.columns if c not in self.known_columns]
         if extra:
             warn(f"{where}: columns not seen in training are ignored: {quote_list(extra)}")
@@ -200,7 +205,9 @@ class Preprocessor:
         w = None
         if require_target and self.weight_column is not None and self.weight_column in df.columns:
             w = weight_values(df[self.weight_column], self.weight_column, where).to_numpy(np.float32)
-        return Split(x_num.astype(np.float32), self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64))
+        x_array, lengths = self.array.transform(df, where) if self.array is not None else (None, None)
+        return Split(x_num.astype(np.float32), self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64),
+                     x_array, lengths)
 
     def _numeric_block(self, df: pd.DataFrame, where: str) -> np.ndarray:
         columns = [self._numeric_matrix(df, where)]
@@ -334,6 +341,7 @@ class Preprocessor:
             "dropped": dict(self.dropped), "classes": list(self.classes),
             "target_mean": float(self.target_mean), "target_std": float(self.target_std),
             "known_columns": list(self.known_columns), "fitted": self.fitted,
+            "array": self.array.to_dict() if self.array is not None else None,
         }
 
     @classmethod
@@ -351,9 +359,14 @@ class Preprocessor:
         pre.dropped, pre.classes = dict(state["dropped"]), list(state["classes"])
         pre.target_mean, pre.target_std = state["target_mean"], state["target_std"]
         pre.known_columns, pre.fitted = list(state["known_columns"]), state["fitted"]
+        pre.array = encoder_from_dict(state.get("array"))
         return pre
 
     # ------------------------------------------------------------ helpers
+    @property
+    def _array_columns(self) -> list[str]:
+        return list(self.array.columns) if self.array is not None else []
+
     def _require(self, df: pd.DataFrame, names: list[str], where: str) -> None:
         missing = [c for c in names if c not in df.columns]
         if missing:

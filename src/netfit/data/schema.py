@@ -21,6 +21,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from netfit.config import DataConfig
+from netfit.data.arrays import IMAGE_COLUMN, array_columns, resolve_kind, with_digests
 from netfit.data.messages import closest_hint, quote_list, row_where, warn
 from netfit.data.sources import target_name
 from netfit.errors import DataError, short_list
@@ -47,6 +48,8 @@ class Schema:
     weight: str | None = None
     dropped: dict[str, str] = field(default_factory=dict)
     split_columns: list[str] = field(default_factory=list)
+    arrays: list[str] = field(default_factory=list)  # columns read by an image/sequence/text encoder
+    kind: str = "table"  # "table" | "image" | "sequence" | "text" (netfit.data.arrays)
 
     @property
     def features(self) -> list[str]:
@@ -80,6 +83,14 @@ def build_schema(df: pd.DataFrame, cfg: DataConfig, where: str, splitting: bool 
     _require_columns(df, cfg.ignore, where, "ignored column", "data.ignore")
     _require_columns(df, [c for c in cfg.types if c != target], where, "typed column", "data.types")
     reserved = {target, *weight, *split_columns, *cfg.ignore}
+    kind = resolve_kind(cfg, where)
+    arrays = array_columns(df, cfg, kind, reserved, where)
+    if kind == "image" and arrays != [IMAGE_COLUMN]:  # flat pixel columns: no tabular features beside them
+        return Schema(target, {}, cfg.weight_column, {c: "ignored (data.ignore)" for c in cfg.ignore},
+                      split_columns, arrays, kind)
+    reserved |= set(arrays)
+    if kind == "image" and "file" in df.columns:  # an image folder's file names are not features
+        reserved.add("file")
     if cfg.features is not None:
         _require_columns(df, cfg.features, where, "feature column", "data.features")
         clash = [c for c in cfg.features if c in reserved]
@@ -88,12 +99,13 @@ def build_schema(df: pd.DataFrame, cfg: DataConfig, where: str, splitting: bool 
                             found=quote_list(clash), hint="remove it from data.features (it is the target, "
                                                           "the weight, a split column or ignored)")
     candidates = cfg.features if cfg.features is not None else [c for c in df.columns if c not in reserved]
-    types, dropped = _feature_types(df, candidates, cfg, where)
+    types, dropped = _feature_types(df, candidates, cfg, where, allow_none=bool(arrays))
     dropped.update({c: "ignored (data.ignore)" for c in cfg.ignore})
-    return Schema(target, types, cfg.weight_column, dropped, split_columns)
+    return Schema(target, types, cfg.weight_column, dropped, split_columns, arrays, kind)
 
 
-def _feature_types(df: pd.DataFrame, candidates: list[str], cfg: DataConfig, where: str) -> tuple[dict, dict]:
+def _feature_types(df: pd.DataFrame, candidates: list[str], cfg: DataConfig, where: str,
+                   allow_none: bool = False) -> tuple[dict, dict]:
     types, dropped = {}, {}
     for col in candidates:
         kind = cfg.types.get(col) or infer_type(df[col])
@@ -106,7 +118,7 @@ def _feature_types(df: pd.DataFrame, candidates: list[str], cfg: DataConfig, whe
                      f"list it in data.features or data.types to keep it")
                 continue
         types[col] = kind
-    if not types:
+    if not types and not allow_none:
         raise DataError("no feature columns left", where=where,
                         found=f"dropped: {short_list(f'{c} ({r})' for c, r in dropped.items())}"
                         if dropped else "no columns besides the target",
@@ -240,7 +252,7 @@ def clean_rows(df: pd.DataFrame, schema: Schema, drop_duplicates: bool) -> tuple
     counts = {"missing_target": int((~keep).sum())}
     df = df[keep]
     if drop_duplicates:
-        dup = df.duplicated(subset=schema.used_columns).to_numpy()
+        dup = with_digests(df, schema.arrays).duplicated(subset=schema.used_columns + schema.arrays).to_numpy()
         counts["duplicates"] = int(dup.sum())
         df = df[~dup]
     return df.reset_index(drop=True), counts

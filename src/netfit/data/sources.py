@@ -57,7 +57,15 @@ def load_table(source: str, cfg: DataConfig) -> pd.DataFrame:
     """
     if source.startswith("sklearn:"):
         return _load_sklearn(source)
+    if source.startswith("synthetic:"):
+        from netfit.data.synthetic import load_synthetic
+
+        return load_synthetic(source)
     path = Path(source)
+    if path.is_dir():
+        from netfit.data.images import read_image_folder
+
+        return read_image_folder(path, cfg, source)
     _check_file(path, source)
     suffix = path.suffix.lower()
     readers = {".csv": _read_csv, ".parquet": _read_parquet, ".npz": _read_npz}
@@ -128,10 +136,21 @@ def _read_npz(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
                                 found=f"arrays {quote_list(present)}" if present else "no arrays",
                                 hint="set data.x_key and data.y_key to the names of the feature and target arrays")
             x, y = archive[cfg.x_key], archive[cfg.y_key]
+            lengths = archive[cfg.lengths_key] if cfg.lengths_key in present else None
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise DataError("cannot read .npz archive", where=source, found=str(e).splitlines()[0],
                         hint="write it with numpy.savez (arrays of numbers or strings, not Python objects)") from None
-    return frame_from_arrays(x, y, target_name(cfg), source)
+    return _arrays_frame(x, y, lengths, cfg, source)
+
+
+def _arrays_frame(x: Any, y: Any, lengths: Any, cfg: DataConfig, label: str) -> pd.DataFrame:
+    """Image and sequence arrays keep one array per row; other arrays become flat columns."""
+    from netfit.data.arrays import frame_from_array_input, resolve_kind
+
+    kind = resolve_kind(cfg, label)
+    if kind in ("image", "sequence") and not (kind == "image" and np.ndim(x) == 2):  # 2-D: flat pixel columns
+        return frame_from_array_input(x, y, lengths, kind, target_name(cfg), label)
+    return frame_from_arrays(x, y, target_name(cfg), label)
 
 
 def _load_sklearn(source: str) -> pd.DataFrame:
@@ -193,7 +212,7 @@ def _one_frame(data: Any, cfg: DataConfig, label: str) -> pd.DataFrame:
             raise DataError("data has no rows", where=label, hint="pass a table with at least a few rows")
         return _string_columns(data.reset_index(drop=True), label)
     if isinstance(data, (tuple, list)) and len(data) == 2:
-        return frame_from_arrays(data[0], data[1], target_name(cfg), label)
+        return _arrays_frame(data[0], data[1], None, cfg, label)
     raise DataError("unsupported data= value", where=label,
                     expected="a pandas DataFrame, an (X, y) pair, or a dict of splits",
                     found=type(data).__name__, hint="e.g. netfit.fit(config, data=(X, y))")
@@ -256,13 +275,29 @@ def file_sha256(path: str | Path) -> str:
 
 def frame_sha256(df: pd.DataFrame) -> str:
     """sha256 of a table's column names and values (for data that is not a file)."""
+    from netfit.data.arrays import row_digests
+
     digest = hashlib.sha256("\x1f".join(df.columns).encode())
-    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    # cells holding arrays (images, sequences) are hashed by their bytes, not their repr
+    arrays = {c: row_digests(df[c]) for c in df.columns if df[c].dtype == object and
+              len(df) and isinstance(df[c].iloc[0], np.ndarray)}
+    digest.update(pd.util.hash_pandas_object(df.assign(**arrays), index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 
 def source_sha256(source: str, df: pd.DataFrame) -> str:
     """The fingerprint of a source: its file's bytes, or the loaded table for bundled sets."""
-    return frame_sha256(df) if source.startswith(("sklearn:", "<")) else file_sha256(source)
+    if source.startswith(("sklearn:", "synthetic:", "<")):
+        return frame_sha256(df)
+    return folder_sha256(source) if Path(source).is_dir() else file_sha256(source)
+
+
+def folder_sha256(path: str | Path) -> str:
+    """sha256 over the relative paths and bytes of every file in a folder (sorted)."""
+    digest = hashlib.sha256()
+    root = Path(path)
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(f.relative_to(root)).encode() + b"\0" + file_sha256(f).encode())
+    return digest.hexdigest()
 
 

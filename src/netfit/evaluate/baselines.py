@@ -93,7 +93,7 @@ def _aligned_proba(model: Any, x: np.ndarray, K: int) -> np.ndarray:
     The estimator only knows the classes seen in training (`classes_`); a class absent from
     the training split gets probability 0 in its column.
     """
-    proba = np.zeros((len(x), K))
+    proba = np.zeros((x.shape[0], K))  # x may be sparse (text bag-of-words): no len()
     proba[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(x)
     return proba
 

@@ -39,7 +39,7 @@ def load_model(run_dir: Path) -> LoadedModel:
                        hint=f"upgrade netfit (saved by {meta.get('netfit_version')})")
     cfg = load_config(run_dir / "config.yaml", require_data=False)
     device = pick_device("auto" if cfg.train.device == "auto" else "cpu")
-    model = build_model(cfg.model, meta["n_num"], meta["cat_cardinalities"], meta["n_out"])
+    model = build_model(cfg.model, meta["n_num"], meta["cat_cardinalities"], meta["n_out"], meta.get("input"))
     try:
         model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
     except Exception as e:  # a damaged weights file surfaces as several error types

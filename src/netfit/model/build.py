@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from netfit.config import ModelConfig
+from netfit.errors import ConfigError
 from netfit.model.layers import CategoricalEmbeddings, dense_stack, init_weights
 
 
@@ -33,16 +34,46 @@ def output_size(task: str, n_classes: int) -> int:
     return n_classes if task == "multiclass" else 1
 
 
-def build_model(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_out: int) -> nn.Module:
+def build_model(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_out: int,
+                input_spec: dict | None = None) -> nn.Module:
     """Build and initialise the configured architecture.
+
+    Args:
+        input_spec: the image/sequence/text input (`Preprocessor.array.spec`: kind, shape,
+            vocab_size), or None for tables.
+
+    Every model follows one forward contract: `forward(x_num, x_cat=None)` for tables (MLP),
+    `forward(x_num, x_cat, x, lengths=None)` with an image/sequence/text input `x`.
 
     Example:
         >>> from netfit.config import ModelConfig
+from netfit.errors import ConfigError
         >>> net = build_model(ModelConfig(hidden=[32]), n_num=64, cat_cardinalities=[], n_out=10)
     """
-    model = MLP(cfg, n_num, cat_cardinalities, n_out)
+    model = _architecture(cfg, n_num, cat_cardinalities, n_out, input_spec)
     init_weights(model, cfg.init, cfg.activation, cfg.init_std, cfg.bias_init)
     return model
+
+
+def _architecture(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_out: int,
+                  spec: dict | None) -> nn.Module:
+    if cfg.type == "mlp":
+        if spec is not None:
+            raise ConfigError("model.type mlp reads table columns only", where="model.type",
+                              expected="cnn (images, sequences, text), rnn or transformer (sequences, text)",
+                              found=f"mlp on {spec['kind']} data",
+                              hint="set model.type: cnn, rnn or transformer; or data.kind: table to flatten arrays into columns")
+        return MLP(cfg, n_num, cat_cardinalities, n_out)
+    if spec is None:
+        raise ConfigError(f"model.type {cfg.type} needs images, sequences or text", where="model.type",
+                          found="table data (no image, sequence or text input)",
+                          hint="set data.image_shape, data.sequence_column or data.text_column (or data.kind), "
+                               "or use model.type: mlp for tables")
+    from netfit.model.cnn import CNN
+    from netfit.model.rnn import RNN
+    from netfit.model.transformer import Transformer
+
+    return {"cnn": CNN, "rnn": RNN, "transformer": Transformer}[cfg.type](cfg, spec, n_num, cat_cardinalities, n_out)
 
 
 def count_parameters(model: nn.Module) -> int:
