@@ -13,4 +13,14 @@ from netfit.api import Run, fit, load
 from netfit.errors import ConfigError, DataError, DivergenceError, NetfitError, RunError
 from netfit.train.callbacks import Callback
 
-__all__ = ["fit", "load", "Run", "Callback", "NetfitError", "ConfigError", "DataError", "RunError", "DivergenceError"]
+__all__ = ["fit", "load", "Run", "Callback", "NetfitError", "ConfigError", "DataError", "RunError", "DivergenceError",
+           "NetClassifier", "NetRegressor"]
+
+
+def __getattr__(name: str):
+    # the estimators import scikit-learn (~0.8 s): loaded on first use, so the CLI starts fast
+    if name in ("NetClassifier", "NetRegressor"):
+        from netfit import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'netfit' has no attribute {name!r}")

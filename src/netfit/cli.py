@@ -130,6 +130,41 @@ def compare(
 
 
 @app.command()
+def export(
+    run: Path = typer.Argument(..., help="Run folder."),
+    format_: str = typer.Option("onnx", "--format", help="Export format: onnx."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder to write (default: RUN/export)."),
+    dynamo: bool = typer.Option(False, help="Use torch's dynamo exporter (slower here; the default is the TorchScript one)."),
+) -> None:
+    """Export a run's model (ONNX) with its preprocessing metadata beside it; checks it with onnxruntime."""
+    from netfit.errors import ConfigError
+
+    if format_ != "onnx":
+        raise ConfigError("unknown export format", where="--format", expected="onnx", found=format_,
+                          hint="use --format onnx")
+    from netfit.export import export_onnx
+
+    result = export_onnx(run, output, dynamo=dynamo)
+    typer.echo(f"wrote {result['onnx']} and {result['metadata']} ({result['exporter']} exporter, {result['seconds']:.2f} s)")
+    typer.echo(f"onnxruntime vs PyTorch: max abs difference {result['max_abs_diff']:.2e}")
+
+
+@app.command()
+def serve(
+    run: Path = typer.Argument(..., help="Run folder."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    max_rows: int = typer.Option(10000, help="Most rows accepted in one /predict request."),
+) -> None:
+    """Serve predictions over HTTP: POST /predict, GET /health, GET /schema, GET /docs (OpenAPI)."""
+    import uvicorn
+
+    from netfit.serve import create_app
+
+    uvicorn.run(create_app(run, max_rows=max_rows), host=host, port=port, log_level="warning")
+
+
+@app.command()
 def datasets() -> None:
     """List the data sets bundled with scikit-learn that netfit can use as `sklearn:NAME`."""
     from netfit.data.sources import list_datasets

@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal, Mapping, Union
+from typing import Annotated, Any, Literal, Mapping, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from netfit.errors import ConfigError
+from netfit.plugins import check_import_path, import_path_of
 
 SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+
+
+# `package.module:name` of your own module, loss or metric; in Python a class or function becomes its path
+ImportPath = Annotated[str, BeforeValidator(import_path_of), AfterValidator(check_import_path)]
 
 
 class _Section(BaseModel):
@@ -184,6 +190,12 @@ class ModelConfig(_Section):
     token_embedding_dim: int = Field(64, ge=1, description="cnn, rnn: width of token embeddings for text (the transformer uses d_model).")
     augment_flip: bool = Field(False, description="cnn on images: flip training images left-right at random (never at validation or predict).")
     augment_shift: int = Field(0, ge=0, description="cnn on images: shift training images by up to this many pixels at random (a random crop of the zero-padded image).")
+    module: ImportPath | None = Field(
+        None, description="Your own nn.Module as `package.module:Class` (or the class, in Python), used instead of `type`: "
+        "built as Class(n_num=, cat_cardinalities=, n_out=, **kwargs), called as forward(x_num, x_cat=None). "
+        "Loading the run imports it (runs its code)."
+    )
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for `module`.")
 
     @field_validator("hidden")
     @classmethod
@@ -259,8 +271,13 @@ class TrainConfig(_Section):
     epochs: int = Field(200, ge=1, description="Maximum number of epochs.")
     batch_size: int = Field(64, ge=1, description="Mini-batch size.")
     eval_batch_size: int = Field(4096, ge=1, description="Batch size for validation, test and predict.")
-    loss: Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"] = Field(
-        "auto", description="Loss; `auto`: cross_entropy (multiclass), bce (binary), mse (regression)."
+    loss: Union[Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"], ImportPath] = Field(
+        "auto", description="Loss; `auto`: cross_entropy (multiclass), bce (binary), mse (regression); "
+        "or your own `package.module:fn`, fn(output, target[, weight]) -> scalar tensor."
+    )
+    metrics: list[ImportPath] = Field(
+        default_factory=list, description="Your own metrics `package.module:fn`, fn(output, target) -> scalar tensor: "
+        "logged as `val_<fn>` (early stopping may monitor them) and scored on the test split."
     )
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing for cross_entropy.")
     class_weight: Union[Literal["balanced"], dict[str, float], None] = Field(
@@ -286,6 +303,14 @@ class TrainConfig(_Section):
     log_every: float = Field(0.5, gt=0, description="Seconds between progress reads of the running loss.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto`: CUDA when present, else CPU.")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice).")
+    init_from: str | None = Field(None, description="Fine-tuning: start from the weights of this run folder (names and shapes must match).")
+    init_strict: bool = Field(True, description="With `init_from`: `false` loads the weights that match and reports the rest.")
+    freeze: list[str] = Field(
+        default_factory=list, description="Parameter-name patterns (fnmatch, e.g. `body.0.*`) kept fixed: no gradient, not in the optimizer."
+    )
+    pretrained_lr: float | None = Field(
+        None, gt=0, description="Learning rate of unfrozen weights loaded by `init_from` (default: `optimizer.lr`); new layers use `optimizer.lr`."
+    )
 
 
 class EvaluateConfig(_Section):

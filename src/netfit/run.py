@@ -33,8 +33,10 @@ from netfit.evaluate.outputs import save_test_outputs
 from netfit.evaluate.report import write_report
 from netfit.io import atomic_write, write_json, write_text
 from netfit.model import build_model, count_parameters, output_size
+from netfit.plugins import build_metrics
 from netfit.train.callbacks import Callback, CallbackList
 from netfit.train.loggers import build_loggers
+from netfit.train.finetune import start_from
 from netfit.train.loop import Tensors, fit_loop, predict_tensors
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
@@ -74,23 +76,29 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     pre = prepared.preprocessor
     n_out = output_size(prepared.task, len(pre.classes))
     model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, n_out, input_spec(pre)).to(device)
+    pretrained, init_summary = start_from(model, cfg.train)
+    metrics = build_metrics(cfg.train.metrics)
     run_dir = new_run_dir(cfg)
     write_text(run_dir / "config.yaml", cfg.to_yaml())
 
     train = to_tensors(prepared.splits["train"], device, prepared.task)
     val_split = prepared.splits.get("val")
     val = to_tensors(val_split, device, prepared.task) if val_split is not None and len(val_split) else None
-    loss_fn = build_loss(cfg.train, prepared.task, prepared.splits["train"].y, pre.classes, device)
+    loss_fn = build_loss(cfg.train, prepared.task, prepared.splits["train"].y, pre.classes, device,
+                         y_weighted=train.w is not None)
     progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
     hooks = CallbackList([progress, *build_loggers(cfg, run_dir), *callbacks])
     result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
                       target_scale=target_scale(pre), callbacks=hooks,
-                      checkpoint_dir=run_dir / "checkpoints")
+                      checkpoint_dir=run_dir / "checkpoints", metrics=metrics, pretrained=pretrained)
     state = result.state
     write_history(run_dir / "history.csv", state.history)
     save_model(run_dir, model, cfg, prepared)
 
     report = test_report(cfg, prepared, model, device, run_dir=run_dir)
+    add_custom_scores(report, metrics, model, prepared, device, cfg.train.eval_batch_size)
+    if init_summary:
+        report["init_from"] = init_summary
     report.update({
         "name": cfg.name,
         "task": prepared.task,
@@ -180,6 +188,20 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
         report["baselines"] = baselines(task, _flat(train, vocab), y_train, _flat(test, vocab), y_true, pre.classes,
                                         seed=cfg.seed, **{k: kw[k] for k in ("resamples", "confidence")})
     return report
+
+
+def add_custom_scores(report: dict[str, Any], metrics: dict, model: torch.nn.Module, prepared: Prepared,
+                      device: torch.device, batch_size: int) -> None:
+    """Your own metrics on the test split, beside the built-in ones (a value, no interval)."""
+    test = prepared.splits.get("test")
+    if not metrics or not report.get("test") or test is None:
+        return
+    from netfit.plugins import score_metrics
+
+    tensors = to_tensors(test, device, prepared.task)
+    out = predict_tensors(model, tensors.inputs, batch_size)
+    for name, value in score_metrics(metrics, out, tensors.y).items():
+        report["test"]["metrics"][name] = {"value": float(value), "ci_low": None, "ci_high": None}
 
 
 def _flat(split: Split, vocab_size: int | None = None) -> Any:

@@ -47,9 +47,12 @@ def build_model(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_ou
 
     Example:
         >>> from netfit.config import ModelConfig
-from netfit.errors import ConfigError
         >>> net = build_model(ModelConfig(hidden=[32]), n_num=64, cat_cardinalities=[], n_out=10)
     """
+    if cfg.module:  # your own module: its own initialisation, netfit's init scheme is not applied
+        from netfit.model.custom import build_custom
+
+        return build_custom(cfg, n_num, cat_cardinalities, n_out)
     model = _architecture(cfg, n_num, cat_cardinalities, n_out, input_spec)
     init_weights(model, cfg.init, cfg.activation, cfg.init_std, cfg.bias_init)
     return model

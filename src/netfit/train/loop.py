@@ -48,15 +48,20 @@ def steps_per_epoch(n: int, cfg: TrainConfig) -> int:
 
 def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainConfig, *, task: str,
              loss_fn: LossFn, seed: int, target_scale: float = 1.0, callbacks: CallbackList | None = None,
-             checkpoint_dir: Path | None = None) -> LoopResult:
-    """Train `model` in place until a stopping criterion holds; return the state and best weights."""
+             checkpoint_dir: Path | None = None, metrics: dict | None = None,
+             pretrained: frozenset[str] = frozenset()) -> LoopResult:
+    """Train `model` in place until a stopping criterion holds; return the state and best weights.
+
+    `metrics`: your own validation metrics {name: fn(output, target)}; `pretrained`: names of
+    parameters loaded by `init_from` (they learn at `cfg.pretrained_lr`).
+    """
     callbacks = callbacks or CallbackList([])
     device = train.y.device
-    optimizer = build_optimizer(cfg.optimizer, model)
+    optimizer = build_optimizer(cfg.optimizer, model, pretrained, cfg.pretrained_lr)
     schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(len(train), cfg))
     stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping and val is not None else None
     generator = torch.Generator(device=device).manual_seed(seed)  # shuffling has its own stream
-    l1_params = [p for p in model.parameters() if p.ndim > 1] if cfg.l1 > 0 else []
+    l1_params = [p for p in model.parameters() if p.ndim > 1 and p.requires_grad] if cfg.l1 > 0 else []
     state = TrainState(best_epoch=0)
     # the initial weights are the fallback when the loss diverges before any epoch completes
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -117,7 +122,7 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
         row = {"epoch": epoch, "train_loss": train_loss, "lr": optimizer.param_groups[0]["lr"]}
         improved = False
         if val is not None and len(val) and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
-            row.update(validate(model, val, loss_fn, task, cfg.eval_batch_size, target_scale))
+            row.update(validate(model, val, loss_fn, task, cfg.eval_batch_size, target_scale, metrics))
             callbacks.on_validation_end(dict(row))
             if stopper is not None:
                 improved = stopper.update(_monitored(row, stopper.cfg.monitor), epoch)
@@ -188,7 +193,7 @@ def predict_tensors(model: nn.Module, inputs: list[torch.Tensor], batch_size: in
 
 
 def validate(model: nn.Module, data: Tensors, loss_fn: LossFn, task: str, batch_size: int,
-             target_scale: float) -> dict[str, float]:
+             target_scale: float, custom: dict | None = None) -> dict[str, float]:
     """Validation loss and the cheap monitored metrics, computed on the device; one read at the end."""
     out = predict_tensors(model, data.inputs, batch_size)
     with torch.inference_mode():
@@ -201,5 +206,9 @@ def validate(model: nn.Module, data: Tensors, loss_fn: LossFn, task: str, batch_
             err = (out.squeeze(1) - data.y) * target_scale  # in the target's own units
             metrics["val_rmse"] = err.square().mean().sqrt()
             metrics["val_mae"] = err.abs().mean()
+        if custom:
+            from netfit.plugins import score_metrics
+
+            metrics.update({f"val_{k}": v for k, v in score_metrics(custom, out, data.y).items()})
         values = torch.stack(list(metrics.values())).tolist()  # one host sync for all of them
     return dict(zip(metrics, values))

@@ -19,6 +19,8 @@ FOR_TASK = {"multiclass": {"cross_entropy"}, "binary": {"bce", "cross_entropy"},
 
 def resolve_loss(cfg: TrainConfig, task: str) -> str:
     name = AUTO[task] if cfg.loss == "auto" else cfg.loss
+    if ":" in name:  # your own loss by import path: its fit to the task is yours to judge
+        return name
     if task == "binary" and name == "cross_entropy":
         name = "bce"  # a binary head has one logit; bce is cross-entropy for it
     if name not in FOR_TASK[task]:
@@ -51,9 +53,17 @@ def class_weights(cfg: TrainConfig, y_train: np.ndarray, classes: list) -> torch
     return w
 
 
-def build_loss(cfg: TrainConfig, task: str, y_train: np.ndarray, classes: list, device: torch.device) -> LossFn:
-    """A function (output, target, sample_weight | None) -> scalar mean loss."""
+def build_loss(cfg: TrainConfig, task: str, y_train: np.ndarray, classes: list, device: torch.device,
+               y_weighted: bool = False) -> LossFn:
+    """A function (output, target, sample_weight | None) -> scalar mean loss.
+
+    `y_weighted`: the training rows carry sample weights (a custom loss must then accept them).
+    """
     name = resolve_loss(cfg, task)
+    if ":" in name:
+        from netfit.plugins import custom_loss
+
+        return custom_loss(name, has_weights=y_weighted)
     cw = class_weights(cfg, y_train, classes) if task != "regression" else None
     cw = cw.to(device) if cw is not None else None
     if name == "cross_entropy":

@@ -10,15 +10,20 @@ from torch import nn
 from netfit.config import OptimizerConfig, ScheduleConfig
 
 
-def build_optimizer(cfg: OptimizerConfig, model: nn.Module) -> torch.optim.Optimizer:
+def build_optimizer(cfg: OptimizerConfig, model: nn.Module, pretrained: frozenset[str] = frozenset(),
+                    pretrained_lr: float | None = None) -> torch.optim.Optimizer:
     """The configured optimizer; weight decay skips biases and norm parameters (the usual practice).
 
+    Frozen parameters (requires_grad False) are left out. Parameters named in `pretrained`
+    (loaded by `train.init_from`) learn at `pretrained_lr` when it is set.
     `foreach` implementations apply one fused update over all parameters instead of a
     Python loop per tensor, which matters for the per-step overhead on CPU.
     """
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    split = bool(pretrained) and pretrained_lr is not None
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    own = [p for n, p in trainable if not (split and n in pretrained)]
+    loaded = [p for n, p in trainable if split and n in pretrained]
+    groups = _decay_groups(own, cfg.lr, cfg.weight_decay) + _decay_groups(loaded, pretrained_lr, cfg.weight_decay)
     groups = [g for g in groups if g["params"]]
     if cfg.name == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, foreach=True)
@@ -29,6 +34,12 @@ def build_optimizer(cfg: OptimizerConfig, model: nn.Module) -> torch.optim.Optim
     if cfg.name == "rmsprop":
         return torch.optim.RMSprop(groups, lr=cfg.lr, momentum=cfg.momentum, eps=cfg.eps, foreach=True)
     raise AssertionError(f"unknown optimizer {cfg.name}")  # the schema admits only the names above
+
+
+def _decay_groups(params: list, lr: float | None, weight_decay: float) -> list[dict]:
+    """Matrices decay, vectors (biases, norm scales) do not."""
+    return [{"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay, "lr": lr},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "lr": lr}]
 
 
 class Schedule:

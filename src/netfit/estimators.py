@@ -1,0 +1,192 @@
+"""scikit-learn estimators: `NetClassifier` and `NetRegressor` run netfit's pipeline inside `fit`.
+
+They follow scikit-learn's conventions: `__init__` only stores parameters, `fit` returns self,
+learned attributes end in `_`, and they work in `Pipeline`, `cross_val_score` and `GridSearchCV`::
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    clf = make_pipeline(StandardScaler(), NetClassifier(hidden=(128,), random_state=0))
+    clf.fit(X, y).score(X_test, y_test)
+
+Each `fit` holds out `validation_fraction` of the rows (stratified) for early stopping and writes
+a run folder: under `output_dir` when given (kept, and opened as `run_`), else in a temporary
+folder that is deleted once the model is loaded into memory (`run_` is then None).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+TARGET, WEIGHT = "target", "sample_weight"
+
+
+class _NetEstimator(BaseEstimator):
+    """Parameters and the fit shared by both estimators (the public classes add the task)."""
+
+    _task = "regression"
+
+    def __init__(self, hidden=(256, 128), activation="relu", dropout=0.1, epochs=200, batch_size=64, lr=1e-3,
+                 weight_decay=1e-4, optimizer="adamw", patience=10, validation_fraction=0.1, random_state=None,
+                 verbose=0, config=None, output_dir=None):
+        self.hidden = hidden
+        self.activation = activation
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.verbose = verbose
+        self.config = config
+        self.output_dir = output_dir
+
+    def _fit(self, X, y, sample_weight, task: str):
+        from netfit.api import Run, fit
+        from netfit.evaluate.predict import load_model
+
+        frame = _frame(X, y, sample_weight)
+        workdir = self.output_dir or tempfile.mkdtemp(prefix="netfit-estimator-")
+        try:
+            run = fit(self._config(X.shape[1], task, sample_weight is not None, workdir), data=frame,
+                      quiet=not self.verbose)
+            self.model_ = load_model(run.path)
+            self.history_ = run.history
+        finally:
+            if not self.output_dir:  # the model now lives in memory; the temporary folder can go
+                shutil.rmtree(workdir, ignore_errors=True)
+        self.run_ = Run(run.path) if self.output_dir else None
+        return self
+
+    def _config(self, n_features: int, task: str, weighted: bool, workdir: str) -> Any:
+        """The estimator's parameters over `config` (a dict, YAML path or Config) as one resolved config."""
+        from netfit.config import load_config
+
+        base = load_config(self.config, require_data=False).to_dict()
+        val = self.validation_fraction
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        overrides = {
+            "seed": seed, "output_dir": workdir, "name": type(self).__name__,
+            # arrays have no column meaning to infer: every feature is numeric, every row is kept
+            "data.types": {f"x{i}": "numeric" for i in range(n_features)},
+            "data.task": task, "data.target": TARGET, "data.weight_column": WEIGHT if weighted else None,
+            "data.split": {**base["data"]["split"], "train": 1 - val, "val": val, "test": 0.0},
+            "model.hidden": list(self.hidden), "model.activation": self.activation, "model.dropout": self.dropout,
+            "train.epochs": self.epochs, "train.batch_size": self.batch_size,
+            "train.optimizer": {**base["train"]["optimizer"], "name": self.optimizer, "lr": self.lr,
+                                "weight_decay": self.weight_decay},
+            "evaluate.baselines": False,
+        }
+        if val > 0 and self.patience:
+            overrides["train.early_stopping"] = {**(base["train"]["early_stopping"] or {}), "patience": self.patience}
+        else:  # no validation rows: nothing to stop on
+            overrides["train.early_stopping"] = None
+        return load_config(base, overrides, require_data=False)
+
+    def _output(self, X) -> np.ndarray:
+        from netfit.evaluate.predict import predict_output
+
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return predict_output(self.model_, pd.DataFrame(X, columns=_columns(X.shape[1])))[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class NetClassifier(ClassifierMixin, _NetEstimator):
+    """A neural-network classifier trained by netfit (early stopping on a held-out fraction).
+
+    Args:
+        hidden: units of each hidden layer. activation, dropout: as in `model:`.
+        epochs, batch_size, lr, weight_decay, optimizer: as in `train:`.
+        patience: validations without improvement before stopping (0: no early stopping).
+        validation_fraction: rows held out for early stopping (0: none).
+        random_state: seed for the split, the initial weights and shuffling (None: a fresh one).
+        verbose: show training progress. config: a dict, YAML path or `Config` for every other
+            field (the parameters above take precedence). output_dir: keep the run folder there.
+
+    Example:
+        >>> from sklearn.datasets import load_iris
+        >>> X, y = load_iris(return_X_y=True)
+        >>> NetClassifier(hidden=(32,), random_state=0).fit(X, y).score(X, y) > 0.9  # doctest: +SKIP
+        True
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on X (n_samples, n_features) and labels y; returns self."""
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        weights = _weights(sample_weight, X)
+        weighted = self.classes_ if weights is None else np.unique(y[weights > 0])
+        if len(weighted) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes in y (with non-zero sample_weight); "
+                             f"found 1 class: {weighted[0]!r}")
+        task = "binary" if len(self.classes_) == 2 else "multiclass"
+        return self._fit(X, codes, weights, task)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes), columns in the order of `classes_`."""
+        proba = self._output(X)
+        # netfit's classes are the codes 0..K-1 it was trained on, in sorted order
+        order = np.asarray(self.model_.classes, dtype=np.int64)
+        out = np.zeros((len(proba), len(self.classes_)), dtype=np.float64)
+        out[:, order] = proba
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row."""
+        proba = self.predict_proba(X)  # checks that the estimator is fitted
+        return self.classes_[proba.argmax(axis=1)]
+
+
+class NetRegressor(RegressorMixin, _NetEstimator):
+    """A neural-network regressor trained by netfit; same parameters as `NetClassifier`.
+
+    Example:
+        >>> from sklearn.datasets import load_diabetes
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> NetRegressor(hidden=(32,), random_state=0).fit(X, y).score(X, y) > 0.4  # doctest: +SKIP
+        True
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on X (n_samples, n_features) and numeric targets y; returns self."""
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
+        return self._fit(X, y.astype(np.float64), _weights(sample_weight, X), "regression")
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted values in the target's units."""
+        return np.asarray(self._output(X), dtype=np.float64)
+
+
+def _columns(n: int) -> list[str]:
+    return [f"x{i}" for i in range(n)]
+
+
+def _frame(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> pd.DataFrame:
+    frame = pd.DataFrame(X, columns=_columns(X.shape[1]))
+    frame[TARGET] = y
+    if sample_weight is not None:
+        frame[WEIGHT] = sample_weight
+    return frame
+
+
+def _weights(sample_weight, X: np.ndarray) -> np.ndarray | None:
+    from sklearn.utils.validation import _check_sample_weight
+
+    return None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)

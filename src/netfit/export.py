@@ -1,0 +1,114 @@
+"""Ship a run: `netfit export RUN --format onnx` writes model.onnx and its preprocessing beside it.
+
+The ONNX graph takes the preprocessed inputs (`x_num` float32 (n, n_num) and, when the model
+embeds categorical columns, `x_cat` int64 (n, n_cat)) and returns the raw output (logits, or the
+standardized regression value). `preprocessing.json` holds everything needed around it: the
+fitted preprocessing state (as in model.json), the feature names, the classes, and how to turn
+the output into predictions. The export checks itself with onnxruntime before it returns.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from netfit.errors import RunError
+from netfit.io import write_json
+
+OUTPUT_RULES = {
+    "multiclass": "probabilities = softmax(output, axis=1); prediction = classes[argmax]",
+    "binary": "p1 = sigmoid(output[:, 0]); prediction = classes[p1 > 0.5]",
+    "regression": "prediction = output[:, 0] * target_std + target_mean",
+}
+
+
+def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, dynamo: bool = False) -> dict[str, Any]:
+    """Export a run's model to ONNX; return {"onnx", "metadata", "max_abs_diff", "seconds", "exporter"}.
+
+    Args:
+        run_dir: a finished run folder.
+        out_dir: where to write (default: `RUN/export`).
+        dynamo: use torch's dynamo exporter instead of the TorchScript-based one (see the README).
+
+    Example:
+        >>> export_onnx("runs/digits-mlp-20261125-101500-ab12cd")  # doctest: +SKIP
+    """
+    from netfit.api import load
+
+    loaded = load(run_dir)._loaded()
+    out = Path(out_dir) if out_dir else Path(run_dir) / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    model = loaded.model.to("cpu").eval()
+    pre = loaded.preprocessor
+    inputs = sample_inputs(pre.n_num, pre.cat_cardinalities, rows=64)
+    names = ["x_num", "x_cat"][: len(inputs)]
+    start = time.perf_counter()
+    _export(model, inputs, names, out / "model.onnx", dynamo)
+    seconds = time.perf_counter() - start
+    diff = max_abs_diff(model, out / "model.onnx", inputs)
+    meta = {**_metadata(loaded, names), "exporter": "dynamo" if dynamo else "torchscript"}
+    write_json(out / "preprocessing.json", meta)
+    return {"onnx": str(out / "model.onnx"), "metadata": str(out / "preprocessing.json"),
+            "max_abs_diff": diff, "seconds": round(seconds, 3), "exporter": meta["exporter"]}
+
+
+def sample_inputs(n_num: int, cat_cardinalities: list[int], rows: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Random inputs of the model's shapes (standardized-looking numbers, valid category codes)."""
+    g = torch.Generator().manual_seed(seed)
+    x_num = torch.randn(rows, n_num, generator=g)
+    if not cat_cardinalities:
+        return (x_num,)
+    x_cat = torch.stack([torch.randint(0, c, (rows,), generator=g) for c in cat_cardinalities], dim=1)
+    return x_num, x_cat
+
+
+def _export(model: torch.nn.Module, inputs: tuple, names: list[str], path: Path, dynamo: bool) -> None:
+    """The batch dimension stays dynamic so any number of rows can be predicted."""
+    import warnings
+
+    kwargs: dict[str, Any] = {"input_names": names, "output_names": ["output"], "dynamo": dynamo}
+    if dynamo:
+        batch = torch.export.Dim("batch", min=1)
+        kwargs["dynamic_shapes"] = tuple({0: batch} for _ in names)
+    else:
+        kwargs["dynamic_axes"] = {n: {0: "batch"} for n in [*names, "output"]}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's deprecation notices are not the user's to act on
+            torch.onnx.export(model, inputs, str(path), **kwargs)
+    except Exception as e:  # exporters raise many types for an operator they cannot translate
+        raise RunError("this model cannot be exported to ONNX", where=str(path),
+                       found=f"{type(e).__name__}: {str(e)[:300]}",
+                       hint="a custom module may use an operator ONNX lacks; try --dynamo, or export it yourself") from None
+
+
+def max_abs_diff(model: torch.nn.Module, path: Path, inputs: tuple) -> float:
+    """Largest |onnxruntime - PyTorch| over the outputs for `inputs`."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)}
+    (onnx_out,) = session.run(["output"], feeds)
+    with torch.inference_mode():
+        torch_out = model(*inputs).numpy()
+    return float(np.abs(onnx_out - torch_out).max()) if len(torch_out) else 0.0
+
+
+def _metadata(loaded: Any, names: list[str]) -> dict[str, Any]:
+    pre = loaded.preprocessor
+    return {
+        "inputs": {"x_num": {"dtype": "float32", "columns": pre.feature_names},
+                   **({"x_cat": {"dtype": "int64", "columns": pre.cat_names,
+                                 "cardinalities": pre.cat_cardinalities}} if "x_cat" in names else {})},
+        "output": "output",
+        "task": loaded.task,
+        "classes": list(loaded.classes),
+        "postprocess": OUTPUT_RULES[loaded.task],
+        "target_mean": float(pre.target_mean), "target_std": float(pre.target_std),
+        "input_columns": pre.input_columns,
+        "preprocessor": pre.to_dict(),
+    }

@@ -1,0 +1,60 @@
+"""The README's "Fit into your world" snippets run as written (RUN replaced by a real run folder)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_readme import blocks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def block(lang: str, needle: str) -> str:
+    return next(b for b in blocks(lang) if needle in b)
+
+
+def sh(script: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    script = script.replace(".venv/bin/netfit", f"{sys.executable} -m netfit")
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.slow
+def test_estimator_snippet(capsys):
+    namespace: dict = {}
+    exec(compile(block("python", "NetClassifier"), "README.md", "exec"), namespace)
+    assert namespace["scores"].mean() >= 0.9
+
+
+@pytest.mark.slow
+def test_custom_module_snippet_trains_through_the_cli(tmp_path):
+    (tmp_path / "mynet.py").write_text(block("python", "class Net"))
+    (tmp_path / "c.yaml").write_text(block("yaml", "mynet:Net"))
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    proc = sh(".venv/bin/netfit train c.yaml -q", tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy:" in proc.stdout
+
+
+def test_callback_snippet(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block("python", "PrintValLoss"), "README.md", "exec"), {})
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["1", "2", "3", "4", "5"]
+
+
+@pytest.mark.slow
+def test_fine_tune_and_export_snippets(digits_run, tmp_path):
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    proc = sh(block("bash", "init_from").replace("RUN", str(digits_run.path)), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy:" in proc.stdout
+    proc = sh(block("bash", "export RUN").replace("RUN", str(digits_run.path)), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (digits_run.path / "export" / "model.onnx").is_file()
+    assert (digits_run.path / "export" / "preprocessing.json").is_file()

@@ -1,0 +1,51 @@
+"""Callbacks: one flat base with no-op hooks; they run at epoch and log boundaries only."""
+
+from __future__ import annotations
+
+import netfit
+from netfit import Callback
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+
+    def _record(self, hook, logs):
+        self.calls.append((hook, dict(logs)))
+
+    def on_train_begin(self, logs): self._record("train_begin", logs)
+    def on_epoch_begin(self, logs): self._record("epoch_begin", logs)
+    def on_validation_end(self, logs): self._record("validation_end", logs)
+    def on_checkpoint(self, logs): self._record("checkpoint", logs)
+    def on_epoch_end(self, logs): self._record("epoch_end", logs)
+    def on_train_end(self, logs): self._record("train_end", logs)
+
+
+def test_hooks_run_in_order_with_their_logs(tmp_path):
+    rec = Recorder()
+    run = netfit.fit({"data": {"source": "sklearn:iris"}}, callbacks=[rec], output_dir=str(tmp_path),
+                     train__epochs=3, evaluate__bootstrap=0, evaluate__baselines=False)
+    hooks = [h for h, _ in rec.calls]
+    per_epoch = ["epoch_begin", "validation_end", "checkpoint", "epoch_end"]
+    assert hooks == ["train_begin", *per_epoch * 3, "train_end"]
+    logs = dict(rec.calls)
+    assert logs["train_begin"]["epochs"] == 3
+    assert {"epoch", "train_loss", "val_loss", "val_accuracy", "lr"} <= set(logs["epoch_end"])
+    assert logs["checkpoint"]["path"].endswith("last.pt")
+    assert logs["train_end"]["stop_reason"] == "max_epochs"
+    # what the callback saw is what the run recorded
+    ends = [l for h, l in rec.calls if h == "epoch_end"]
+    assert [e["train_loss"] for e in ends] == run.history["train_loss"].tolist()
+
+
+def test_a_callback_overriding_one_hook_is_enough(tmp_path):
+    class Losses(Callback):
+        seen: list = []
+
+        def on_epoch_end(self, logs):
+            self.seen.append(logs["val_loss"])
+
+    cb = Losses()
+    netfit.fit({"data": {"source": "sklearn:iris"}}, callbacks=[cb], output_dir=str(tmp_path),
+               train__epochs=2, evaluate__bootstrap=0, evaluate__baselines=False)
+    assert len(cb.seen) == 2 and all(v > 0 for v in cb.seen)
