@@ -108,7 +108,7 @@ def test_multi_objective_search_reports_a_pareto_front(tmp_path):
 @pytest.mark.slow
 def test_killed_study_resumes_without_losing_trials(tmp_path):
     cfg = iris(tmp_path, 6, pruner="none")
-    cfg["train"].update({"epochs": 60, "early_stopping": None, "convergence": None})
+    cfg["train"].update({"epochs": 25, "early_stopping": None, "convergence": None})
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     proc = subprocess.Popen([sys.executable, "-m", "netfit", "tune", "c.yaml", "-q"], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -139,7 +139,7 @@ def test_killed_study_resumes_without_losing_trials(tmp_path):
 @pytest.mark.slow
 def test_two_workers_share_one_study(tmp_path):
     cfg = iris(tmp_path, 6, pruner="none")
-    cfg["train"].update({"epochs": 60, "early_stopping": None, "convergence": None})
+    cfg["train"].update({"epochs": 25, "early_stopping": None, "convergence": None})
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     done = netfit_cli("tune", "c.yaml", "--workers", "2", "-q", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
