@@ -78,3 +78,17 @@ def test_find_lr_command_prints_the_curve_and_the_rate(tmp_path):
     assert "smoothed loss" in proc.stdout
     rate = float(proc.stdout.strip().splitlines()[-1].split()[1])
     assert 1e-6 < rate < 10
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_batch_finder_on_gpu_picks_the_largest_batch_within_the_memory_budget(digits_parts):
+    from netfit.tune.finders import MEMORY_BUDGET
+
+    cfg, model, train, loss_fn = digits_parts
+    device = torch.device("cuda")
+    train_gpu = type(train)([x.to(device) for x in train.inputs], train.y.to(device))
+    finding = find_batch_size(model.to(device), train_gpu, loss_fn, cfg.train)
+    model.to("cpu")
+    budget = MEMORY_BUDGET * torch.cuda.get_device_properties(device).total_memory
+    assert finding.measured[finding.batch_size] <= budget
+    assert finding.batch_size == max(finding.measured)  # digits is tiny: every candidate fits
