@@ -173,6 +173,46 @@ def datasets() -> None:
         typer.echo("  ".join(f"{k}={v}" for k, v in row.items()))
 
 
+@app.command()
+def tune(
+    config: Path = typer.Argument(..., help="YAML config file with a tune: section."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the study of this tune folder."),
+    workers: int = typer.Option(1, "--workers", help="Local processes sharing the study."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display for the final run."),
+) -> None:
+    """Search hyperparameters on validation, retrain the best config and test it once."""
+    from rich.console import Console
+
+    from netfit.tune.report import trial_table
+    from netfit.tune.search import tune as run_search
+
+    result = run_search(config, set_ or [], resume=resume, workers=workers, quiet=quiet)
+    Console().print(trial_table(result.report))
+    best = result.report["best"]
+    typer.echo(f"best trial: {best['number']} ({', '.join(result.report['metrics'])} "
+               f"{', '.join(f'{v:.4f}' for v in best['values'])}); config: {result.path / 'best.yaml'}")
+    if result.report["importances"]:
+        typer.echo("importances: " + ", ".join(f"{k} {v:.2f}" for k, v in result.report["importances"].items()))
+    _print_headline(result.final.report, result.final.path)
+    typer.echo(f"tune folder: {result.path}")
+
+
+@app.command("find-lr")
+def find_lr(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+) -> None:
+    """Run the learning-rate range test on the training split and print the rate it picks."""
+    from netfit.config import load_config
+    from netfit.tune.finders import range_test
+
+    finding = range_test(load_config(config, set_ or []))
+    for lr, loss in list(zip(finding.lrs, finding.losses))[:: max(1, len(finding.lrs) // 12)]:
+        typer.echo(f"  lr {lr:.2e}  smoothed loss {loss:.4f}")
+    typer.echo(f"lr: {finding.lr:.3g} ({finding.method})")
+
+
 def main() -> None:
     """Console entry point: user errors become a message and an exit code, bugs keep their traceback.
 

@@ -229,12 +229,19 @@ class ModelConfig(_Section):
 # ---------------------------------------------------------------- train
 class OptimizerConfig(_Section):
     name: Literal["sgd", "adam", "adamw", "rmsprop"] = Field("adamw", description="Optimizer.")
-    lr: float = Field(1e-3, gt=0, description="Learning rate.")
+    lr: Union[Literal["auto"], Annotated[float, Field(gt=0)]] = Field(
+        1e-3, description="Learning rate; `auto` picks it with a learning-rate range test (recorded in report.json)."
+    )
     weight_decay: float = Field(1e-4, ge=0, description="Weight decay (decoupled for AdamW, L2 for the others).")
     momentum: float = Field(0.9, ge=0, lt=1, description="Momentum for `sgd` and `rmsprop`.")
     nesterov: bool = Field(False, description="Nesterov momentum for `sgd`.")
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW betas.")
     eps: float = Field(1e-8, gt=0, description="Numerical epsilon of adaptive optimizers.")
+
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _lr_auto_or_positive(cls, v: Any) -> Any:
+        return _auto_or_number(v, float, "a number > 0, e.g. 1e-3")
 
 
 class ScheduleConfig(_Section):
@@ -269,7 +276,9 @@ class DivergenceConfig(_Section):
 
 class TrainConfig(_Section):
     epochs: int = Field(200, ge=1, description="Maximum number of epochs.")
-    batch_size: int = Field(64, ge=1, description="Mini-batch size.")
+    batch_size: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = Field(
+        64, description="Mini-batch size; `auto`: the largest that fits the GPU memory budget, on CPU the throughput knee."
+    )
     eval_batch_size: int = Field(4096, ge=1, description="Batch size for validation, test and predict.")
     loss: Union[Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"], ImportPath] = Field(
         "auto", description="Loss; `auto`: cross_entropy (multiclass), bce (binary), mse (regression); "
@@ -312,6 +321,24 @@ class TrainConfig(_Section):
         None, gt=0, description="Learning rate of unfrozen weights loaded by `init_from` (default: `optimizer.lr`); new layers use `optimizer.lr`."
     )
 
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_auto_or_positive(cls, v: Any) -> Any:
+        return _auto_or_number(v, int, "a whole number >= 1, e.g. 64")
+
+
+def _auto_or_number(v: Any, kind: type, expected: str) -> Any:
+    """`auto` or a positive number: one readable error instead of one per member of the union."""
+    if v == "auto":
+        return v
+    try:
+        number = kind(float(v)) if not isinstance(v, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number <= 0 or (kind is int and float(v) != number):
+        raise ValueError(f"expected `auto` or {expected}")
+    return number
+
 
 class EvaluateConfig(_Section):
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for confidence intervals (0: none).")
@@ -321,11 +348,39 @@ class EvaluateConfig(_Section):
 
 
 class TuneConfig(_Section):
-    trials: int = Field(40, ge=1, description="Number of trials.")
-    timeout: float | None = Field(None, gt=0, description="Stop the search after this many seconds.")
-    metric: str | None = Field(None, description="Validation metric to optimise; default: the early-stopping monitor.")
-    direction: Literal["minimize", "maximize"] | None = Field(None, description="Derived from the metric when omitted.")
-    space: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Config paths mapped to distributions.")
+    trials: int = Field(40, ge=1, description="Number of trials (all workers together).")
+    timeout: float | None = Field(None, gt=0, description="Stop starting new trials after this many seconds.")
+    metric: Union[str, list[str], None] = Field(
+        None, description="Validation metric to optimise (val_accuracy, val_loss, ..., or `params`); default: the "
+        "early-stopping monitor. A list makes the search multi-objective (a Pareto front)."
+    )
+    direction: Union[Literal["minimize", "maximize"], list[Literal["minimize", "maximize"]], None] = Field(
+        None, description="Derived from the metric when omitted (losses and errors minimise, scores maximise)."
+    )
+    sampler: Literal["tpe", "random", "grid", "cmaes"] = Field(
+        "tpe", description="Optuna sampler; `grid` needs `choice` entries only, `cmaes` numeric ones."
+    )
+    pruner: Literal["median", "successive_halving", "hyperband", "none"] = Field(
+        "median", description="Stops unpromising trials early from the per-epoch validation metric (single objective only)."
+    )
+    startup_trials: int = Field(3, ge=0, description="Trials that run to the end before the median pruner may prune.")
+    warmup_epochs: int = Field(2, ge=0, description="Epochs a trial always runs before it can be pruned.")
+    space: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Config paths mapped to distributions: `{uniform: [lo, hi]}`, `{log_uniform: [lo, hi]}`, "
+        "`{int: [lo, hi]}`, `{choice: [a, b]}`; `model.hidden: {layers: [1, 3], units: {choice: [64, 128]}}` "
+        "samples a layer count and then each layer's width.",
+    )
+
+    @field_validator("space")
+    @classmethod
+    def _known_distributions(cls, space: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from netfit.tune.space import check_space  # the space grammar lives with the sampler
+
+        problems = check_space(space)
+        if problems:
+            raise ValueError(f"{len(problems)} problem(s) in the search space:\n    " + "\n    ".join(problems))
+        return space
 
 
 class LogConfig(_Section):

@@ -24,7 +24,9 @@ def describe_plan(cfg: Config) -> str:
     rows = sum(len(s) for s in prepared.splits.values())
     data_bytes = sum(sum(a.nbytes for a in s.inputs()) for s in prepared.splits.values())
     # weights + grads + two Adam moments, plus activations of one batch (forward and backward)
-    act = cfg.train.batch_size * sum(cfg.model.hidden) * 4 * 3
+    auto = cfg.train.batch_size == "auto"
+    batch = 64 if auto else cfg.train.batch_size  # `auto` is found at the start of training; estimate with 64
+    act = batch * sum(cfg.model.hidden) * 4 * 3
     memory = data_bytes + n_params * 4 * 4 + act
     lines = [
         "plan:",
@@ -40,6 +42,7 @@ def describe_plan(cfg: Config) -> str:
         f"  model: {cfg.model.type} {cfg.model.hidden}, {n_params:,} parameters",
         *([f"  input: {pre.array.spec}"] if pre.array is not None else []),
         f"  estimated memory: {memory / 2**20:.1f} MiB (data on device, weights, optimizer state, one batch)",
-        f"  steps per epoch: {math.ceil(len(train) / cfg.train.batch_size)}; at most {cfg.train.epochs} epochs",
+        f"  steps per epoch: {math.ceil(len(train) / batch)}{' (batch_size auto: estimated at 64)' * auto}; "
+        f"at most {cfg.train.epochs} epochs",
     ]
     return "\n".join(lines)

@@ -40,6 +40,7 @@ from netfit.train.finetune import start_from
 from netfit.train.loop import Tensors, fit_loop, predict_tensors
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
+from netfit.tune.finders import resolve_auto
 
 FORMAT_VERSION = 1
 
@@ -56,7 +57,11 @@ def pick_device(name: str) -> torch.device:
 def new_run_dir(cfg: Config) -> Path:
     """A unique folder: parallel runs never collide (timestamp plus a random suffix)."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path(cfg.output_dir) / f"{cfg.name}-{stamp}-{secrets.token_hex(3)}"
+    return make_run_dir(Path(cfg.output_dir) / f"{cfg.name}-{stamp}-{secrets.token_hex(3)}")
+
+
+def make_run_dir(path: Path) -> Path:
+    """Create a run folder that must not exist yet (a run never writes into another's folder)."""
     try:
         path.mkdir(parents=True, exist_ok=False)
     except (FileExistsError, NotADirectoryError, PermissionError) as e:
@@ -65,27 +70,33 @@ def new_run_dir(cfg: Config) -> Path:
     return path
 
 
-def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = ()):
-    """Run the whole pipeline for a resolved config; return the finished `Run`."""
+def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = (),
+              run_dir: Path | None = None, need_test: bool = True):
+    """Run the whole pipeline for a resolved config; return the finished `Run`.
+
+    `run_dir` places the run (tuning puts trials under `<tune_dir>/trials/<n>`); with
+    `need_test=False` the test split is never loaded and report.json has no test metrics.
+    """
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     device = pick_device(cfg.train.device)
-    prepared = prepare(cfg.data, cfg.seed, data=data)
+    prepared = prepare(cfg.data, cfg.seed, data=data, need_test=need_test)
     pre = prepared.preprocessor
     n_out = output_size(prepared.task, len(pre.classes))
     model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, n_out, input_spec(pre)).to(device)
     pretrained, init_summary = start_from(model, cfg.train)
     metrics = build_metrics(cfg.train.metrics)
-    run_dir = new_run_dir(cfg)
-    write_text(run_dir / "config.yaml", cfg.to_yaml())
+    run_dir = new_run_dir(cfg) if run_dir is None else make_run_dir(Path(run_dir))
 
     train = to_tensors(prepared.splits["train"], device, prepared.task)
     val_split = prepared.splits.get("val")
     val = to_tensors(val_split, device, prepared.task) if val_split is not None and len(val_split) else None
     loss_fn = build_loss(cfg.train, prepared.task, prepared.splits["train"].y, pre.classes, device,
                          y_weighted=train.w is not None)
+    cfg, finders = resolve_auto(cfg, model, train, loss_fn)  # `auto` lr / batch_size -> found values
+    write_text(run_dir / "config.yaml", cfg.to_yaml())
     progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
     hooks = CallbackList([progress, *build_loggers(cfg, run_dir), *callbacks])
     result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
@@ -114,6 +125,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "data": prepared.summary,
         "fingerprint": fingerprint(cfg, prepared),
         "environment": environment(device),
+        "finders": finders,
     })
     write_json(run_dir / "report.json", report)
     if cfg.evaluate.report_html:

@@ -8,6 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 
+class StopTraining(Exception):
+    """Raise from `on_validation_end` to end training cleanly after this epoch (e.g. a pruned trial).
+
+    The loop records `reason` as the run's stop reason and `message` as its explanation.
+
+    Example:
+        >>> class StopAt90(Callback):
+        ...     def on_validation_end(self, logs):
+        ...         if logs["val_accuracy"] >= 0.9:
+        ...             raise StopTraining("target_reached", "val_accuracy reached 0.9")
+    """
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason, self.message = reason, message or reason
+
+
 class Callback:
     """Subclass and override the hooks you need; each receives a plain `logs` dict.
 

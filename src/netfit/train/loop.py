@@ -17,7 +17,7 @@ from torch import nn
 
 from netfit.config import TrainConfig
 from netfit.errors import ConfigError
-from netfit.train.callbacks import CallbackList
+from netfit.train.callbacks import CallbackList, StopTraining
 from netfit.train.checkpoint import TrainState, save_checkpoint
 from netfit.train.losses import LossFn
 from netfit.train.optim import Schedule, build_optimizer
@@ -123,10 +123,13 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
         improved = False
         if val is not None and len(val) and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
             row.update(validate(model, val, loss_fn, task, cfg.eval_batch_size, target_scale, metrics))
-            callbacks.on_validation_end(dict(row))
+            try:
+                callbacks.on_validation_end(dict(row))
+            except StopTraining as stop:  # a callback ends training at this boundary (e.g. pruning)
+                state.stop_reason, state.stop_message = stop.reason, stop.message
             if stopper is not None:
                 improved = stopper.update(_monitored(row, stopper.cfg.monitor), epoch)
-                if stopper.should_stop:
+                if stopper.should_stop and state.stop_reason is None:
                     state.stop_reason = "early_stopping"
                     state.stop_message = (f"{stopper.cfg.monitor} did not improve for {stopper.cfg.patience} "
                                           f"validations (best {stopper.best:.4g} at epoch {stopper.best_epoch})")

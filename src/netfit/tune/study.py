@@ -1,0 +1,144 @@
+"""The Optuna study of a tune folder: storage, sampler, pruner, trial claiming and crash recovery.
+
+Storage is Optuna's journal file (`study.journal`): an append-only log that several local
+processes share safely (SQLite locks up under parallel writers). Workers claim trials under a
+file lock, so that together they run exactly `tune.trials` trials.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import optuna
+from optuna.trial import TrialState
+
+from netfit.config import Config
+from netfit.errors import ConfigError
+from netfit.train.stopping import metric_mode
+from netfit.tune.space import grid
+
+STUDY = "netfit"
+JOURNAL = "study.journal"
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # netfit prints its own trial table
+
+
+def objectives(cfg: Config) -> tuple[list[str], list[str]]:
+    """Metric names and Optuna directions: one of each for a single-objective search."""
+    metric = cfg.tune.metric or (cfg.train.early_stopping.monitor if cfg.train.early_stopping else "val_loss")
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    given = cfg.tune.direction
+    if given is None:
+        directions = ["maximize" if metric_mode(m) == "max" else "minimize" for m in metrics]
+    else:
+        directions = [given] if isinstance(given, str) else list(given)
+    if len(directions) != len(metrics):
+        raise ConfigError("tune.direction must give one direction per metric", where="tune.direction",
+                          expected=f"{len(metrics)} direction(s) for {metrics}", found=str(directions),
+                          hint="leave tune.direction out to derive it from the metric names")
+    return metrics, directions
+
+
+def open_study(tune_dir: Path, cfg: Config, seed_offset: int = 0) -> tuple[optuna.Study, optuna.storages.BaseStorage]:
+    """Create or load the tune folder's study (the same one for every worker and for resume)."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    storage = JournalStorage(JournalFileBackend(str(tune_dir / JOURNAL)))
+    metrics, directions = objectives(cfg)
+    study = optuna.create_study(study_name=STUDY, storage=storage, directions=directions, load_if_exists=True,
+                                sampler=_sampler(cfg, seed_offset), pruner=_pruner(cfg, len(metrics)))
+    return study, storage
+
+
+def pruning_on(cfg: Config) -> bool:
+    """Optuna prunes single-objective studies only; a multi-objective search runs every trial out."""
+    return cfg.tune.pruner != "none" and len(objectives(cfg)[0]) == 1
+
+
+def _sampler(cfg: Config, seed_offset: int) -> optuna.samplers.BaseSampler:
+    # every worker (and every resume) gets its own stream, so two workers never propose in lockstep
+    seed, tune = cfg.seed + seed_offset, cfg.tune
+    if tune.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if tune.sampler == "grid":
+        return optuna.samplers.GridSampler(grid(tune.space), seed=seed)
+    if tune.sampler == "cmaes":
+        try:
+            import cmaes  # noqa: F401  (Optuna's CMA-ES sampler needs it)
+        except ImportError:
+            raise ConfigError("the cmaes sampler needs the `cmaes` package", where="tune.sampler", found="not installed",
+                              hint="`pip install cmaes`, or use `sampler: tpe`") from None
+        return optuna.samplers.CmaEsSampler(seed=seed)
+    # short searches: a third of the trials (3 to 10) explore at random before TPE models them
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, tune.trials // 3)))
+
+
+def _pruner(cfg: Config, n_objectives: int) -> optuna.pruners.BasePruner:
+    tune, min_epochs = cfg.tune, max(1, cfg.tune.warmup_epochs)
+    if tune.pruner == "none" or n_objectives > 1:
+        return optuna.pruners.NopPruner()
+    if tune.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_epochs)
+    if tune.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=min_epochs, max_resource=cfg.train.epochs)
+    return optuna.pruners.MedianPruner(n_startup_trials=tune.startup_trials, n_warmup_steps=tune.warmup_epochs)
+
+
+@contextmanager
+def claim_lock(tune_dir: Path) -> Iterator[None]:
+    """An exclusive lock across the local processes working on one tune folder."""
+    with open(tune_dir / "claim.lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def claim(study: optuna.Study, tune_dir: Path, total: int) -> optuna.Trial | None:
+    """Start the next trial, or None once `total` trials are done or running (exact across workers)."""
+    with claim_lock(tune_dir):
+        trials = study.get_trials(deepcopy=False)
+        counted = [t for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get("interrupted")]
+        if len(counted) >= total:
+            return None
+        trial = study.ask()
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        return trial
+
+
+def recover_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorage, tune_dir: Path) -> list[int]:
+    """Trials left running by a process that no longer exists: mark them failed and run them again.
+
+    They stay in the study (marked `interrupted`, not counted towards `tune.trials`); their
+    sampled parameters are queued so the interrupted configuration is retried first.
+    """
+    recovered = []
+    with claim_lock(tune_dir):
+        study_id = storage.get_study_id_from_name(STUDY)
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if _worker_alive(t.user_attrs.get("worker", "")):
+                continue
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+            storage.set_trial_user_attr(trial_id, "interrupted", True)
+            study.tell(t.number, state=TrialState.FAIL)
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+            recovered.append(t.number)
+    return recovered
+
+
+def _worker_alive(worker: str) -> bool:
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return host != socket.gethostname() and bool(host)  # another machine's worker: leave it alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
