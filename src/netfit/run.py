@@ -25,12 +25,15 @@ import torch
 import netfit
 from netfit.config import Config
 from netfit.data import Prepared, Split, prepare
-from netfit.errors import RunError
+from netfit.errors import RunError, TrainingInterrupted
 from netfit.evaluate.baselines import baselines
 from netfit.evaluate.metrics import evaluate_predictions
 from netfit.io import atomic_write, write_json, write_text
 from netfit.model import build_model, count_parameters, output_size
+from netfit.resume import open_checkpoint, reopen
 from netfit.train.callbacks import Callback, CallbackList
+from netfit.train.checkpoint import Checkpoints
+from netfit.train.interrupt import stop_on_signals
 from netfit.train.loop import Tensors, fit_loop, predict_tensors
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
@@ -59,8 +62,13 @@ def new_run_dir(cfg: Config) -> Path:
     return path
 
 
-def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = ()):
-    """Run the whole pipeline for a resolved config; return the finished `Run`."""
+def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = (),
+              resume: str | Path | None = None):
+    """Run the whole pipeline for a resolved config; return the finished `Run`.
+
+    `resume`: a run folder to continue from its newest valid checkpoint (config checked by the caller,
+    see `netfit.resume.resume_config`). Ctrl-C/SIGTERM raise `TrainingInterrupted` after a checkpoint.
+    """
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
     if cfg.train.threads:
@@ -70,7 +78,8 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     pre = prepared.preprocessor
     n_out = output_size(prepared.task, len(pre.classes))
     model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, n_out).to(device)
-    run_dir = new_run_dir(cfg)
+    run_dir = new_run_dir(cfg) if resume is None else Path(resume)
+    checkpoints = open_checkpoints(run_dir, cfg, prepared, resume is not None, quiet)
     write_text(run_dir / "config.yaml", cfg.to_yaml())
 
     train = to_tensors(prepared.splits["train"], device, prepared.task)
@@ -78,11 +87,14 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     val = to_tensors(val_split, device, prepared.task) if val_split is not None and len(val_split) else None
     loss_fn = build_loss(cfg.train, prepared.task, prepared.splits["train"].y, pre.classes, device)
     progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
-    result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
-                      target_scale=target_scale(pre), callbacks=CallbackList([progress, *callbacks]),
-                      checkpoint_dir=run_dir / "checkpoints")
+    with stop_on_signals() as stop:
+        result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
+                          target_scale=target_scale(pre), callbacks=CallbackList([progress, *callbacks]),
+                          checkpoints=checkpoints, stop=stop)
     state = result.state
     write_history(run_dir / "history.csv", state.history)
+    if state.stop_reason == "interrupted":
+        report_interrupted(run_dir, cfg, prepared, state, stop.exit_code)
     save_model(run_dir, model, cfg, prepared)
 
     report = test_report(cfg, prepared, model, device)
@@ -97,6 +109,8 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "train_seconds": round(state.seconds, 3),
         "samples_per_s": _mean_throughput(state.history),
         "n_params": count_parameters(model),
+        "recoveries": state.recoveries,
+        "resumed": state.resumed,
         "split_sizes": {k: len(v) for k, v in prepared.splits.items()},
         "data": prepared.summary,
         "fingerprint": fingerprint(cfg, prepared),
@@ -108,6 +122,36 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     run = Run(run_dir)
     progress.on_report(report)
     return run
+
+
+def open_checkpoints(run_dir: Path, cfg: Config, prepared: Prepared, resume: bool, quiet: bool) -> Checkpoints:
+    """The loop's checkpointer; when resuming, loaded with the newest valid checkpoint."""
+    folder = run_dir / "checkpoints"
+    checkpoints = Checkpoints(folder, cfg.train.checkpoint, meta={"fingerprint": prepared.fingerprint})
+    if not resume:
+        return checkpoints
+    checkpoints.clean_temp_files()
+    path, payload, skipped = open_checkpoint(run_dir, prepared.fingerprint)
+    s = payload["state"]
+    reopen(s, cfg)
+    s["resumed"].append({"checkpoint": path.name, "epoch": s["epoch"], "batch": s["batch"], "step": s["step"],
+                         "skipped": skipped})
+    checkpoints.resume = payload
+    if not quiet:
+        print(f"resuming {run_dir} from {path.name} (epoch {s['epoch']} done, batch {s['batch']} of the next)")
+    return checkpoints
+
+
+def report_interrupted(run_dir: Path, cfg: Config, prepared: Prepared, state: Any, exit_code: int) -> None:
+    """report.json for a stopped run (no test evaluation: that happens once, when training ends)."""
+    write_json(run_dir / "report.json", {
+        "name": cfg.name, "task": prepared.task, "stop_reason": "interrupted", "stop_message": state.stop_message,
+        "epochs_run": state.epoch, "steps": state.step, "train_seconds": round(state.seconds, 3),
+        "recoveries": state.recoveries, "resumed": state.resumed, "test": None, "baselines": None,
+    })
+    raise TrainingInterrupted(f"training interrupted: {state.stop_message}; a checkpoint was written",
+                              where=str(run_dir), exit_code=exit_code,
+                              hint=f"resume with `netfit train CONFIG --resume {run_dir}` (or netfit.fit(resume=...))")
 
 
 def to_tensors(split: Split, device: torch.device, task: str) -> Tensors:
