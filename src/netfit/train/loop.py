@@ -222,8 +222,9 @@ def predict_tensors(model: nn.Module, inputs: list[torch.Tensor], batch_size: in
     """Model outputs for all rows, in eval mode, with a large batch."""
     model.eval()
     n = len(inputs[0])
-    outs = [model(*[x[lo:lo + batch_size] for x in inputs]) for lo in range(0, n, batch_size)]
-    return torch.cat(outs) if outs else torch.empty(0)
+    # zero rows still go through the model once, so the output has its (0, n_out) shape
+    outs = [model(*[x[lo:lo + batch_size] for x in inputs]) for lo in range(0, max(n, 1), batch_size)]
+    return torch.cat(outs)
 
 
 def validate(model: nn.Module, data: Tensors, loss_fn: LossFn, task: str, batch_size: int,
