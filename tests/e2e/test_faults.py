@@ -111,3 +111,11 @@ def test_predict_on_arbitrary_tables_predicts_or_raises_netfit_error(mixed_run, 
     probs = out.filter(like="proba_").to_numpy()
     assert np.isfinite(probs).all() and np.allclose(probs.sum(axis=1), 1, atol=1e-5) if len(out) else True
     assert not any(math.isnan(p) for p in out.filter(like="proba_").to_numpy().ravel())
+
+
+def test_inputs_overflowing_after_preprocessing_name_column_and_rows(tmp_path):
+    frame = pd.DataFrame({"a": np.arange(40.0), "b": np.r_[np.ones(39), 1e300], "target": [0, 1] * 20})
+    with pytest.raises(DataError, match="not finite after preprocessing") as e:
+        netfit.fit({**FUZZ_CFG, "data": {"target": "target"}}, data=frame, output_dir=str(tmp_path))
+    text = str(e.value)
+    assert "column 'b'" in text and "rows 1, 2" in text and "rescale" in text

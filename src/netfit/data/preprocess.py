@@ -200,7 +200,9 @@ class Preprocessor:
         w = None
         if require_target and self.weight_column is not None and self.weight_column in df.columns:
             w = weight_values(df[self.weight_column], self.weight_column, where).to_numpy(np.float32)
-        return Split(x_num.astype(np.float32), self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64))
+        x_num = x_num.astype(np.float32)
+        _check_finite(x_num, self.feature_names, where)
+        return Split(x_num, self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64))
 
     def _numeric_block(self, df: pd.DataFrame, where: str) -> np.ndarray:
         columns = [self._numeric_matrix(df, where)]
@@ -362,6 +364,18 @@ class Preprocessor:
                                      + (f" and the target {self.target!r}" if self.target in missing else ""),
                             found=f"columns {quote_list(df.columns)}",
                             hint="give the table the same columns as the training data (extra columns are ignored)")
+
+
+def _check_finite(x: np.ndarray, names: list[str], where: str) -> None:
+    """Inputs the model would see as NaN/inf (a value beyond float32 after scaling) are an error."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        columns = list(dict.fromkeys(names[c] for c in cols))
+        raise DataError("inputs are not finite after preprocessing", where=row_where(where, columns[0], int(rows[0])),
+                        found=f"{bad.sum()} value(s) overflow float32 in column(s) {quote_list(columns)}, "
+                              f"rows {short_list(sorted(set(int(r) + 1 for r in rows)))}",
+                        hint="rescale those columns (e.g. log or divide by a constant) or clear the outliers")
 
 
 def _scaling(values: np.ndarray, method: str) -> tuple[float, float]:
