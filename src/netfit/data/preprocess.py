@@ -274,7 +274,9 @@ class Preprocessor:
             raise DataError("missing target value", where=row_where(where, self.target, int(np.argmax(missing))),
                             hint="drop rows without a label, or predict them instead of evaluating on them")
         if values is not None:
-            return ((values - self.target_mean) / self.target_std).astype(np.float32)
+            scaled = ((values - self.target_mean) / self.target_std).astype(np.float32)
+            _check_finite(scaled[:, None], [self.target], where)
+            return scaled
         codes = pd.Index(self.classes, dtype=object).get_indexer(normalise_labels(y).astype(object))
         if (codes < 0).any():
             pos = int(np.argmax(codes < 0))
@@ -367,12 +369,12 @@ class Preprocessor:
 
 
 def _check_finite(x: np.ndarray, names: list[str], where: str) -> None:
-    """Inputs the model would see as NaN/inf (a value beyond float32 after scaling) are an error."""
+    """Values the model would see as NaN/inf (beyond float32 after scaling) are an error."""
     bad = ~np.isfinite(x)
     if bad.any():
         rows, cols = np.nonzero(bad)
         columns = list(dict.fromkeys(names[c] for c in cols))
-        raise DataError("inputs are not finite after preprocessing", where=row_where(where, columns[0], int(rows[0])),
+        raise DataError("values are not finite after preprocessing", where=row_where(where, columns[0], int(rows[0])),
                         found=f"{bad.sum()} value(s) overflow float32 in column(s) {quote_list(columns)}, "
                               f"rows {short_list(sorted(set(int(r) + 1 for r in rows)))}",
                         hint="rescale those columns (e.g. log or divide by a constant) or clear the outliers")
