@@ -49,7 +49,7 @@ def resume_config(run_dir: str | Path, config: Any = None, overrides: Any = None
     return given
 
 
-def open_checkpoint(run_dir: str | Path, fingerprint: Mapping[str, Any]) -> tuple[Path, dict[str, Any], list[str]]:
+def open_checkpoint(run_dir: str | Path, fingerprint: Mapping[str, Any]) -> tuple[Path, dict[str, Any], list[dict]]:
     """The newest valid checkpoint of `run_dir`, checked against the data it was trained on."""
     path, payload, skipped = latest_valid(Path(run_dir) / "checkpoints")
     saved = payload.get("meta", {}).get("fingerprint")

@@ -132,6 +132,8 @@ def open_checkpoints(run_dir: Path, cfg: Config, prepared: Prepared, resume: boo
         return checkpoints
     checkpoints.clean_temp_files()
     path, payload, skipped = open_checkpoint(run_dir, prepared.fingerprint)
+    for bad in skipped:  # set aside, so pruning by step number never keeps them over good ones
+        (folder / bad["file"]).replace(folder / (bad["file"] + ".corrupt"))
     s = payload["state"]
     reopen(s, cfg)
     s["resumed"].append({"checkpoint": path.name, "epoch": s["epoch"], "batch": s["batch"], "step": s["step"],

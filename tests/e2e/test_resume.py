@@ -139,7 +139,9 @@ def test_corrupt_checkpoints_fall_back_to_the_previous_valid_one(reference, tmp_
     messages = " ".join(str(w.message) for w in caught)
     assert newest.name in messages and second.name in messages and "sha256 mismatch" in messages
     report = json.loads((run / "report.json").read_text())
-    assert report["resumed"][-1]["checkpoint"] == third.name and len(report["resumed"][-1]["skipped"]) == 2
+    assert report["resumed"][-1]["checkpoint"] == third.name
+    assert [s["file"] for s in report["resumed"][-1]["skipped"]] == [newest.name, second.name]
+    assert (run / "checkpoints" / (newest.name + ".corrupt")).is_file()  # set aside, not deleted
     assert_identical(run, ref)
 
 

@@ -133,7 +133,7 @@ def list_checkpoints(folder: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def latest_valid(folder: Path) -> tuple[Path, dict[str, Any], list[str]]:
+def latest_valid(folder: Path) -> tuple[Path, dict[str, Any], list[dict[str, str]]]:
     """The newest checkpoint that reads back intact, and the problems of newer ones it skipped
     (each also reported as a `CheckpointWarning`)."""
     problems = []
@@ -141,11 +141,12 @@ def latest_valid(folder: Path) -> tuple[Path, dict[str, Any], list[str]]:
         try:
             payload = load_checkpoint(path)
         except RunError as e:
-            problems.append(f"{path.name}: {e.found}")
+            problems.append({"file": path.name, "problem": e.found})
             warnings.warn(f"skipping checkpoint {path} ({e.found}); trying an older one", CheckpointWarning, stacklevel=2)
             continue
         return path, payload, problems
-    raise RunError("no valid checkpoint to resume from", where=str(folder), problems=problems or ["no step-*.pt files"],
+    raise RunError("no valid checkpoint to resume from", where=str(folder),
+                   problems=[f"{p['file']}: {p['problem']}" for p in problems] or ["no step-*.pt files"],
                    hint="start a new run (`netfit train CONFIG` without --resume)")
 
 
