@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,19 @@ def test_divergence_gives_up_after_max_recoveries(tmp_path):
            "train": {"epochs": 5, "optimizer": {"name": "sgd", "lr": 1.0e6, "momentum": 0.9},
                      "schedule": {"name": "constant"}, "divergence": {"lr_factor": 0.5, "max_recoveries": 2}},
            **QUICK, "output_dir": str(tmp_path)}
-    run = netfit.fit(cfg)
+    cfg["train"]["checkpoint"] = {"every_steps": 1, "keep": 50}
+    newest_on_disk = []
+
+    class Watch(netfit.Callback):
+        def on_checkpoint(self, logs):
+            steps = [int(p.stem.split("-")[1]) for p in Path(logs["path"]).parent.glob("step-*.pt")]
+            newest_on_disk.append((max(steps), logs["step"]))
+
+    run = netfit.fit(cfg, callbacks=[Watch()])
     assert run.report["stop_reason"] == "diverged" and "after 2 recoveries" in run.report["stop_message"]
+    # each rollback deletes the checkpoints of the steps it abandons: no file is ever newer than
+    # the step just saved, so a resume cannot land in a diverged attempt
+    assert newest_on_disk and all(newest == step for newest, step in newest_on_disk), newest_on_disk
     assert [r["lr_scale"] for r in run.report["recoveries"]] == [0.5, 0.25]
 
 

@@ -203,6 +203,13 @@ class Checkpoints:
             if path.name != best:
                 path.unlink(missing_ok=True)
 
+    def drop_after(self, step: int) -> None:
+        """Delete checkpoints newer than `step`: a divergence rollback abandoned them, and a later
+        resume must not pick them up."""
+        for path in list_checkpoints(self.folder):
+            if int(NAME.match(path.name).group(1)) > step:
+                path.unlink(missing_ok=True)
+
     def clean_temp_files(self) -> None:
         """Remove temp files a killed write left behind (they never replaced a checkpoint)."""
         for tmp in self.folder.glob(".step-*.tmp"):

@@ -136,6 +136,8 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
                 state.stop_reason, state.stop_message = "diverged", reason + tried
                 break
             state = rolled  # retry from the last good epoch with a lower learning rate
+            if checkpoints is not None:
+                checkpoints.drop_after(state.step)
             continue
         train_seconds = time.perf_counter() - t0
         state.epoch, state.batch = epoch, 0
