@@ -10,11 +10,11 @@ Example:
 __version__ = "0.1.0"
 
 from netfit.api import Run, fit, load
-from netfit.errors import ConfigError, DataError, DivergenceError, NetfitError, RunError
+from netfit.errors import ConfigError, DataError, DivergenceError, NetfitError, RunError, TrainingInterrupted
 from netfit.train.callbacks import Callback
 
 __all__ = ["fit", "load", "Run", "Callback", "NetfitError", "ConfigError", "DataError", "RunError", "DivergenceError",
-           "NetClassifier", "NetRegressor"]
+           "NetClassifier", "NetRegressor", "TrainingInterrupted"]
 
 
 def __getattr__(name: str):

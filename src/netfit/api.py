@@ -19,7 +19,8 @@ from netfit.errors import RunError
 MODEL_FILES = ("model.json", "model.safetensors", "config.yaml")
 
 
-def fit(config: Any = None, data: Any = None, *, quiet: bool = True, callbacks=(), **overrides: Any) -> "Run":
+def fit(config: Any = None, data: Any = None, *, quiet: bool = True, callbacks=(), resume: str | Path | None = None,
+        **overrides: Any) -> "Run":
     """Train a model end to end and return its `Run`.
 
     Args:
@@ -28,6 +29,8 @@ def fit(config: Any = None, data: Any = None, *, quiet: bool = True, callbacks=(
             `{"train": ..., "val": ..., "test": ...}` (each a DataFrame or `(X, y)`).
         quiet: no progress display (the default in Python; the CLI shows it).
         callbacks: `netfit.Callback` instances.
+        resume: a run folder to continue from its newest valid checkpoint, in that folder; `config`
+            may be omitted (the stored one is used) and may only change safe fields (train.epochs, ...).
         **overrides: config fields, dotted paths with `__` for dots: `train__epochs=20`.
 
     Example:
@@ -36,10 +39,15 @@ def fit(config: Any = None, data: Any = None, *, quiet: bool = True, callbacks=(
     from netfit.config import load_config
     from netfit.run import train_run
 
-    cfg = load_config(config, overrides, require_data=data is None)
+    if resume is not None:
+        from netfit.resume import resume_config
+
+        cfg = resume_config(resume, config, overrides)
+    else:
+        cfg = load_config(config, overrides, require_data=data is None)
     if data is not None and cfg.data.target is None:
         cfg.data.target = "target"
-    return train_run(cfg, data, quiet=quiet, callbacks=list(callbacks))
+    return train_run(cfg, data, quiet=quiet, callbacks=list(callbacks), resume=resume)
 
 
 def load(run_dir: str | Path) -> "Run":

@@ -29,13 +29,24 @@ def train(
     config: Path = typer.Argument(..., help="YAML config file."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this run folder from its newest checkpoint."),
 ) -> None:
     """Train a model: data -> split -> preprocess -> train -> test once -> run folder with report."""
     from netfit.config import load_config
     from netfit.run import train_run
 
-    cfg = load_config(config, set_ or [])
-    run = train_run(cfg, quiet=quiet)
+    if resume is not None:
+        from netfit.resume import resume_config
+
+        cfg = resume_config(resume, config, set_ or [])
+    else:
+        cfg = load_config(config, set_ or [])
+    try:
+        run = train_run(cfg, quiet=quiet, resume=resume)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, without a new checkpoint
+        typer.secho("error: interrupted twice: stopped at once (the last checkpoint written is kept)",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(130) from None
     report = run.report
     if report.get("stop_reason") == "diverged":
         typer.secho(f"error: training diverged: {report['stop_message']}.\n  the best weights (epoch "

@@ -272,6 +272,18 @@ class ConvergenceConfig(_Section):
 
 class DivergenceConfig(_Section):
     factor: float = Field(100.0, gt=1, description="The loss diverged when it exceeds this multiple of its best value (or is NaN/Inf).")
+    policy: Literal["recover", "stop"] = Field(
+        "recover", description="`recover`: roll back to the last good epoch and lower the learning rate; `stop`: end the run (exit 3)."
+    )
+    lr_factor: float = Field(0.1, gt=0, lt=1, description="`recover` multiplies the learning rate by this factor at each recovery.")
+    max_recoveries: int = Field(3, ge=0, description="`recover` gives up (and stops as `diverged`) after this many recoveries.")
+
+
+class CheckpointConfig(_Section):
+    every_epochs: int | None = Field(1, ge=1, description="Write a checkpoint every N epochs (`null`: not at epoch ends).")
+    every_steps: int | None = Field(None, ge=1, description="Also write one every N optimizer steps, mid-epoch included.")
+    every_minutes: float | None = Field(None, gt=0, description="Also write one when this many minutes passed since the last.")
+    keep: int = Field(2, ge=1, description="Keep the newest N checkpoints (plus the best epoch's); older ones are deleted.")
 
 
 class TrainConfig(_Section):
@@ -306,7 +318,8 @@ class TrainConfig(_Section):
     convergence: ConvergenceConfig | None = Field(
         default_factory=ConvergenceConfig, description="Stop when the train loss stops changing; `null` turns it off."
     )
-    divergence: DivergenceConfig = Field(default_factory=DivergenceConfig, description="When the loss counts as diverged.")
+    divergence: DivergenceConfig = Field(default_factory=DivergenceConfig, description="When the loss counts as diverged, and what then.")
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="When training state is saved (for resume).")
     max_time: float | None = Field(None, gt=0, description="Stop after this many seconds of training.")
     val_every: int = Field(1, ge=1, description="Validate every N epochs.")
     log_every: float = Field(0.5, gt=0, description="Seconds between progress reads of the running loss.")

@@ -77,6 +77,17 @@ class DivergenceError(NetfitError):
     exit_code = 3
 
 
+class TrainingInterrupted(NetfitError):
+    """Ctrl-C or SIGTERM stopped training after a checkpoint was written; resume continues it.
+
+    `exit_code` follows the shell: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 130, **details) -> None:
+        super().__init__(message, **details)
+        self.exit_code = exit_code
+
+
 def short_list(items, limit: int = 8) -> str:
     """`a, b, c, ... (+N more)`: a readable excerpt of a long list for messages."""
     items = [str(i) for i in items]

@@ -8,26 +8,35 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from netfit.errors import RunError
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp)` on a temp file in the same folder, fsync it, rename it over `path`.
 
     Same folder so the rename is atomic (one file system); the folder is fsynced too so the
     rename itself survives a power cut.
+
+    A full disk or an unwritable folder raises `RunError` naming the file; the temp file is removed
+    and a previous version of `path` stays intact, so a model file is never half-written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
         write(tmp)
         with open(tmp, "rb+") as f:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # disk full, read-only or missing folder: the user's environment, not a bug
+        raise RunError("cannot write file", where=str(path), found=f"{type(e).__name__}: {e}",
+                       hint="free disk space, or set output_dir to a writable folder") from e
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
     _fsync_dir(path.parent)
     return path

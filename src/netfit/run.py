@@ -26,7 +26,7 @@ import torch
 import netfit
 from netfit.config import Config
 from netfit.data import Prepared, Split, prepare
-from netfit.errors import RunError
+from netfit.errors import RunError, TrainingInterrupted
 from netfit.evaluate.baselines import baselines
 from netfit.evaluate.metrics import evaluate_predictions
 from netfit.evaluate.outputs import save_test_outputs
@@ -34,9 +34,12 @@ from netfit.evaluate.report import write_report
 from netfit.io import atomic_write, write_json, write_text
 from netfit.model import build_model, count_parameters, output_size
 from netfit.plugins import build_metrics
+from netfit.resume import open_checkpoint, reopen
 from netfit.train.callbacks import Callback, CallbackList
-from netfit.train.loggers import build_loggers
+from netfit.train.checkpoint import Checkpoints
 from netfit.train.finetune import start_from
+from netfit.train.interrupt import stop_on_signals
+from netfit.train.loggers import build_loggers
 from netfit.train.loop import Tensors, fit_loop, predict_tensors
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
@@ -71,11 +74,13 @@ def make_run_dir(path: Path) -> Path:
 
 
 def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = (),
-              run_dir: Path | None = None, need_test: bool = True):
+              run_dir: Path | None = None, need_test: bool = True, resume: str | Path | None = None):
     """Run the whole pipeline for a resolved config; return the finished `Run`.
 
     `run_dir` places the run (tuning puts trials under `<tune_dir>/trials/<n>`); with
     `need_test=False` the test split is never loaded and report.json has no test metrics.
+    `resume`: a run folder to continue from its newest valid checkpoint (config checked by the caller,
+    see `netfit.resume.resume_config`). Ctrl-C/SIGTERM raise `TrainingInterrupted` after a checkpoint.
     """
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
@@ -88,7 +93,11 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, n_out, input_spec(pre)).to(device)
     pretrained, init_summary = start_from(model, cfg.train)
     metrics = build_metrics(cfg.train.metrics)
-    run_dir = new_run_dir(cfg) if run_dir is None else make_run_dir(Path(run_dir))
+    if resume is not None:
+        run_dir = Path(resume)
+    else:
+        run_dir = new_run_dir(cfg) if run_dir is None else make_run_dir(Path(run_dir))
+    checkpoints = open_checkpoints(run_dir, cfg, prepared, resume is not None, quiet)
 
     train = to_tensors(prepared.splits["train"], device, prepared.task)
     val_split = prepared.splits.get("val")
@@ -99,11 +108,14 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     write_text(run_dir / "config.yaml", cfg.to_yaml())
     progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
     hooks = CallbackList([progress, *build_loggers(cfg, run_dir), *callbacks])
-    result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
-                      target_scale=target_scale(pre), callbacks=hooks,
-                      checkpoint_dir=run_dir / "checkpoints", metrics=metrics, pretrained=pretrained)
+    with stop_on_signals() as stop:
+        result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
+                          target_scale=target_scale(pre), callbacks=hooks, checkpoints=checkpoints, stop=stop,
+                          metrics=metrics, pretrained=pretrained)
     state = result.state
     write_history(run_dir / "history.csv", state.history)
+    if state.stop_reason == "interrupted":
+        report_interrupted(run_dir, cfg, prepared, state, stop.exit_code)
     save_model(run_dir, model, cfg, prepared)
 
     report = test_report(cfg, prepared, model, device, run_dir=run_dir)
@@ -121,6 +133,8 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "train_seconds": round(state.seconds, 3),
         "samples_per_s": _mean_throughput(state.history),
         "n_params": count_parameters(model),
+        "recoveries": state.recoveries,
+        "resumed": state.resumed,
         "split_sizes": {k: len(v) for k, v in prepared.splits.items()},
         "data": prepared.summary,
         "fingerprint": fingerprint(cfg, prepared),
@@ -135,6 +149,38 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     run = Run(run_dir)
     hooks.on_report(report)
     return run
+
+
+def open_checkpoints(run_dir: Path, cfg: Config, prepared: Prepared, resume: bool, quiet: bool) -> Checkpoints:
+    """The loop's checkpointer; when resuming, loaded with the newest valid checkpoint."""
+    folder = run_dir / "checkpoints"
+    checkpoints = Checkpoints(folder, cfg.train.checkpoint, meta={"fingerprint": prepared.fingerprint})
+    if not resume:
+        return checkpoints
+    checkpoints.clean_temp_files()
+    path, payload, skipped = open_checkpoint(run_dir, prepared.fingerprint)
+    for bad in skipped:  # set aside, so pruning by step number never keeps them over good ones
+        (folder / bad["file"]).replace(folder / (bad["file"] + ".corrupt"))
+    s = payload["state"]
+    reopen(s, cfg)
+    s["resumed"].append({"checkpoint": path.name, "epoch": s["epoch"], "batch": s["batch"], "step": s["step"],
+                         "skipped": skipped})
+    checkpoints.resume = payload
+    if not quiet:
+        print(f"resuming {run_dir} from {path.name} (epoch {s['epoch']} done, batch {s['batch']} of the next)")
+    return checkpoints
+
+
+def report_interrupted(run_dir: Path, cfg: Config, prepared: Prepared, state: Any, exit_code: int) -> None:
+    """report.json for a stopped run (no test evaluation: that happens once, when training ends)."""
+    write_json(run_dir / "report.json", {
+        "name": cfg.name, "task": prepared.task, "stop_reason": "interrupted", "stop_message": state.stop_message,
+        "epochs_run": state.epoch, "steps": state.step, "train_seconds": round(state.seconds, 3),
+        "recoveries": state.recoveries, "resumed": state.resumed, "test": None, "baselines": None,
+    })
+    raise TrainingInterrupted(f"training interrupted: {state.stop_message}; a checkpoint was written",
+                              where=str(run_dir), exit_code=exit_code,
+                              hint=f"resume with `netfit train CONFIG --resume {run_dir}` (or netfit.fit(resume=...))")
 
 
 def to_tensors(split: Split, device: torch.device, task: str) -> Tensors:

@@ -206,8 +206,9 @@ class Preprocessor:
         if require_target and self.weight_column is not None and self.weight_column in df.columns:
             w = weight_values(df[self.weight_column], self.weight_column, where).to_numpy(np.float32)
         x_array, lengths = self.array.transform(df, where) if self.array is not None else (None, None)
-        return Split(x_num.astype(np.float32), self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64),
-                     x_array, lengths)
+        x_num = x_num.astype(np.float32)
+        _check_finite(x_num, self.feature_names, where)
+        return Split(x_num, self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64), x_array, lengths)
 
     def _numeric_block(self, df: pd.DataFrame, where: str) -> np.ndarray:
         columns = [self._numeric_matrix(df, where)]
@@ -279,7 +280,9 @@ class Preprocessor:
             raise DataError("missing target value", where=row_where(where, self.target, int(np.argmax(missing))),
                             hint="drop rows without a label, or predict them instead of evaluating on them")
         if values is not None:
-            return ((values - self.target_mean) / self.target_std).astype(np.float32)
+            scaled = ((values - self.target_mean) / self.target_std).astype(np.float32)
+            _check_finite(scaled[:, None], [self.target], where)
+            return scaled
         codes = pd.Index(self.classes, dtype=object).get_indexer(normalise_labels(y).astype(object))
         if (codes < 0).any():
             pos = int(np.argmax(codes < 0))
@@ -375,6 +378,18 @@ class Preprocessor:
                                      + (f" and the target {self.target!r}" if self.target in missing else ""),
                             found=f"columns {quote_list(df.columns)}",
                             hint="give the table the same columns as the training data (extra columns are ignored)")
+
+
+def _check_finite(x: np.ndarray, names: list[str], where: str) -> None:
+    """Values the model would see as NaN/inf (beyond float32 after scaling) are an error."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        columns = list(dict.fromkeys(names[c] for c in cols))
+        raise DataError("values are not finite after preprocessing", where=row_where(where, columns[0], int(rows[0])),
+                        found=f"{bad.sum()} value(s) overflow float32 in column(s) {quote_list(columns)}, "
+                              f"rows {short_list(sorted(set(int(r) + 1 for r in rows)))}",
+                        hint="rescale those columns (e.g. log or divide by a constant) or clear the outliers")
 
 
 def _scaling(values: np.ndarray, method: str) -> tuple[float, float]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from netfit.errors import DataError, RunError
 
@@ -32,11 +33,7 @@ def load_model(run_dir: Path) -> LoadedModel:
     from netfit.model import build_model
     from netfit.run import FORMAT_VERSION, pick_device
 
-    meta = _read_model_json(run_dir / "model.json")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise RunError("this model was saved by a newer netfit", where=str(run_dir / "model.json"),
-                       expected=f"format_version <= {FORMAT_VERSION}", found=str(meta.get("format_version")),
-                       hint=f"upgrade netfit (saved by {meta.get('netfit_version')})")
+    meta = check_model_json(_read_model_json(run_dir / "model.json"), run_dir / "model.json", FORMAT_VERSION)
     cfg = load_config(run_dir / "config.yaml", require_data=False)
     device = pick_device("auto" if cfg.train.device == "auto" else "cpu")
     model = build_model(cfg.model, meta["n_num"], meta["cat_cardinalities"], meta["n_out"], meta.get("input"))
@@ -46,11 +43,50 @@ def load_model(run_dir: Path) -> LoadedModel:
         raise RunError("model weights cannot be read", where=str(run_dir / "model.safetensors"),
                        found=f"{type(e).__name__}: {str(e)[:200]}", hint="retrain, or restore the run folder") from None
     model.to(device).eval()
-    pre = Preprocessor.from_dict(meta["preprocessor"])
+    try:
+        pre = Preprocessor.from_dict(meta["preprocessor"])
+    except (KeyError, TypeError, ValueError) as e:  # a hand-edited or damaged preprocessing state
+        raise RunError("model.json holds an unreadable preprocessing state", where=str(run_dir / "model.json"),
+                       found=f"{type(e).__name__}: {str(e)[:200]}", hint="retrain, or restore the run folder") from None
     return LoadedModel(model, pre, meta["task"], meta["classes"], cfg, device)
 
 
-def _read_model_json(path: Path) -> dict[str, Any]:
+class ModelFile(BaseModel):
+    """The schema of model.json (fields added later within a format version are allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+    format_version: int = Field(ge=1)
+    netfit_version: str
+    task: Literal["binary", "multiclass", "regression"]
+    model: dict[str, Any]
+    n_num: int = Field(ge=0)
+    cat_cardinalities: list[int]
+    n_out: int = Field(ge=1)
+    classes: list[Any]
+    preprocessor: dict[str, Any]
+
+
+def check_model_json(meta: Any, path: Path, supported: int) -> dict[str, Any]:
+    """Refuse a model.json from a newer format (checked first: its fields may differ) or one that
+    does not match the schema; return it unchanged."""
+    if not isinstance(meta, dict):
+        raise RunError("model.json is not a JSON object", where=str(path), found=type(meta).__name__,
+                       hint="retrain, or restore the run folder")
+    version = meta.get("format_version")
+    if isinstance(version, int) and version > supported:
+        raise RunError("this model was saved by a newer netfit", where=str(path),
+                       expected=f"format_version <= {supported}", found=str(version),
+                       hint=f"upgrade netfit (saved by netfit {meta.get('netfit_version')})")
+    try:
+        ModelFile.model_validate(meta)
+    except ValidationError as e:
+        problems = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
+        raise RunError("model.json does not match its schema", where=str(path), problems=problems,
+                       hint="retrain, or restore the run folder") from None
+    return meta
+
+
+def _read_model_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -18,9 +17,11 @@ from torch import nn
 from netfit.config import TrainConfig
 from netfit.errors import ConfigError
 from netfit.train.callbacks import CallbackList, StopTraining
-from netfit.train.checkpoint import TrainState, save_checkpoint
+from netfit.train.checkpoint import Checkpoints, Position, TrainState, restore
+from netfit.train.interrupt import StopFlag
 from netfit.train.losses import LossFn
 from netfit.train.optim import Schedule, build_optimizer
+from netfit.train.recover import roll_back, snapshot
 from netfit.train.stopping import EarlyStopping, converged, diverged, metric_mode
 
 
@@ -48,25 +49,32 @@ def steps_per_epoch(n: int, cfg: TrainConfig) -> int:
 
 def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainConfig, *, task: str,
              loss_fn: LossFn, seed: int, target_scale: float = 1.0, callbacks: CallbackList | None = None,
-             checkpoint_dir: Path | None = None, metrics: dict | None = None,
+             checkpoints: Checkpoints | None = None, stop: StopFlag | None = None, metrics: dict | None = None,
              pretrained: frozenset[str] = frozenset()) -> LoopResult:
     """Train `model` in place until a stopping criterion holds; return the state and best weights.
 
+    `checkpoints` saves training state as configured and, when its `resume` payload is set,
+    continues from it exactly (mid-epoch too). `stop` is the Ctrl-C/SIGTERM flag.
     `metrics`: your own validation metrics {name: fn(output, target)}; `pretrained`: names of
     parameters loaded by `init_from` (they learn at `cfg.pretrained_lr`).
     """
     callbacks = callbacks or CallbackList([])
+    stop = stop or StopFlag()
     device = train.y.device
     optimizer = build_optimizer(cfg.optimizer, model, pretrained, cfg.pretrained_lr)
     schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(len(train), cfg))
     stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping and val is not None else None
     generator = torch.Generator(device=device).manual_seed(seed)  # shuffling has its own stream
     l1_params = [p for p in model.parameters() if p.ndim > 1 and p.requires_grad] if cfg.l1 > 0 else []
-    state = TrainState(best_epoch=0)
+    state, position = TrainState(best_epoch=0), Position()
     # the initial weights are the fallback when the loss diverges before any epoch completes
-    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    parts = {"model": model, "optimizer": optimizer, "schedule": schedule,
+             "best_weights": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+    if checkpoints is not None and checkpoints.resume is not None:
+        state, parts["best_weights"], position = restore(checkpoints.resume, parts, stopper, generator)
+    good = snapshot(parts, state) if cfg.divergence.policy == "recover" else None  # the rollback point
     n, B, K = len(train), cfg.batch_size, cfg.accumulate
-    start = time.perf_counter()
+    start = time.perf_counter() - state.seconds  # a resumed run keeps counting its earlier seconds
     callbacks.on_train_begin({"epochs": cfg.epochs, "steps_per_epoch": math.ceil(n / B), "samples": n})
 
     while state.stop_reason is None:
@@ -74,16 +82,24 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
         callbacks.on_epoch_begin({"epoch": epoch})
         model.train()
         t0 = time.perf_counter()
-        running = torch.zeros((), device=device)  # summed batch losses, read only at log points
-        seen_batches, last_read = 0, t0
+        if state.batch:  # resumed mid-epoch: regenerate the same permutation, keep the running loss
+            generator.set_state(position.epoch_rng)
+        else:  # summed batch losses stay on the device, read only at log points
+            position = Position(generator.get_state(), torch.zeros((), device=device))
+        running = position.running
         perm = torch.randperm(n, device=device, generator=generator)
-        for i, lo in enumerate(range(0, n, B)):
+        seen_batches, last_read, reason = state.batch, t0, None
+        for i in range(state.batch, math.ceil(n / B)):
+            lo = i * B
             idx = perm[lo:lo + B]
             out = model(*[x[idx] for x in train.inputs])
             loss = loss_fn(out, train.y[idx], train.w[idx] if train.w is not None else None)
             if l1_params:
                 loss = loss + cfg.l1 * sum(p.abs().sum() for p in l1_params)
             (loss / K if K > 1 else loss).backward()
+            running += loss.detach()
+            seen_batches += 1
+            now = time.perf_counter()
             if (i + 1) % K == 0 or lo + B >= n:
                 if cfg.grad_clip is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)
@@ -93,14 +109,17 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
                 optimizer.zero_grad(set_to_none=True)
                 schedule.after_step()
                 state.step += 1
-            running += loss.detach()
-            seen_batches += 1
-            now = time.perf_counter()
+                # plain Python checks: a signal flag and integer/clock comparisons, no tensor read
+                if stop.requested or (checkpoints is not None and checkpoints.due(state.step, now)):
+                    _save_mid_epoch(checkpoints, parts, state, generator, position, i + 1, now - start, callbacks)
+                    if stop.requested:
+                        state.stop_reason = "interrupted"
+                        state.stop_message = f"stopped by {stop.name} at epoch {epoch}, batch {i + 1}"
+                        break
             if now - last_read >= cfg.log_every:  # the only host sync inside the epoch
                 mean = running.item() / seen_batches
                 reason = diverged(mean, state.best_train_loss, cfg.divergence)
                 if reason:
-                    state.stop_reason, state.stop_message = "diverged", reason
                     break
                 callbacks.on_log({"epoch": epoch, "batch": i + 1, "train_loss": mean})
                 last_read = now
@@ -108,16 +127,23 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
                 state.stop_reason = "max_time"
                 state.stop_message = f"the time limit of {cfg.max_time:g} s was reached"
                 break
-        if state.stop_reason == "diverged":
+        if state.stop_reason == "interrupted":
             break
 
         train_loss = running.item() / max(seen_batches, 1)
-        reason = diverged(train_loss, state.best_train_loss, cfg.divergence)
+        reason = reason or diverged(train_loss, state.best_train_loss, cfg.divergence)
         if reason:
-            state.stop_reason, state.stop_message = "diverged", reason
-            break
+            rolled = roll_back(good, parts, stopper, state, reason, cfg.divergence) if good is not None else None
+            if rolled is None:
+                tried = f" (after {len(state.recoveries)} recoveries)" if state.recoveries else ""
+                state.stop_reason, state.stop_message = "diverged", reason + tried
+                break
+            state = rolled  # retry from the last good epoch with a lower learning rate
+            if checkpoints is not None:
+                checkpoints.drop_after(state.step)
+            continue
         train_seconds = time.perf_counter() - t0
-        state.epoch = epoch
+        state.epoch, state.batch = epoch, 0
         schedule.after_epoch()
         row = {"epoch": epoch, "train_loss": train_loss, "lr": optimizer.param_groups[0]["lr"]}
         improved = False
@@ -139,24 +165,37 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
             state.best_train_loss = train_loss
             improved = improved or stopper is None
         if improved:  # keep the best weights: restored at the end, and the fallback on divergence
-            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            parts["best_weights"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
             state.best_epoch = epoch
         seconds = time.perf_counter() - t0
-        row.update({"seconds": seconds, "samples_per_s": n / max(train_seconds, 1e-9)})
+        row.update({"recoveries": len(state.recoveries), "seconds": seconds, "samples_per_s": n / max(train_seconds, 1e-9)})
         state.history.append(row)
         state.seconds = time.perf_counter() - start
         state.stopper = stopper.state_dict() if stopper else {}
         if state.stop_reason is None:
             state.stop_reason, state.stop_message = _stop_after_epoch(state, cfg, start)
-        if checkpoint_dir is not None:
-            save_checkpoint(checkpoint_dir / "last.pt", model, optimizer, schedule, state, generator, best_weights)
-            callbacks.on_checkpoint({"epoch": epoch, "path": str(checkpoint_dir / "last.pt")})
+        if checkpoints is not None and checkpoints.due_at_epoch_end(epoch, final=state.stop_reason is not None):
+            path = checkpoints.save(parts, state, generator, Position(), best=improved)
+            callbacks.on_checkpoint({"epoch": epoch, "step": state.step, "path": str(path)})
+        if good is not None:
+            good = snapshot(parts, state)
         callbacks.on_epoch_end(dict(row))
 
     state.seconds = time.perf_counter() - start
-    _restore_best(model, state, best_weights, stopper is not None and cfg.early_stopping.restore_best)
+    if state.stop_reason != "interrupted":  # an interrupted run keeps its weights as checkpointed
+        _restore_best(model, state, parts["best_weights"], stopper is not None and cfg.early_stopping.restore_best)
     callbacks.on_train_end({"stop_reason": state.stop_reason, "message": state.stop_message, "epochs": state.epoch})
-    return LoopResult(state, best_weights)
+    return LoopResult(state, parts["best_weights"])
+
+
+def _save_mid_epoch(checkpoints: Checkpoints | None, parts: dict, state: TrainState, generator: torch.Generator,
+                    position: Position, batch: int, seconds: float, callbacks: CallbackList) -> None:
+    """A checkpoint after `batch` batches of the current epoch (due, or asked for by a signal)."""
+    if checkpoints is None:
+        return
+    state.batch, state.seconds = batch, seconds
+    path = checkpoints.save(parts, state, generator, position)
+    callbacks.on_checkpoint({"epoch": state.epoch + 1, "batch": batch, "step": state.step, "path": str(path)})
 
 
 def _stop_after_epoch(state: TrainState, cfg: TrainConfig, start: float) -> tuple[str | None, str]:
@@ -191,8 +230,9 @@ def predict_tensors(model: nn.Module, inputs: list[torch.Tensor], batch_size: in
     """Model outputs for all rows, in eval mode, with a large batch."""
     model.eval()
     n = len(inputs[0])
-    outs = [model(*[x[lo:lo + batch_size] for x in inputs]) for lo in range(0, n, batch_size)]
-    return torch.cat(outs) if outs else torch.empty(0)
+    # zero rows still go through the model once, so the output has its (0, n_out) shape
+    outs = [model(*[x[lo:lo + batch_size] for x in inputs]) for lo in range(0, max(n, 1), batch_size)]
+    return torch.cat(outs)
 
 
 def validate(model: nn.Module, data: Tensors, loss_fn: LossFn, task: str, batch_size: int,

@@ -1,0 +1,87 @@
+"""Resuming a run: the stored config (changes refused unless safe), the newest valid checkpoint.
+
+    netfit train CONFIG --resume RUN          # or: netfit.fit(resume=RUN)
+
+The run continues in its own folder. The config must match the one stored there except for
+fields that cannot change what has been computed so far (`SAFE_TO_CHANGE`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from netfit.config import Config, load_config
+from netfit.errors import ConfigError, RunError
+from netfit.train.checkpoint import latest_valid
+
+# prefixes of dotted config paths that may differ on resume: limits, display, checkpoint cadence,
+# where runs go, and the final evaluation (which has not happened yet)
+SAFE_TO_CHANGE = ("train.epochs", "train.early_stopping.patience", "train.max_time", "train.log_every",
+                  "train.threads", "train.checkpoint.", "output_dir", "evaluate.")
+
+
+def resume_config(run_dir: str | Path, config: Any = None, overrides: Any = None) -> Config:
+    """The config to resume `run_dir` with: the stored one, or `config` when only safe fields differ.
+
+    Raises:
+        RunError: `run_dir` is not a run folder.
+        ConfigError: `config` changes fields that are not safe to change; all are listed.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise RunError("cannot resume: not a netfit run folder", where=str(run_dir),
+                       expected="a folder with config.yaml and checkpoints/", found="no config.yaml",
+                       hint="pass the run folder printed when the run started (under runs/)")
+    stored = load_config(run_dir / "config.yaml", require_data=False)
+    if config is None:
+        return load_config(stored, overrides, require_data=False)
+    given = load_config(config, overrides, require_data=False)
+    given.data.target = given.data.target or stored.data.target  # fit(data=...) fills it in the same way
+    changed = _diff(stored.to_dict(), given.to_dict())
+    unsafe = [f"{path}: {old!r} -> {new!r}" for path, (old, new) in changed.items() if not _safe(path)]
+    if unsafe:
+        raise ConfigError(
+            f"cannot resume: the config differs from the one the run started with ({len(unsafe)} field"
+            f"{'s' * (len(unsafe) > 1)})", where=str(run_dir / "config.yaml"), problems=unsafe,
+            hint="resume with the run's own config (only " + ", ".join(SAFE_TO_CHANGE) + " may change), "
+                 "or start a new run")
+    return given
+
+
+def open_checkpoint(run_dir: str | Path, fingerprint: Mapping[str, Any]) -> tuple[Path, dict[str, Any], list[dict]]:
+    """The newest valid checkpoint of `run_dir`, checked against the data it was trained on."""
+    path, payload, skipped = latest_valid(Path(run_dir) / "checkpoints")
+    saved = payload.get("meta", {}).get("fingerprint")
+    if saved is not None and dict(saved) != dict(fingerprint):
+        diff = [k for k in sorted(set(saved) | set(fingerprint)) if saved.get(k) != fingerprint.get(k)]
+        raise RunError("cannot resume: the data or its split differ from the run's", where=str(path),
+                       expected=f"the same data and split as at the start ({', '.join(diff)} differ)",
+                       found="other rows", hint="resume with the same data, or start a new run")
+    return path, payload, skipped
+
+
+def reopen(state: dict[str, Any], cfg: Config) -> None:
+    """Let a finished run train on when a safe change raised the limit it stopped at."""
+    reason, t = state["stop_reason"], cfg.train
+    es, wait = t.early_stopping, state["stopper"].get("wait", 0)
+    if ((reason == "max_epochs" and state["epoch"] < t.epochs)
+            or (reason == "max_time" and (t.max_time is None or state["seconds"] < t.max_time))
+            or (reason == "early_stopping" and es is not None and wait < es.patience)):
+        state["stop_reason"], state["stop_message"] = None, ""
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """{dotted path: (old, new)} for every leaf that differs."""
+    changed = {}
+    for key in sorted(set(old) | set(new)):
+        a, b, path = old.get(key), new.get(key), f"{prefix}{key}"
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            changed.update(_diff(a, b, path + "."))
+        elif a != b:
+            changed[path] = (a, b)
+    return changed
+
+
+def _safe(path: str) -> bool:
+    return any(path == p or (p.endswith(".") and path.startswith(p)) or path.startswith(p + ".") for p in SAFE_TO_CHANGE)
