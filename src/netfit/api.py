@@ -33,6 +33,8 @@ def fit(config: Any = None, data: Any = None, *, quiet: bool = True, callbacks=(
             may be omitted (the stored one is used) and may only change safe fields (train.epochs, ...).
         **overrides: config fields, dotted paths with `__` for dots: `train__epochs=20`.
 
+    Under torchrun every rank calls `fit`; rank 0 gets the `Run`, the other ranks None.
+
     Example:
         >>> run = netfit.fit("examples/digits_mlp.yaml", train__epochs=5)  # doctest: +SKIP
     """

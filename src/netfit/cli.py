@@ -30,10 +30,20 @@ def train(
     set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this run folder from its newest checkpoint."),
+    nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (starts torchrun)."),
 ) -> None:
     """Train a model: data -> split -> preprocess -> train -> test once -> run folder with report."""
+    import os
+
     from netfit.config import load_config
     from netfit.run import train_run
+
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun: start it, same command
+        from netfit.train.distributed import launch
+
+        args = ["train", str(config), *[a for s in (set_ or []) for a in ("--set", s)], *(["-q"] if quiet else []),
+                *(["--resume", str(resume)] if resume else [])]
+        raise typer.Exit(launch(nproc, args))
 
     if resume is not None:
         from netfit.resume import resume_config
@@ -47,6 +57,8 @@ def train(
         typer.secho("error: interrupted twice: stopped at once (the last checkpoint written is kept)",
                     fg=typer.colors.RED, err=True)
         raise typer.Exit(130) from None
+    if run is None:  # a torchrun rank other than 0: rank 0 reports
+        return
     report = run.report
     if report.get("stop_reason") == "diverged":
         typer.secho(f"error: training diverged: {report['stop_message']}.\n  the best weights (epoch "

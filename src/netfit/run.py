@@ -38,6 +38,7 @@ from netfit.resume import open_checkpoint, reopen
 from netfit.train.callbacks import Callback, CallbackList
 from netfit.train.checkpoint import Checkpoints
 from netfit.train.finetune import start_from
+from netfit.train import distributed
 from netfit.train.interrupt import stop_on_signals
 from netfit.train.loggers import build_loggers
 from netfit.train.loop import Tensors, fit_loop, predict_tensors
@@ -86,7 +87,8 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     np.random.seed(cfg.seed % 2**32)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    device = pick_device(cfg.train.device)
+    dist = distributed.from_env()  # a torchrun job, or one process
+    device = distributed.start(dist, cfg.train.device) if dist.enabled else pick_device(cfg.train.device)
     prepared = prepare(cfg.data, cfg.seed, data=data, need_test=need_test)
     pre = prepared.preprocessor
     n_out = output_size(prepared.task, len(pre.classes))
@@ -95,9 +97,9 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     metrics = build_metrics(cfg.train.metrics)
     if resume is not None:
         run_dir = Path(resume)
-    else:
+    elif dist.is_main:  # only rank 0 writes files
         run_dir = new_run_dir(cfg) if run_dir is None else make_run_dir(Path(run_dir))
-    checkpoints = open_checkpoints(run_dir, cfg, prepared, resume is not None, quiet)
+    checkpoints = open_checkpoints(run_dir, cfg, prepared, resume is not None, quiet) if run_dir else None
 
     train = to_tensors(prepared.splits["train"], device, prepared.task)
     val_split = prepared.splits.get("val")
@@ -105,13 +107,19 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     loss_fn = build_loss(cfg.train, prepared.task, prepared.splits["train"].y, pre.classes, device,
                          y_weighted=train.w is not None)
     cfg, finders = resolve_auto(cfg, model, train, loss_fn)  # `auto` lr / batch_size -> found values
-    write_text(run_dir / "config.yaml", cfg.to_yaml())
-    progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
-    hooks = CallbackList([progress, *build_loggers(cfg, run_dir), *callbacks])
+    if dist.is_main:
+        write_text(run_dir / "config.yaml", cfg.to_yaml())
+        progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
+        hooks = CallbackList([progress, *build_loggers(cfg, run_dir), *callbacks])
+    else:  # the other ranks run your callbacks too, but draw and log nothing
+        hooks = CallbackList(list(callbacks))
     with stop_on_signals() as stop:
         result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
                           target_scale=target_scale(pre), callbacks=hooks, checkpoints=checkpoints, stop=stop,
-                          metrics=metrics, pretrained=pretrained)
+                          metrics=metrics, pretrained=pretrained, dist=dist)
+    distributed.stop(dist)
+    if not dist.is_main:
+        return None
     state = result.state
     write_history(run_dir / "history.csv", state.history)
     if state.stop_reason == "interrupted":
@@ -139,6 +147,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "data": prepared.summary,
         "fingerprint": fingerprint(cfg, prepared),
         "environment": environment(device),
+        "world_size": dist.world_size,
         "finders": finders,
     })
     write_json(run_dir / "report.json", report)

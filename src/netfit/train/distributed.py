@@ -75,19 +75,33 @@ def loss_scale(n_rank: int, n_global: int, d: Dist) -> float:
     return n_rank * d.world_size / n_global if d.enabled else 1.0
 
 
-def all_reduce_sum(values: torch.Tensor, d: Dist) -> torch.Tensor:
-    if d.enabled:
-        dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return values
-
-
-def agree(flag: bool, d: Dist) -> bool:
-    """True on every rank when any rank says True (stop decisions must be unanimous or ranks hang)."""
+def wrap(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
+    """The module the training step calls: DDP around `model` in a job, `model` itself otherwise."""
     if not d.enabled:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0])
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    on_cuda = next(model.parameters()).is_cuda
+    return DistributedDataParallel(model, device_ids=[d.local_rank] if on_cuda else None)
+
+
+def mean_over_ranks(running: torch.Tensor, batches: int, d: Dist) -> float:
+    """The epoch's mean batch loss over all ranks (one host read; every rank gets the same value)."""
+    if not d.enabled:
+        return running.item() / max(batches, 1)
+    totals = torch.stack([running.detach().float(), torch.tensor(float(batches), device=running.device)])
+    dist.all_reduce(totals, op=dist.ReduceOp.SUM)
+    total, count = totals.tolist()
+    return total / max(count, 1.0)
+
+
+def follow_main(values: tuple, d: Dist) -> tuple:
+    """Rank 0's values on every rank: stop decisions must be the same everywhere or ranks hang."""
+    if not d.enabled:
+        return values
+    box = [values]
+    dist.broadcast_object_list(box, src=0)
+    return tuple(box[0])
 
 
 def launch(nproc: int, argv: list[str]) -> int:

@@ -16,8 +16,10 @@ from torch import nn
 
 from netfit.config import TrainConfig
 from netfit.errors import ConfigError
+from netfit.train import distributed
 from netfit.train.callbacks import CallbackList, StopTraining
 from netfit.train.checkpoint import Checkpoints, Position, TrainState, restore
+from netfit.train.distributed import Dist
 from netfit.train.interrupt import StopFlag
 from netfit.train.losses import LossFn
 from netfit.train.optim import Schedule, build_optimizer
@@ -50,16 +52,20 @@ def steps_per_epoch(n: int, cfg: TrainConfig) -> int:
 def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainConfig, *, task: str,
              loss_fn: LossFn, seed: int, target_scale: float = 1.0, callbacks: CallbackList | None = None,
              checkpoints: Checkpoints | None = None, stop: StopFlag | None = None, metrics: dict | None = None,
-             pretrained: frozenset[str] = frozenset()) -> LoopResult:
+             pretrained: frozenset[str] = frozenset(), dist: Dist | None = None) -> LoopResult:
     """Train `model` in place until a stopping criterion holds; return the state and best weights.
 
     `checkpoints` saves training state as configured and, when its `resume` payload is set,
     continues from it exactly (mid-epoch too). `stop` is the Ctrl-C/SIGTERM flag.
     `metrics`: your own validation metrics {name: fn(output, target)}; `pretrained`: names of
-    parameters loaded by `init_from` (they learn at `cfg.pretrained_lr`).
+    parameters loaded by `init_from` (they learn at `cfg.pretrained_lr`). `dist`: this process's
+    place in a torchrun job; each rank trains on its slice of every global batch under DDP.
     """
     callbacks = callbacks or CallbackList([])
     stop = stop or StopFlag()
+    dist = dist or Dist()
+    net = distributed.wrap(model, dist)  # DDP all-reduces gradients in backward; `model` keeps the state
+    saving = checkpoints if dist.is_main else None  # every rank may resume; only rank 0 writes
     device = train.y.device
     optimizer = build_optimizer(cfg.optimizer, model, pretrained, cfg.pretrained_lr)
     schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(len(train), cfg))
@@ -92,11 +98,17 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
         for i in range(state.batch, math.ceil(n / B)):
             lo = i * B
             idx = perm[lo:lo + B]
-            out = model(*[x[idx] for x in train.inputs])
-            loss = loss_fn(out, train.y[idx], train.w[idx] if train.w is not None else None)
+            share = 1.0
+            if dist.enabled:  # this rank's rows of the global batch, its loss weighted by its share
+                mine = distributed.shard(idx, dist)
+                share, idx = distributed.loss_scale(len(mine), len(idx), dist), mine
+            out = net(*[x[idx] for x in train.inputs])
+            # an empty slice (a global tail smaller than the world) still joins the gradient all-reduce
+            loss = loss_fn(out, train.y[idx], train.w[idx] if train.w is not None else None) if len(idx) else out.sum() * 0
             if l1_params:
                 loss = loss + cfg.l1 * sum(p.abs().sum() for p in l1_params)
-            (loss / K if K > 1 else loss).backward()
+            scaled = loss * share if dist.enabled else loss
+            (scaled / K if K > 1 else scaled).backward()
             running += loss.detach()
             seen_batches += 1
             now = time.perf_counter()
@@ -110,27 +122,30 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
                 schedule.after_step()
                 state.step += 1
                 # plain Python checks: a signal flag and integer/clock comparisons, no tensor read
-                if stop.requested or (checkpoints is not None and checkpoints.due(state.step, now)):
-                    _save_mid_epoch(checkpoints, parts, state, generator, position, i + 1, now - start, callbacks)
-                    if stop.requested:
+                # under DDP a signal is honoured at the epoch end, where all ranks agree on it
+                halt = stop.requested and not dist.enabled
+                if halt or (saving is not None and saving.due(state.step, now)):
+                    _save_mid_epoch(saving, parts, state, generator, position, i + 1, now - start, callbacks)
+                    if halt:
                         state.stop_reason = "interrupted"
                         state.stop_message = f"stopped by {stop.name} at epoch {epoch}, batch {i + 1}"
                         break
-            if now - last_read >= cfg.log_every:  # the only host sync inside the epoch
+            # the only host sync inside the epoch; under DDP ranks read at the epoch end instead, together
+            if not dist.enabled and now - last_read >= cfg.log_every:
                 mean = running.item() / seen_batches
                 reason = diverged(mean, state.best_train_loss, cfg.divergence)
                 if reason:
                     break
                 callbacks.on_log({"epoch": epoch, "batch": i + 1, "train_loss": mean})
                 last_read = now
-            if cfg.max_time is not None and now - start >= cfg.max_time:
+            if cfg.max_time is not None and not dist.enabled and now - start >= cfg.max_time:
                 state.stop_reason = "max_time"
                 state.stop_message = f"the time limit of {cfg.max_time:g} s was reached"
                 break
         if state.stop_reason == "interrupted":
             break
 
-        train_loss = running.item() / max(seen_batches, 1)
+        train_loss = distributed.mean_over_ranks(running, seen_batches, dist)
         reason = reason or diverged(train_loss, state.best_train_loss, cfg.divergence)
         if reason:
             rolled = roll_back(good, parts, stopper, state, reason, cfg.divergence) if good is not None else None
@@ -139,8 +154,8 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
                 state.stop_reason, state.stop_message = "diverged", reason + tried
                 break
             state = rolled  # retry from the last good epoch with a lower learning rate
-            if checkpoints is not None:
-                checkpoints.drop_after(state.step)
+            if saving is not None:
+                saving.drop_after(state.step)
             continue
         train_seconds = time.perf_counter() - t0
         state.epoch, state.batch = epoch, 0
@@ -151,8 +166,8 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
             row.update(validate(model, val, loss_fn, task, cfg.eval_batch_size, target_scale, metrics))
             try:
                 callbacks.on_validation_end(dict(row))
-            except StopTraining as stop:  # a callback ends training at this boundary (e.g. pruning)
-                state.stop_reason, state.stop_message = stop.reason, stop.message
+            except StopTraining as halt:  # a callback ends training at this boundary (e.g. pruning)
+                state.stop_reason, state.stop_message = halt.reason, halt.message
             if stopper is not None:
                 improved = stopper.update(_monitored(row, stopper.cfg.monitor), epoch)
                 if stopper.should_stop and state.stop_reason is None:
@@ -174,8 +189,12 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
         state.stopper = stopper.state_dict() if stopper else {}
         if state.stop_reason is None:
             state.stop_reason, state.stop_message = _stop_after_epoch(state, cfg, start)
-        if checkpoints is not None and checkpoints.due_at_epoch_end(epoch, final=state.stop_reason is not None):
-            path = checkpoints.save(parts, state, generator, Position(), best=improved)
+        if dist.enabled:  # every rank follows rank 0 (time limit, pruning, signals), or the others would hang
+            if state.stop_reason is None and stop.requested:
+                state.stop_reason, state.stop_message = "interrupted", f"stopped by {stop.name} after epoch {epoch}"
+            state.stop_reason, state.stop_message = distributed.follow_main((state.stop_reason, state.stop_message), dist)
+        if saving is not None and saving.due_at_epoch_end(epoch, final=state.stop_reason is not None):
+            path = saving.save(parts, state, generator, Position(), best=improved)
             callbacks.on_checkpoint({"epoch": epoch, "step": state.step, "path": str(path)})
         if good is not None:
             good = snapshot(parts, state)

@@ -1,0 +1,99 @@
+"""Data-parallel training under torchrun (gloo on CPU): same weights as one process, two "nodes"
+on loopback, and a dead rank that ends the whole job instead of hanging it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """
+name: ddp
+seed: 3
+data: {source: "sklearn:digits"}
+model: {hidden: [32], dropout: 0.0, norm: none}
+train:
+  epochs: 3
+  batch_size: 64
+  optimizer: {name: sgd, lr: 0.05, momentum: 0.0, weight_decay: 0.0}
+  schedule: {name: constant}
+  early_stopping: null
+  convergence: null
+  threads: 1
+evaluate: {bootstrap: 0, baselines: false, report_html: false}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def train(tmp: Path, *extra: str, timeout: int = 300) -> Path:
+    tmp.mkdir()
+    cfg = tmp / "c.yaml"
+    cfg.write_text(CONFIG + f"output_dir: {tmp / 'runs'}\n")
+    proc = subprocess.run([sys.executable, "-m", "netfit", "train", str(cfg), "-q", *extra],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = (tmp / "runs").iterdir()
+    return run
+
+
+def test_two_ranks_reach_the_weights_of_one_process(tmp_path):
+    one = train(tmp_path / "one")
+    two = train(tmp_path / "two", "--nproc", "2")
+    a, b = load_file(str(one / "model.safetensors")), load_file(str(two / "model.safetensors"))
+    for name in a:
+        np.testing.assert_allclose(a[name].numpy(), b[name].numpy(), rtol=0, atol=1e-6, err_msg=name)
+    assert json.loads((two / "report.json").read_text())["world_size"] == 2
+    assert json.loads((one / "report.json").read_text())["world_size"] == 1
+    tree = lambda run: sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())  # noqa: E731
+    assert tree(one) == tree(two)
+
+
+def test_two_nodes_on_loopback_train_together(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG + f"output_dir: {tmp_path / 'runs'}\n")
+    port = free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(rank),
+                               "--nproc-per-node", "1", "--master-addr", "127.0.0.1", "--master-port", str(port),
+                               "-m", "netfit", "train", str(cfg), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for rank in (0, 1)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    (run,) = (tmp_path / "runs").iterdir()  # only rank 0 writes a run folder
+    assert json.loads((run / "report.json").read_text())["world_size"] == 2
+
+
+KILLER = """
+import os, signal, sys
+import netfit
+
+class KillRankOne(netfit.Callback):
+    def on_epoch_end(self, logs):
+        if os.environ["RANK"] == "1" and logs["epoch"] == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+netfit.fit(sys.argv[1], callbacks=[KillRankOne()], train__epochs=50)
+"""
+
+
+def test_a_dead_rank_ends_the_job_instead_of_hanging(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG + f"output_dir: {tmp_path / 'runs'}\n")
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER)
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           str(script), str(cfg)], capture_output=True, text=True, timeout=240)  # the hang guard
+    assert proc.returncode != 0
+    assert "Signals.SIGKILL" in proc.stderr or "SIGKILL" in proc.stderr or "exitcode" in proc.stderr
