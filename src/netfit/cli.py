@@ -202,6 +202,10 @@ def tune(
     set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the study of this tune folder."),
     workers: int = typer.Option(1, "--workers", help="Local processes sharing the study."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Shared study database for workers on many "
+                                          "machines, e.g. postgresql://user:pw@host/db (sets tune.storage)."),
+    no_final: bool = typer.Option(False, "--no-final", help="Only run trials (a helper machine): no best.yaml, "
+                                  "final run or report; the first machine writes those."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display for the final run."),
 ) -> None:
     """Search hyperparameters on validation, retrain the best config and test it once."""
@@ -210,7 +214,11 @@ def tune(
     from netfit.tune.report import trial_table
     from netfit.tune.search import tune as run_search
 
-    result = run_search(config, set_ or [], resume=resume, workers=workers, quiet=quiet)
+    overrides = [*(set_ or []), *([f"tune.storage={storage}"] if storage else [])]
+    result = run_search(config, overrides, resume=resume, workers=workers, quiet=quiet, final=not no_final)
+    if no_final:
+        typer.echo(f"this worker's trials are done; tune folder: {result.path}")
+        return
     Console().print(trial_table(result.report))
     best = result.report["best"]
     typer.echo(f"best trial: {best['number']} ({', '.join(result.report['metrics'])} "

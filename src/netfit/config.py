@@ -376,6 +376,10 @@ class TuneConfig(_Section):
     pruner: Literal["median", "successive_halving", "hyperband", "none"] = Field(
         "median", description="Stops unpromising trials early from the per-epoch validation metric (single objective only)."
     )
+    storage: str | None = Field(
+        None, description="A database URL shared by workers on many machines (e.g. `postgresql://user:pw@host:5432/db`); "
+                          "default: Optuna's journal file in the tune folder. The study is named after `name`."
+    )
     startup_trials: int = Field(3, ge=0, description="Trials that run to the end before the median pruner may prune.")
     warmup_epochs: int = Field(2, ge=0, description="Epochs a trial always runs before it can be pruned.")
     space: dict[str, dict[str, Any]] = Field(

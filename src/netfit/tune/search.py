@@ -49,7 +49,7 @@ class TuneResult:
 
 
 def tune(config: Any, overrides: Any = None, *, data: Any = None, resume: str | Path | None = None,
-         workers: int = 1, quiet: bool = True) -> TuneResult:
+         workers: int = 1, quiet: bool = True, final: bool = True) -> TuneResult:
     """Search `config.tune.space` on validation, retrain the best config, test it once.
 
     Args:
@@ -59,6 +59,8 @@ def tune(config: Any, overrides: Any = None, *, data: Any = None, resume: str | 
         resume: a tune folder to continue.
         workers: local processes sharing the study.
         quiet: no progress display for the final run.
+        final: False for a helper worker on another machine (`tune.storage`): it runs trials of the
+            shared study and leaves best.yaml, the final run and the report to the first machine.
 
     Example:
         >>> result = tune("examples/digits_tune.yaml", {"tune.trials": 5})  # doctest: +SKIP
@@ -78,12 +80,23 @@ def tune(config: Any, overrides: Any = None, *, data: Any = None, resume: str | 
         tune_dir = make_run_dir(Path(cfg.output_dir) / f"{cfg.name}-tune-{_stamp()}-{secrets.token_hex(3)}")
         write_text(tune_dir / TUNE_CONFIG, cfg.to_yaml())
     study, storage = studies.open_study(tune_dir, cfg)
-    studies.recover_interrupted(study, storage, tune_dir)
+    studies.recover_interrupted(study, storage, tune_dir, cfg.tune.storage)
     if workers == 1:
         _work(tune_dir, cfg, data, seed_offset=len(study.trials))
     else:
         _run_workers(tune_dir, workers)
+    if not final:
+        return TuneResult(tune_dir, study, None, None, {})
+    _wait_for_others(study, cfg)
     return _finish(tune_dir, cfg, data, quiet)
+
+
+def _wait_for_others(study: optuna.Study, cfg: Config, poll: float = 2.0) -> None:
+    """With a shared database, trials of other machines may still run: the best is picked after them."""
+    if not cfg.tune.storage:
+        return
+    while any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
+        time.sleep(poll)
 
 
 def worker_main(tune_dir: str, index: int) -> None:
@@ -97,7 +110,7 @@ def _work(tune_dir: Path, cfg: Config, data: Any, seed_offset: int) -> None:
     study, _ = studies.open_study(tune_dir, cfg, seed_offset)
     start = time.monotonic()
     while cfg.tune.timeout is None or time.monotonic() - start < cfg.tune.timeout:
-        trial = studies.claim(study, tune_dir, cfg.tune.trials)
+        trial = studies.claim(study, tune_dir, cfg.tune.trials, cfg.tune.storage)
         if trial is None:
             return
         _run_trial(study, trial, tune_dir, cfg, data)

@@ -2,7 +2,9 @@
 
 Storage is Optuna's journal file (`study.journal`): an append-only log that several local
 processes share safely (SQLite locks up under parallel writers). Workers claim trials under a
-file lock, so that together they run exactly `tune.trials` trials.
+file lock, so that together they run exactly `tune.trials` trials. With `tune.storage` (a
+PostgreSQL URL) workers on many machines share one study, and claim under a PostgreSQL
+advisory lock instead.
 """
 
 from __future__ import annotations
@@ -47,11 +49,27 @@ def open_study(tune_dir: Path, cfg: Config, seed_offset: int = 0) -> tuple[optun
     """Create or load the tune folder's study (the same one for every worker and for resume)."""
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    storage = JournalStorage(JournalFileBackend(str(tune_dir / JOURNAL)))
+    if cfg.tune.storage:
+        storage = optuna.storages.RDBStorage(database_url(cfg.tune.storage))
+    else:
+        storage = JournalStorage(JournalFileBackend(str(tune_dir / JOURNAL)))
     metrics, directions = objectives(cfg)
-    study = optuna.create_study(study_name=STUDY, storage=storage, directions=directions, load_if_exists=True,
+    study = optuna.create_study(study_name=study_name(cfg), storage=storage, directions=directions, load_if_exists=True,
                                 sampler=_sampler(cfg, seed_offset), pruner=_pruner(cfg, len(metrics)))
     return study, storage
+
+
+def study_name(cfg: Config) -> str:
+    """A shared database holds many studies: each search is named after the config's `name`."""
+    return cfg.name if cfg.tune.storage else STUDY
+
+
+def database_url(url: str) -> str:
+    """SQLAlchemy's URL for the installed driver: psycopg 3 (`netfit[postgres]`) for PostgreSQL."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
 
 
 def pruning_on(cfg: Config) -> bool:
@@ -89,8 +107,13 @@ def _pruner(cfg: Config, n_objectives: int) -> optuna.pruners.BasePruner:
 
 
 @contextmanager
-def claim_lock(tune_dir: Path) -> Iterator[None]:
-    """An exclusive lock across the local processes working on one tune folder."""
+def claim_lock(tune_dir: Path, url: str | None = None) -> Iterator[None]:
+    """An exclusive lock across the processes working on one study: a file lock in the tune folder,
+    or a PostgreSQL advisory lock when the study lives in a shared database."""
+    if url and database_url(url).startswith("postgresql"):
+        with _advisory_lock(database_url(url)):
+            yield
+        return
     with open(tune_dir / "claim.lock", "a+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
@@ -99,9 +122,26 @@ def claim_lock(tune_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def claim(study: optuna.Study, tune_dir: Path, total: int) -> optuna.Trial | None:
+@contextmanager
+def _advisory_lock(url: str) -> Iterator[None]:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    key = sqlalchemy.text("SELECT pg_advisory_lock(8027), 1")  # one fixed key: netfit's claim lock
+    try:
+        with engine.connect() as conn:
+            conn.execute(key)
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(8027)"))
+    finally:
+        engine.dispose()
+
+
+def claim(study: optuna.Study, tune_dir: Path, total: int, url: str | None = None) -> optuna.Trial | None:
     """Start the next trial, or None once `total` trials are done or running (exact across workers)."""
-    with claim_lock(tune_dir):
+    with claim_lock(tune_dir, url):
         trials = study.get_trials(deepcopy=False)
         counted = [t for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get("interrupted")]
         if len(counted) >= total:
@@ -111,15 +151,16 @@ def claim(study: optuna.Study, tune_dir: Path, total: int) -> optuna.Trial | Non
         return trial
 
 
-def recover_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorage, tune_dir: Path) -> list[int]:
+def recover_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorage, tune_dir: Path,
+                        url: str | None = None) -> list[int]:
     """Trials left running by a process that no longer exists: mark them failed and run them again.
 
     They stay in the study (marked `interrupted`, not counted towards `tune.trials`); their
     sampled parameters are queued so the interrupted configuration is retried first.
     """
     recovered = []
-    with claim_lock(tune_dir):
-        study_id = storage.get_study_id_from_name(STUDY)
+    with claim_lock(tune_dir, url):
+        study_id = storage.get_study_id_from_name(study.study_name)
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if _worker_alive(t.user_attrs.get("worker", "")):
                 continue
