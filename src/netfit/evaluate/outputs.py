@@ -39,7 +39,9 @@ def save_test_outputs(run_dir: Path, task: str, y_true: np.ndarray, output: np.n
     if task == "regression":
         frame = pd.DataFrame({"y_true": y_true, "prediction": output})
     else:
-        frame = pd.DataFrame({"y_true": pre.decode_target(y_true), "prediction": pre.decode_target(output.argmax(1))})
+        # labels as exact strings: the 6-digit float format below must not round a numeric class label
+        labels = lambda codes: [str(c) for c in pre.decode_target(codes)]  # noqa: E731
+        frame = pd.DataFrame({"y_true": labels(y_true), "prediction": labels(output.argmax(1))})
         for k, c in enumerate(pre.classes):
             frame[f"proba_{c}"] = output[:, k]
     # 6 significant digits are plenty for curves and keep a large test split's file small

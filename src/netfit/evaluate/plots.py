@@ -161,7 +161,13 @@ def predicted_vs_true(y: np.ndarray, pred: np.ndarray) -> str:
 def residuals(y: np.ndarray, pred: np.ndarray) -> str:
     """Histogram of residuals (predicted minus true)."""
     fig, ax = _figure(5.0, 3.6)
-    ax.hist(pred - y, bins=min(40, max(10, len(y) // 5)), color=OKABE_ITO[2], edgecolor="white")
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = pred - y
+        r = r[np.isfinite(r)]
+        span = float(r.max() - r.min()) if len(r) else 0.0
+    # a range too wide for float bins (huge targets) gets one bin rather than an error
+    bins = min(40, max(10, len(r) // 5)) if np.isfinite(span) and span > 0 else 1
+    ax.hist(r, bins=bins, color=OKABE_ITO[2], edgecolor="white")
     ax.axvline(0, color="#555555", linewidth=1)
     ax.set(xlabel="residual (predicted - true)", ylabel="rows", title="Residuals")
     return to_data_uri(fig)

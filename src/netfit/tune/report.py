@@ -29,6 +29,7 @@ def trial_row(t: FrozenTrial) -> dict[str, Any]:
     """One trial as the report lists it."""
     duration = t.duration.total_seconds() if t.duration is not None else None
     row = {"number": t.number, "state": t.state.name, "values": t.values, "params": t.params,
+           "value": t.values[0] if t.values else None,  # the primary metric (what report.html plots)
            "duration_s": round(duration, 3) if duration is not None else None,
            "epochs": t.user_attrs.get("epochs"), "stop_reason": t.user_attrs.get("stop_reason"),
            "pruned_epoch": t.user_attrs.get("pruned_epoch"), "run": t.user_attrs.get("run"),
@@ -65,6 +66,8 @@ def write_report(tune_dir: Path, study: optuna.Study, cfg: Config, best: FrozenT
         "tune_dir": str(tune_dir),
         "metrics": metrics,
         "directions": directions,
+        "metric": metrics[0],
+        "direction": directions[0],
         "sampler": cfg.tune.sampler,
         "pruner": cfg.tune.pruner if pruning_on(cfg) else "none",
         "trials_requested": cfg.tune.trials,

@@ -123,7 +123,8 @@ def _run_trial(study: optuna.Study, trial: optuna.Trial, tune_dir: Path, cfg: Co
     metrics, _ = studies.objectives(cfg)
     callbacks = [_Pruning(trial, metrics[0])] if studies.pruning_on(cfg) else []
     try:
-        trial_cfg = load_config(cfg, overrides, require_data=data is None)
+        # a trial's report.html would be plotted and never read: the tune report lists the trials
+        trial_cfg = load_config(cfg, {**overrides, "evaluate.report_html": False}, require_data=data is None)
         run = train_run(trial_cfg, data, quiet=True, callbacks=callbacks,
                         run_dir=tune_dir / "trials" / str(trial.number), need_test=False)
     except Exception:
@@ -210,6 +211,10 @@ def _finish(tune_dir: Path, cfg: Config, data: Any, quiet: bool) -> TuneResult:
     write_text(tune_dir / "best.yaml", best_cfg.to_yaml())
     final = train_run(best_cfg, data, quiet=quiet, run_dir=_free(tune_dir / "final"))
     report = write_report(tune_dir, study, cfg, best, final)
+    if best_cfg.evaluate.report_html:  # again, now that tune_report.json is there: adds the tuning section
+        from netfit.evaluate.report import write_report as write_html
+
+        write_html(final.path)
     return TuneResult(tune_dir, study, best, final, report)
 
 
