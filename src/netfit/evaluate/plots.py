@@ -164,10 +164,11 @@ def residuals(y: np.ndarray, pred: np.ndarray) -> str:
     with np.errstate(over="ignore", invalid="ignore"):
         r = pred - y
         r = r[np.isfinite(r)]
-        span = float(r.max() - r.min()) if len(r) else 0.0
-    # a range too wide for float bins (huge targets) gets one bin rather than an error
-    bins = min(40, max(10, len(r) // 5)) if np.isfinite(span) and span > 0 else 1
-    ax.hist(r, bins=bins, color=OKABE_ITO[2], edgecolor="white")
+        edges = np.linspace(r.min(), r.max(), min(40, max(10, len(r) // 5)) + 1) if len(r) else np.array([])
+    if len(edges) and np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0):
+        ax.hist(r, bins=edges, color=OKABE_ITO[2], edgecolor="white")
+    else:  # no spread, or one float64 cannot resolve (huge values): a single bar
+        ax.bar([float(np.median(r)) if len(r) else 0.0], [len(r)], color=OKABE_ITO[2], edgecolor="white")
     ax.axvline(0, color="#555555", linewidth=1)
     ax.set(xlabel="residual (predicted - true)", ylabel="rows", title="Residuals")
     return to_data_uri(fig)
