@@ -117,7 +117,7 @@ def netfit_fit(x, y, bs, epochs, val_fraction=0.0):
         "model": {"hidden": list(HIDDEN), "dropout": 0.0, "init": "default"},
         "train": {"epochs": epochs + 1, "batch_size": bs, "optimizer": {"name": "adam", "lr": 1e-3, "weight_decay": 0.0},
                   "schedule": {"name": "constant"}, "early_stopping": None, "convergence": None},
-        "evaluate": {"baselines": False, "bootstrap": 0},
+        "evaluate": {"baselines": False, "bootstrap": 0, "report_html": False},
     }
     with tempfile.TemporaryDirectory() as out:
         netfit.fit(config, data=(x, y), output_dir=out, callbacks=[EpochTimer()])
@@ -210,6 +210,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, nargs="+", default=[256, 4096])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of raw and netfit")
     ap.add_argument("--skip-frameworks", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -224,10 +225,16 @@ def main() -> None:
              "|---|---|---|---|---|"]
     verdicts = []
     for bs in args.batch_size:
-        contenders = {"raw loop": raw_loop, "netfit": netfit_fit, "raw + DataLoader": raw_dataloader}
+        # raw and netfit alternate over several rounds, so drift on the machine hits both alike
+        paired: dict[str, list[float]] = {"raw loop": [], "netfit": []}
+        for _ in range(args.rounds):
+            paired["raw loop"] += raw_loop(x, y, bs, args.epochs)
+            paired["netfit"] += netfit_fit(x, y, bs, args.epochs)
+        contenders = {"raw + DataLoader": raw_dataloader}
         if not args.skip_frameworks:
             contenders.update({k: fn for k, (mod, fn) in OPTIONAL.items() if importlib.util.find_spec(mod)})
-        medians = {name: statistics.median(fn(x, y, bs, args.epochs)) for name, fn in contenders.items()}
+        medians = {name: statistics.median(times) for name, times in paired.items()}
+        medians.update({name: statistics.median(fn(x, y, bs, args.epochs)) for name, fn in contenders.items()})
         raw = medians["raw loop"]
         for name, sec in medians.items():
             share = epoch_gflop(args.rows) / sec / peak
@@ -241,8 +248,11 @@ def main() -> None:
                 verdicts.append(f"netfit vs {name} at batch {bs}: {speedup:.2f}x faster (goal >= {need}) "
                                 f"{'PASS' if speedup >= need else 'FAIL'}")
     bs = args.batch_size[0]
-    train_only = statistics.median(netfit_fit(x, y, bs, args.epochs))
-    with_val = statistics.median(netfit_fit(x, y, bs, args.epochs, val_fraction=0.2))
+    train_only, with_val = [], []
+    for _ in range(args.rounds):
+        train_only += netfit_fit(x, y, bs, args.epochs)
+        with_val += netfit_fit(x, y, bs, args.epochs, val_fraction=0.2)
+    train_only, with_val = statistics.median(train_only), statistics.median(with_val)
     # the 20% split trains on 80% of the rows: compare per training row
     ratio = (with_val / 0.8) / train_only
     verdicts.append(f"epoch with validation on a 20% split / train-only epoch (per training row): {ratio:.3f} "

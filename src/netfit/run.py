@@ -99,7 +99,12 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         run_dir = Path(resume)
     elif dist.is_main:  # only rank 0 writes files
         run_dir = new_run_dir(cfg) if run_dir is None else make_run_dir(Path(run_dir))
-    checkpoints = open_checkpoints(run_dir, cfg, prepared, resume is not None, quiet) if run_dir else None
+    checkpoints = None
+    if dist.is_main and run_dir is not None:
+        checkpoints = open_checkpoints(run_dir, cfg, prepared, resume is not None, quiet)
+    distributed.barrier(dist)  # rank 0 has set corrupt checkpoints aside before the others read
+    if not dist.is_main and resume is not None:
+        checkpoints = open_checkpoints(run_dir, cfg, prepared, True, True, read_only=True)
 
     train = to_tensors(prepared.splits["train"], device, prepared.task)
     val_split = prepared.splits.get("val")
@@ -160,14 +165,22 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     return run
 
 
-def open_checkpoints(run_dir: Path, cfg: Config, prepared: Prepared, resume: bool, quiet: bool) -> Checkpoints:
-    """The loop's checkpointer; when resuming, loaded with the newest valid checkpoint."""
+def open_checkpoints(run_dir: Path, cfg: Config, prepared: Prepared, resume: bool, quiet: bool,
+                     read_only: bool = False) -> Checkpoints:
+    """The loop's checkpointer; when resuming, loaded with the newest valid checkpoint.
+
+    `read_only`: a torchrun rank other than 0 only reads the checkpoint (rank 0 tidies the folder)."""
     folder = run_dir / "checkpoints"
     checkpoints = Checkpoints(folder, cfg.train.checkpoint, meta={"fingerprint": prepared.fingerprint})
     if not resume:
         return checkpoints
-    checkpoints.clean_temp_files()
+    if not read_only:
+        checkpoints.clean_temp_files()
     path, payload, skipped = open_checkpoint(run_dir, prepared.fingerprint)
+    if read_only:
+        reopen(payload["state"], cfg)
+        checkpoints.resume = payload
+        return checkpoints
     for bad in skipped:  # set aside, so pruning by step number never keeps them over good ones
         (folder / bad["file"]).replace(folder / (bad["file"] + ".corrupt"))
     s = payload["state"]

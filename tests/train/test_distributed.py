@@ -97,3 +97,18 @@ def test_a_dead_rank_ends_the_job_instead_of_hanging(tmp_path):
                            str(script), str(cfg)], capture_output=True, text=True, timeout=240)  # the hang guard
     assert proc.returncode != 0
     assert "Signals.SIGKILL" in proc.stderr or "SIGKILL" in proc.stderr or "exitcode" in proc.stderr
+
+
+def test_two_ranks_resume_with_the_same_world_size(tmp_path):
+    """2 ranks train 2 epochs; resumed to 4 epochs they end where an uninterrupted 4-epoch job ends."""
+    full = train(tmp_path / "full", "--nproc", "2", "--set", "train.epochs=4")
+    short = train(tmp_path / "short", "--nproc", "2", "--set", "train.epochs=2")
+    proc = subprocess.run([sys.executable, "-m", "netfit", "train", str(tmp_path / "short" / "c.yaml"), "-q",
+                           "--resume", str(short), "--nproc", "2", "--set", "train.epochs=4"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a, b = load_file(str(full / "model.safetensors")), load_file(str(short / "model.safetensors"))
+    for name in a:
+        np.testing.assert_array_equal(a[name].numpy(), b[name].numpy(), err_msg=name)
+    report = json.loads((short / "report.json").read_text())
+    assert report["epochs_run"] == 4 and report["world_size"] == 2 and report["resumed"]

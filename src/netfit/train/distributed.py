@@ -85,6 +85,11 @@ def wrap(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=[d.local_rank] if on_cuda else None)
 
 
+def barrier(d: Dist) -> None:
+    if d.enabled:
+        dist.barrier()
+
+
 def mean_over_ranks(running: torch.Tensor, batches: int, d: Dist) -> float:
     """The epoch's mean batch loss over all ranks (one host read; every rank gets the same value)."""
     if not d.enabled:
