@@ -15,7 +15,7 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 @pytest.mark.slow
 def test_readme_tuning_block_runs(tmp_path):
-    block = next(b for b in re.findall(r"```bash\n(.*?)```", README, flags=re.S) if "netfit tune" in b)
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", README, flags=re.S) if "netfit tune" in b and "cat > tune.yaml" in b)
     script = block.replace(".venv/bin/netfit", f"{sys.executable} -m netfit")
     proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
