@@ -207,11 +207,16 @@ def report_interrupted(run_dir: Path, cfg: Config, prepared: Prepared, state: An
 
 def to_tensors(split: Split, device: torch.device, task: str) -> Tensors:
     """A split as device tensors, moved once; the loop then only slices them."""
-    inputs = [torch.as_tensor(a, device=device) for a in split.inputs()]  # float32 features, int64 codes/ids/lengths
+    inputs = device_inputs(split, device)
     y_dtype = torch.float32 if task == "regression" else torch.int64
     y = torch.as_tensor(split.y, dtype=y_dtype, device=device)
     w = torch.as_tensor(split.w, dtype=torch.float32, device=device) if split.w is not None else None
     return Tensors(inputs, y, w)
+
+
+def device_inputs(split: Split, device: torch.device) -> list[torch.Tensor]:
+    """The model's inputs of a split on the device: float32 features, int64 codes/ids/lengths."""
+    return [torch.as_tensor(a, device=device) for a in split.inputs()]
 
 
 def target_scale(pre: Any) -> float:
@@ -231,14 +236,8 @@ def outputs_to_predictions(out: torch.Tensor, task: str) -> np.ndarray:
 
 def predict_split(model: torch.nn.Module, split: Split, task: str, pre: Any, device: torch.device,
                   batch_size: int = 4096) -> np.ndarray:
-    tensors = to_tensors(split, device, task) if split.y is not None else _inputs_only(split, device)
-    out = outputs_to_predictions(predict_tensors(model, tensors.inputs, batch_size), task)
+    out = outputs_to_predictions(predict_tensors(model, device_inputs(split, device), batch_size), task)
     return pre.decode_target(out) if task == "regression" else out
-
-
-def _inputs_only(split: Split, device: torch.device) -> Tensors:
-    inputs = [torch.as_tensor(a, device=device) for a in split.inputs()]
-    return Tensors(inputs, torch.empty(len(split.x_num), device=device))
 
 
 def input_spec(pre: Any) -> dict[str, Any] | None:
