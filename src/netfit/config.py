@@ -12,6 +12,7 @@ listing every problem, with the closest valid key for a typo.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Union
 
@@ -44,6 +45,12 @@ class SplitConfig(_Section):
     group_column: str | None = Field(None, description="Rows sharing a value of this column stay in one split (no group leakage).")
     order_column: str | None = Field(None, description="Time-ordered split: validation and test are the latest rows by this column.")
     column: str | None = Field(None, description="A column holding `train`/`val`/`test` per row: a split given by the user.")
+    method: Literal["random", "hash"] = Field(
+        "random", description="`random`: seeded (stratified) shuffle, or by group/order/column when given; `hash`: each row's "
+                              "split from a seeded hash of its id (`id_column`, else its row number in the source), the "
+                              "same in memory and when streaming; split sizes are then approximate. Streaming data uses `hash`."
+    )
+    id_column: str | None = Field(None, description="`method: hash`: the column whose value identifies a row (default: the row number).")
 
     @model_validator(mode="after")
     def _fractions_add_up(self) -> "SplitConfig":
@@ -56,6 +63,10 @@ class SplitConfig(_Section):
         chosen = [n for n in ("group_column", "order_column", "column") if getattr(self, n)]
         if len(chosen) > 1:
             raise ValueError(f"choose one of group_column, order_column, column; found {', '.join(chosen)}")
+        if self.method == "hash" and chosen:
+            raise ValueError(f"method hash assigns rows by their id; it cannot be combined with {chosen[0]}")
+        if self.id_column and self.method != "hash":
+            raise ValueError("id_column is used by method: hash; set method: hash or remove id_column")
         return self
 
 
@@ -123,9 +134,21 @@ class DataConfig(_Section):
     max_len: int | None = Field(
         None, ge=1, description="Steps per sequence or tokens per text; default the longest in the training split (longer ones later are truncated)."
     )
+    memory_budget: Union[Annotated[int, Field(ge=1)], str, None] = Field(
+        None, description="Memory for the data, e.g. `2GB`, `500MB` or bytes: a Parquet file or folder larger than this "
+                          "(uncompressed) streams in row groups instead of loading whole; default: always load whole."
+    )
+    shuffle_buffer: int | None = Field(
+        None, ge=1, description="Streaming: rows shuffled together in memory (default: a quarter of `memory_budget`)."
+    )
     too_long: Literal["truncate", "error"] = Field(
         "truncate", description="Sequences or texts longer than max_len: truncate them (the count is reported) or stop with an error."
     )
+
+    @field_validator("memory_budget")
+    @classmethod
+    def _budget_bytes(cls, v: int | str | None) -> int | None:
+        return v if v is None or isinstance(v, int) else parse_bytes(v)
 
     @model_validator(mode="after")
     def _one_way_to_get_data(self) -> "DataConfig":
@@ -338,6 +361,18 @@ class TrainConfig(_Section):
     @classmethod
     def _batch_auto_or_positive(cls, v: Any) -> Any:
         return _auto_or_number(v, int, "a whole number >= 1, e.g. 64")
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+def parse_bytes(text: str) -> int:
+    """`500MB`, `2 GB`, `1.5GiB`, `1000` -> bytes (decimal units; KiB/MiB/GiB binary)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", str(text))
+    unit = match.group(2).upper() if match else None
+    if match is None or unit not in _UNITS or float(match.group(1)) * _UNITS[unit] < 1:
+        raise ValueError("expected a size like 500MB, 2GB or a number of bytes")
+    return int(float(match.group(1)) * _UNITS[unit])
 
 
 def _auto_or_number(v: Any, kind: type, expected: str) -> Any:

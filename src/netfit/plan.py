@@ -20,8 +20,8 @@ def describe_plan(cfg: Config) -> str:
     model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, output_size(prepared.task, len(pre.classes)),
                         input_spec(pre))
     n_params = count_parameters(model)
-    train = prepared.splits["train"]
-    rows = sum(len(s) for s in prepared.splits.values())
+    sizes = prepared.sizes()  # streamed training rows count in full
+    rows = sum(sizes.values())
     data_bytes = sum(sum(a.nbytes for a in s.inputs()) for s in prepared.splits.values())
     # weights + grads + two Adam moments, plus activations of one batch (forward and backward)
     auto = cfg.train.batch_size == "auto"
@@ -32,17 +32,19 @@ def describe_plan(cfg: Config) -> str:
         "plan:",
         f"  task: {prepared.task} (loss {resolve_loss(cfg.train, prepared.task)})",
         f"  data: {rows} rows; features: {pre.n_num} numeric/one-hot, {len(pre.cat_cardinalities)} embedded",
-        "  splits: " + ", ".join(f"{k} {len(v)}" for k, v in prepared.splits.items()),
+        "  splits: " + ", ".join(f"{k} {n}" for k, n in sizes.items()),
     ]
+    if prepared.stream is not None:
+        lines.append(f"  streaming: larger than data.memory_budget; training rows read in row groups, "
+                     f"shuffled {prepared.summary['streaming']['shuffle_buffer_rows']:,} rows at a time")
     if prepared.task != "regression":
-        for name, split in prepared.splits.items():
-            counts = {str(c): int((split.y == k).sum()) for k, c in enumerate(pre.classes)}
+        for name, counts in prepared.summary["class_balance"].items():
             lines.append(f"  class balance ({name}): {counts}")
     lines += [
         f"  model: {cfg.model.type} {cfg.model.hidden}, {n_params:,} parameters",
         *([f"  input: {pre.array.spec}"] if pre.array is not None else []),
         f"  estimated memory: {memory / 2**20:.1f} MiB (data on device, weights, optimizer state, one batch)",
-        f"  steps per epoch: {math.ceil(len(train) / batch)}{' (batch_size auto: estimated at 64)' * auto}; "
+        f"  steps per epoch: {math.ceil(sizes['train'] / batch)}{' (batch_size auto: estimated at 64)' * auto}; "
         f"at most {cfg.train.epochs} epochs",
     ]
     return "\n".join(lines)

@@ -26,7 +26,7 @@ import torch
 import netfit
 from netfit.config import Config
 from netfit.data import Prepared, Split, prepare
-from netfit.errors import RunError, TrainingInterrupted
+from netfit.errors import ConfigError, RunError, TrainingInterrupted
 from netfit.evaluate.baselines import baselines
 from netfit.evaluate.metrics import evaluate_predictions
 from netfit.evaluate.outputs import save_test_outputs
@@ -41,7 +41,7 @@ from netfit.train.finetune import start_from
 from netfit.train import distributed
 from netfit.train.interrupt import stop_on_signals
 from netfit.train.loggers import build_loggers
-from netfit.train.loop import Tensors, fit_loop, predict_tensors
+from netfit.train.loop import Streamed, Tensors, fit_loop, predict_tensors
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
 from netfit.tune.finders import resolve_auto
@@ -106,12 +106,14 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     if not dist.is_main and resume is not None:
         checkpoints = open_checkpoints(run_dir, cfg, prepared, True, True, read_only=True)
 
-    train = to_tensors(prepared.splits["train"], device, prepared.task)
+    train = to_tensors(prepared.splits["train"], device, prepared.task)  # a sample of them when they stream
     val_split = prepared.splits.get("val")
     val = to_tensors(val_split, device, prepared.task) if val_split is not None and len(val_split) else None
     loss_fn = build_loss(cfg.train, prepared.task, prepared.splits["train"].y, pre.classes, device,
                          y_weighted=train.w is not None)
     cfg, finders = resolve_auto(cfg, model, train, loss_fn)  # `auto` lr / batch_size -> found values
+    if prepared.stream is not None:
+        train = streamed(prepared, device, dist)
     if dist.is_main:
         write_text(run_dir / "config.yaml", cfg.to_yaml())
         progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
@@ -148,7 +150,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "n_params": count_parameters(model),
         "recoveries": state.recoveries,
         "resumed": state.resumed,
-        "split_sizes": {k: len(v) for k, v in prepared.splits.items()},
+        "split_sizes": prepared.sizes(),
         "data": prepared.summary,
         "fingerprint": fingerprint(cfg, prepared),
         "environment": environment(device),
@@ -212,6 +214,15 @@ def to_tensors(split: Split, device: torch.device, task: str) -> Tensors:
     y = torch.as_tensor(split.y, dtype=y_dtype, device=device)
     w = torch.as_tensor(split.w, dtype=torch.float32, device=device) if split.w is not None else None
     return Tensors(inputs, y, w)
+
+
+def streamed(prepared: Prepared, device: torch.device, dist: distributed.Dist) -> Streamed:
+    """The training rows of a source larger than data.memory_budget, read block by block."""
+    if dist.enabled:
+        raise ConfigError("streamed data trains in one process", where="data.memory_budget",
+                          found=f"a torchrun job of {dist.world_size} processes",
+                          hint="train without torchrun, or raise data.memory_budget so the data loads in memory")
+    return Streamed(prepared.stream, lambda block: to_tensors(block, device, prepared.task), device)
 
 
 def device_inputs(split: Split, device: torch.device) -> list[torch.Tensor]:

@@ -40,7 +40,7 @@ def make_cfg():
     return data_config
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_mixed():
     """`make_mixed(n, seed)`: a fresh mixed-type table."""
     return mixed_frame

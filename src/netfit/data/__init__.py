@@ -29,11 +29,15 @@ from netfit.data.prepared import Prepared, Split
 from netfit.data.preprocess import Preprocessor
 from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task, normalise_labels
 from netfit.data.sources import frame_from_data, frame_sha256, list_datasets, load_table, source_sha256
+from netfit.data.stream import prepare_stream, should_stream
 from netfit.data.split import SPLITS, count_cross_duplicates, split_rows, validate_split_columns
 from netfit.errors import DataError
 
 __all__ = ["prepare", "Prepared", "Split", "Preprocessor", "DataWarning", "load_table", "frame_from_data",
            "list_datasets"]
+
+
+_ROW = "__netfit_row__"  # the source row number, carried through cleaning for the hash split
 
 
 @dataclass
@@ -61,7 +65,10 @@ def prepare(cfg: DataConfig, seed: int, data: Any = None, need_test: bool = True
         DataError: the data cannot be read, cleaned or split as configured.
     """
     with _collect_warnings() as messages:
-        prepared = _prepare(cfg, seed, data, need_test)
+        if data is None and should_stream(cfg):
+            prepared = prepare_stream(cfg, seed, need_test)
+        else:
+            prepared = _prepare(cfg, seed, data, need_test)
     prepared.summary["warnings"] = messages
     return prepared
 
@@ -115,6 +122,7 @@ def _clean_tables(tables: dict[str, _Table], schema: Schema, cfg: DataConfig) ->
         frame = coerce_frame(table.frame, schema, table.label)
         if name == "all":
             frame = validate_split_columns(frame, cfg.split, table.label)  # row numbers still match the file
+            frame = frame.assign(**{_ROW: np.arange(len(frame))})  # the hash split hashes a row's number in the file
         frame, counts = clean_rows(frame, schema, cfg.preprocess.drop_duplicates)
         for reason, n in counts.items():
             dropped[reason] = dropped.get(reason, 0) + n
@@ -132,7 +140,7 @@ def _split(frames: dict[str, pd.DataFrame], cfg: DataConfig, seed: int, schema: 
         return {name: np.arange(len(f)) for name, f in frames.items()}, "sources", frames
     table = frames["all"]
     labels = None if task == "regression" else normalise_labels(table[schema.target])
-    result = split_rows(table, cfg.split, seed, labels)
+    result = split_rows(table, cfg.split, seed, labels, positions=frames["all"].pop(_ROW).to_numpy())
     return result.rows, result.method, {name: table.iloc[r] for name, r in result.rows.items()}
 
 

@@ -42,7 +42,8 @@ def resolve_kind(cfg: DataConfig, source: str | None) -> str:
         return "sequence"
     if source and source.startswith("synthetic:"):
         return {"synthetic:order": "sequence", "synthetic:sentences": "text"}.get(source, "table")
-    if cfg.image_shape or (source and not source.startswith(("<", "sklearn:", "synthetic:")) and Path(source).is_dir()):
+    if cfg.image_shape or (source and not source.startswith(("<", "sklearn:", "synthetic:")) and Path(source).is_dir()
+                           and not any(Path(source).rglob("*.parquet"))):  # a folder of Parquet files is a table
         return "image"
     return "table"
 

@@ -63,3 +63,11 @@ class Prepared:
     preprocessor: Any  # netfit.data.preprocess.Preprocessor, fitted on train
     summary: dict[str, Any] = field(default_factory=dict)  # counts for the report's data section
     fingerprint: dict[str, str] = field(default_factory=dict)  # data and split hashes
+    # a source larger than data.memory_budget: the training rows, read block by block
+    # (netfit.data.stream.TrainStream); splits["train"] then holds a sample of them
+    stream: Any = None
+
+    def sizes(self) -> dict[str, int]:
+        """Rows per split (all training rows when they stream)."""
+        return {name: len(self.stream) if name == "train" and self.stream is not None else len(s)
+                for name, s in self.splits.items()}

@@ -107,15 +107,18 @@ class Preprocessor:
         self.array: Any = None
 
     # ------------------------------------------------------------ fit
-    def fit(self, df: pd.DataFrame, classes: list[Any] | None = None, where: str = "train split") -> "Preprocessor":
+    def fit(self, df: pd.DataFrame, classes: list[Any] | None = None, where: str = "train split",
+            constant: list[str] | None = None) -> "Preprocessor":
         """Learn every statistic from `df` (the training split) and return self.
 
         Args:
             df: training rows. classes: every class label of the data set (default: those in df).
             where: names the data in messages.
+            constant: the columns with a single value in the training split, when known from more
+                rows than `df` holds (streaming); default: found in df.
         """
         self._require(df, [*self.types, *self._array_columns, *([self.target] if self.target else [])], where)
-        self.dropped = self._constant_columns(df) if self.cfg.drop_constant else {}
+        self.dropped = self._constant_columns(df, constant) if self.cfg.drop_constant else {}
         kept = [c for c in self.types if c not in self.dropped]
         if self.array is not None:
             self.array.fit(df, where)
@@ -132,8 +135,33 @@ class Preprocessor:
         self.fitted = True
         return self
 
-    def _constant_columns(self, df: pd.DataFrame) -> dict[str, str]:
-        constant = [c for c in self.types if df[c].nunique(dropna=False) <= 1]
+    def fit_stream(self, sample: pd.DataFrame, stats: Any, classes: list[Any] | None, where: str) -> "Preprocessor":
+        """Fit from one streaming pass over a training split too large to hold in memory.
+
+        `stats` (`netfit.data.stream.TrainStats`) holds exact counts, means, spreads, extremes and
+        category counts of every training row; `sample`, a seeded sample of those rows, gives what
+        needs the values themselves: medians and quartiles (`missing: median`, `numeric: robust`).
+        """
+        self.fit(sample, classes, where, constant=stats.constant_columns())
+        for col in self.numeric:
+            moments = stats.numeric[col.name]
+            if self.cfg.missing == "mean" and moments.n:
+                col.fill = moments.mean
+            if self.cfg.numeric in ("standardize", "minmax"):
+                col.center, col.scale = moments.scaling(self.cfg.numeric)
+            col.indicator = self.cfg.missing_indicator and moments.missing > 0
+        for col in self.booleans:
+            seen, true = stats.booleans[col.name]
+            col.fill = float(seen > 0 and true / seen >= 0.5)
+        self.categoricals = [self._categorical(c.name, stats.categories[c.name], stats.category_missing[c.name])
+                             for c in self.categoricals]
+        if self.task == "regression" and self.scale_target and stats.target.n:
+            self.target_mean, self.target_std = stats.target.scaling("standardize")
+        return self
+
+    def _constant_columns(self, df: pd.DataFrame, constant: list[str] | None = None) -> dict[str, str]:
+        if constant is None:
+            constant = [c for c in self.types if df[c].nunique(dropna=False) <= 1]
         if constant:
             warn(f"{len(constant)} column(s) dropped: a single value in the training split: {quote_list(constant)} "
                  f"(data.preprocess.drop_constant: false keeps them)")
@@ -158,15 +186,18 @@ class Preprocessor:
 
     def _fit_categorical(self, s: pd.Series) -> CategoricalColumn:
         text = category_strings(s)
-        counts = text.value_counts()
+        return self._categorical(str(s.name), text.value_counts(), bool(text.isna().any()))
+
+    def _categorical(self, name: str, counts: pd.Series, has_missing: bool) -> CategoricalColumn:
+        """A categorical column from its training counts (category -> rows) and whether a value was missing."""
         categories = sorted(counts.index)
         mode = self.cfg.categorical
         onehot = mode == "onehot" or (mode == "auto" and len(categories) <= self.cfg.max_onehot)
         if self.cfg.missing_categorical == "most_frequent" and len(categories) > 0:
             # most frequent; ties go to the first in sorted order, so the result is deterministic
             top = counts[counts == counts.max()].index
-            return CategoricalColumn(str(s.name), categories, onehot, False, min(top))
-        return CategoricalColumn(str(s.name), categories, onehot, bool(text.isna().any()), None)
+            return CategoricalColumn(name, categories, onehot, False, min(top))
+        return CategoricalColumn(name, categories, onehot, has_missing, None)
 
     def _fit_target(self, y: pd.Series, classes: list[Any] | None) -> None:
         if self.task == "regression":
@@ -403,6 +434,11 @@ def _scaling(values: np.ndarray, method: str) -> tuple[float, float]:
     else:  # robust: median and interquartile range
         q25, center, q75 = np.percentile(values, [25, 50, 75])
         scale = q75 - q25
+    return usable_scaling(center, scale)
+
+
+def usable_scaling(center: float, scale: float) -> tuple[float, float]:
+    """A zero or undefined scale becomes 1 and an undefined center 0: no division by 0."""
     if not np.isfinite(scale) or scale == 0:
         scale = 1.0
     return float(center) if np.isfinite(center) else 0.0, float(scale)

@@ -75,7 +75,7 @@ def build_schema(df: pd.DataFrame, cfg: DataConfig, where: str, splitting: bool 
     """
     target = target_name(cfg)
     _require_columns(df, [target], where, "target column", "data.target")
-    split_columns = [c for c in (cfg.split.group_column, cfg.split.order_column, cfg.split.column) if c]
+    split_columns = [c for c in (cfg.split.group_column, cfg.split.order_column, cfg.split.column, cfg.split.id_column) if c]
     split_columns = split_columns if splitting else []  # separate sources are not split
     weight = [cfg.weight_column] if cfg.weight_column else []
     _require_columns(df, weight, where, "weight column", "data.weight_column")

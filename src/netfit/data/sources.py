@@ -1,6 +1,6 @@
 """Sources: read a file, a bundled scikit-learn data set, or in-memory data into a DataFrame.
 
-Supported: `.csv`, `.parquet`, `.npz` (arrays `x` and `y`, names configurable) and
+Supported: `.csv`, `.parquet` (a file, or a folder of files), `.npz` (arrays `x` and `y`, names configurable) and
 `sklearn:NAME` for the data sets that ship inside scikit-learn (no download)::
 
     df = load_table("sklearn:iris", DataConfig())
@@ -62,6 +62,8 @@ def load_table(source: str, cfg: DataConfig) -> pd.DataFrame:
 
         return load_synthetic(source)
     path = Path(source)
+    if path.is_dir() and any(path.rglob("*.parquet")):
+        return _string_columns(_read_parquet_folder(path, source), source)
     if path.is_dir():
         from netfit.data.images import read_image_folder
 
@@ -123,6 +125,20 @@ def _read_parquet(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
     except (OSError, ValueError, pyarrow.ArrowException) as e:
         raise DataError("cannot read Parquet file", where=source, found=str(e).splitlines()[0],
                         hint="check that the file is Parquet (not CSV renamed) and was written completely") from None
+
+
+def _read_parquet_folder(path: Path, source: str) -> pd.DataFrame:
+    """Every Parquet file under a folder, in path order (the order streaming numbers rows in)."""
+    import pyarrow
+
+    from netfit.data.stream import parquet_files
+
+    try:
+        frames = [pd.read_parquet(f) for f in parquet_files(path)]
+    except (OSError, ValueError, pyarrow.ArrowException) as e:
+        raise DataError("cannot read Parquet data", where=source, found=str(e).splitlines()[0],
+                        hint="check that every file is Parquet with the same columns, written completely") from None
+    return pd.concat(frames, ignore_index=True)
 
 
 def _read_npz(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:

@@ -1,8 +1,10 @@
 """Split: seeded train/val/test row positions, and a count of rows shared across splits.
 
-Four ways, chosen by `data.split`: random (stratified by class when it can be), by group
+Five ways, chosen by `data.split`: random (stratified by class when it can be), by group
 (`group_column`: a group never straddles two splits), by time (`order_column`: train holds the
-earliest rows, test the latest), or given per row (`column` holding train/val/test)::
+earliest rows, test the latest), given per row (`column` holding train/val/test), or by a
+seeded hash of each row's id (`method: hash`: the same rows whether the data is in memory or
+streamed, see `netfit.data.stream`)::
 
     df = validate_split_columns(df, cfg.split, "data.csv")   # before rows are dropped: row numbers
     result = split_rows(df, cfg.split, seed=0, labels=df["y"])
@@ -34,7 +36,7 @@ class SplitResult:
     """Row positions per split ("train", "val", "test") and how they were chosen."""
 
     rows: dict[str, np.ndarray]
-    method: str  # "random" | "stratified" | "group" | "order" | "column"
+    method: str  # "random" | "stratified" | "group" | "order" | "column" | "hash"
 
 
 # ---------------------------------------------------------------- checks with row numbers
@@ -84,18 +86,29 @@ def _split_labels(s: pd.Series, column: str, where: str) -> pd.Series:
 
 
 # ---------------------------------------------------------------- splitting
-def split_rows(df: pd.DataFrame, cfg: SplitConfig, seed: int, labels: pd.Series | None = None) -> SplitResult:
+def split_rows(df: pd.DataFrame, cfg: SplitConfig, seed: int, labels: pd.Series | None = None,
+               positions: np.ndarray | None = None) -> SplitResult:
     """Choose the rows of each split.
 
     Args:
         df: the cleaned table (split columns already validated).
         cfg: `data.split`. seed: the run's seed (same seed, same rows).
         labels: class labels for classification (enables stratification), else None.
+        positions: each row's number in the source before cleaning (`method: hash` hashes it).
 
     Raises:
         DataError: no training rows, too few groups, or a stratified split that cannot hold
             every class (with `stratify: true`).
     """
+    if cfg.method == "hash":
+        if positions is None:
+            positions = np.arange(len(df))
+        codes = hash_split(df[cfg.id_column] if cfg.id_column else positions, cfg, seed)
+        rows = {name: np.flatnonzero(codes == i) for i, name in enumerate(SPLITS)}
+        if len(rows["train"]) == 0:
+            raise DataError("the hash split put no row in train", where="data.split",
+                            found=f"{len(df)} rows, train fraction {cfg.train}", hint="use more rows, or raise data.split.train")
+        return SplitResult(rows, "hash")
     if cfg.column:
         rows = {name: np.flatnonzero((df[cfg.column] == name).to_numpy()) for name in SPLITS}
         if len(rows["train"]) == 0:
@@ -212,6 +225,32 @@ def _order_split(key: pd.Series, sizes) -> dict[str, np.ndarray]:
     order = np.argsort(key.to_numpy(), kind="stable")
     n_train, n_val, _ = sizes
     return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
+
+
+def hash_split(ids: np.ndarray | pd.Series, cfg: SplitConfig, seed: int) -> np.ndarray:
+    """Split codes (0 train, 1 val, 2 test) from a seeded hash of each row's id.
+
+    A row's split depends only on its id, the seed and the fractions, never on the other rows: the
+    same rows land in the same split in memory and in every streaming pass. `ids` are row numbers
+    (int64) or the values of `split.id_column` (hashed through their text, so 7 and 7.0 agree).
+    """
+    if isinstance(ids, pd.Series):
+        from netfit.data.preprocess import category_strings
+
+        keys = pd.util.hash_pandas_object(category_strings(ids).fillna(""), index=False).to_numpy()
+    else:
+        keys = np.asarray(ids, dtype=np.int64).view(np.uint64)
+    u = (_mix64(keys ^ _mix64(np.uint64(seed % 2**64))) >> np.uint64(11)).astype(np.float64) / 2.0**53
+    return (u >= cfg.train).astype(np.int8) + (u >= cfg.train + cfg.val)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection of uint64 whose output bits look independent."""
+    with np.errstate(over="ignore"):
+        x = np.asarray(x, dtype=np.uint64)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
 
 
 # ---------------------------------------------------------------- leakage

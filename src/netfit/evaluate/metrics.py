@@ -30,10 +30,10 @@ METRIC_NAMES = {
     "multiclass": ("accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc"),
     "regression": ("mae", "rmse", "r2"),
 }
-# Index-matrix elements scored at a time: 1000 resamples of up to 4,000 rows go in one draw;
+# Index-matrix elements scored at a time: 1000 resamples of up to 2,000 rows go in one draw;
 # larger test sets are drawn in blocks of resamples from the same stream (same indices), which
-# keeps the kernels' working memory near 150 MB however large the test split.
-_CHUNK_ELEMENTS = 4_000_000
+# keeps the kernels' working memory near 75 MB however large the test split.
+_CHUNK_ELEMENTS = 2_000_000
 
 
 class Interval(NamedTuple):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -40,6 +41,59 @@ class Tensors:
 
 
 @dataclass
+class Streamed:
+    """Training rows too many to hold in memory, read in shuffled blocks (`netfit.data.stream`)."""
+
+    stream: Any  # TrainStream: len() rows, blocks(seed, batch_size) -> preprocessed Splits
+    convert: Callable[[Any], Tensors]  # a block -> tensors on the device
+    device: torch.device
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+
+Batch = tuple[list[torch.Tensor], torch.Tensor, "torch.Tensor | None", float]
+
+
+def batches(train: Tensors | Streamed, generator: torch.Generator, size: int, start: int, dist: Dist) -> Iterator[Batch]:
+    """One epoch's mini-batches from batch `start` on: (inputs, target, weights, loss share).
+
+    In-memory rows: index slices of a seeded permutation, drawn now (from `generator`); under DDP
+    each rank takes its rows of every global batch, its loss weighted by its share. Streamed rows:
+    the stream's shuffled blocks for a seed drawn now, sliced in order; earlier batches of a resumed
+    epoch are read again and skipped.
+    """
+    if isinstance(train, Streamed):
+        seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
+        return _streamed_batches(train, seed, size, start)
+    return _tensor_batches(train, torch.randperm(len(train), device=train.y.device, generator=generator), size, start, dist)
+
+
+def _tensor_batches(train: Tensors, perm: torch.Tensor, size: int, start: int, dist: Dist) -> Iterator[Batch]:
+    for lo in range(start * size, len(train), size):
+        idx = perm[lo:lo + size]
+        share = 1.0
+        if dist.enabled:
+            mine = distributed.shard(idx, dist)
+            share, idx = distributed.loss_scale(len(mine), len(idx), dist), mine
+        yield [x[idx] for x in train.inputs], train.y[idx], train.w[idx] if train.w is not None else None, share
+
+
+def _streamed_batches(train: Streamed, seed: int, size: int, start: int) -> Iterator[Batch]:
+    i = 0
+    for block in train.stream.blocks(seed, size):
+        count = math.ceil(len(block) / size)
+        if i + count <= start:  # a resumed epoch: these batches were trained on before the stop
+            i += count
+            continue
+        t = train.convert(block)
+        for lo in range(0, len(t), size):
+            if i >= start:
+                yield [x[lo:lo + size] for x in t.inputs], t.y[lo:lo + size], t.w[lo:lo + size] if t.w is not None else None, 1.0
+            i += 1
+
+
+@dataclass
 class LoopResult:
     state: TrainState
     best_weights: dict[str, torch.Tensor]
@@ -66,7 +120,7 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
     dist = dist or Dist()
     net = distributed.wrap(model, dist)  # DDP all-reduces gradients in backward; `model` keeps the state
     saving = checkpoints if dist.is_main else None  # every rank may resume; only rank 0 writes
-    device = train.y.device
+    device = train.device if isinstance(train, Streamed) else train.y.device
     optimizer = build_optimizer(cfg.optimizer, model, pretrained, cfg.pretrained_lr)
     schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(len(train), cfg))
     stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping and val is not None else None
@@ -93,18 +147,12 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
         else:  # summed batch losses stay on the device, read only at log points
             position = Position(generator.get_state(), torch.zeros((), device=device))
         running = position.running
-        perm = torch.randperm(n, device=device, generator=generator)
         seen_batches, last_read, reason = state.batch, t0, None
-        for i in range(state.batch, math.ceil(n / B)):
+        for i, (inputs, y, w, share) in enumerate(batches(train, generator, B, state.batch, dist), start=state.batch):
             lo = i * B
-            idx = perm[lo:lo + B]
-            share = 1.0
-            if dist.enabled:  # this rank's rows of the global batch, its loss weighted by its share
-                mine = distributed.shard(idx, dist)
-                share, idx = distributed.loss_scale(len(mine), len(idx), dist), mine
-            out = net(*[x[idx] for x in train.inputs])
+            out = net(*inputs)
             # an empty slice (a global tail smaller than the world) still joins the gradient all-reduce
-            loss = loss_fn(out, train.y[idx], train.w[idx] if train.w is not None else None) if len(idx) else out.sum() * 0
+            loss = loss_fn(out, y, w) if len(y) else out.sum() * 0
             if l1_params:
                 loss = loss + cfg.l1 * sum(p.abs().sum() for p in l1_params)
             scaled = loss * share if dist.enabled else loss

@@ -31,7 +31,7 @@ class Progress(Callback):
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         if self.quiet:
             return
-        sizes = ", ".join(f"{k} {len(v)}" for k, v in self.prepared.splits.items())
+        sizes = ", ".join(f"{k} {n}" for k, n in self.prepared.sizes().items())
         self.console.print(f"netfit: {self.prepared.task} task; rows: {sizes}; model: {self.n_params:,} parameters")
         self.console.print(f"run folder: {self.run_dir}")
         self.epochs = logs["epochs"]

@@ -1,0 +1,456 @@
+"""Streaming: train on a Parquet file or folder larger than `data.memory_budget`.
+
+The source is read in row groups (pyarrow.dataset), never whole. Each row's split comes from a
+seeded hash of its row number (or `split.id_column`), so every pass sees the same rows in the
+same split (`split.method: hash`; the in-memory path splits the same rows with it)::
+
+    prepared = prepare(cfg.data, seed)            # `netfit.data.prepare` calls `prepare_stream`
+    prepared.stream                               # TrainStream: the training rows, len() of them
+    for block in prepared.stream.blocks(seed=7, batch_size=256): ...   # shuffled, preprocessed
+
+Passes over the source:
+1. statistics: one pass keeps exact counts, means, spreads, extremes and categories of the
+   training rows (`TrainStats`), and a seeded sample of them for medians and quartiles;
+2. validation and test rows, preprocessed, are collected (they must fit in the budget);
+3. every epoch: row groups in a seeded order, their training rows through a shuffle buffer of
+   `data.shuffle_buffer` rows (default: a quarter of the budget), in shuffled blocks.
+
+What streaming leaves out: dropping duplicates (needs every row at once), group/order/column
+splits, image/sequence/text data, and the count of rows shared across splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from netfit.config import DataConfig
+from netfit.data.messages import DataWarning, warn
+from netfit.data.prepared import Prepared, Split
+from netfit.data.preprocess import Preprocessor, category_strings, usable_scaling
+from netfit.data.schema import (Schema, boolean_values, build_schema, class_labels, clean_rows, coerce_frame,
+                                infer_task, normalise_labels, numeric_values)
+from netfit.data.split import SPLITS, hash_split
+from netfit.data.sources import file_sha256, folder_sha256
+from netfit.errors import ConfigError, DataError
+
+HEAD_ROWS = 50_000  # rows read first to infer column types and the task
+SAMPLE_ROWS = 200_000  # at most this many training rows kept for medians, quartiles and baselines
+_ROW = "__netfit_row__"
+
+
+@dataclass
+class Chunk:
+    """One row group of the source: the unit of reading and of shuffling."""
+
+    fragment: Any  # a pyarrow.dataset fragment restricted to this row group
+    path: str
+    start: int  # the source row number of its first row (files in path order)
+    rows: int
+
+
+# ---------------------------------------------------------------- the source
+def is_parquet_folder(path: Path) -> bool:
+    return path.is_dir() and any(path.rglob("*.parquet"))
+
+
+def parquet_files(path: Path) -> list[Path]:
+    """The Parquet files of a source: the file itself, or a folder's files in path order."""
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*.parquet") if p.is_file())
+
+
+def parquet_chunks(source: str) -> list[Chunk]:
+    """Every row group of a Parquet file or folder, with its place in the source."""
+    import pyarrow
+    import pyarrow.dataset as ds
+
+    files = parquet_files(Path(source))
+    try:
+        dataset = ds.dataset([str(f) for f in files], format="parquet")
+        chunks, start = [], 0
+        for fragment in dataset.get_fragments():  # in the order the files were given
+            for piece in fragment.split_by_row_group():
+                group = piece.row_groups[0]
+                chunks.append(Chunk(piece, fragment.path, start, group.num_rows))
+                start += group.num_rows
+    except (OSError, ValueError, pyarrow.ArrowException) as e:
+        raise DataError("cannot read Parquet data", where=source, found=str(e).splitlines()[0],
+                        hint="check that every file is Parquet with the same columns, written completely") from None
+    if start == 0:
+        raise DataError("Parquet data has no rows", where=source, found=f"{len(files)} file(s), 0 rows",
+                        hint="point data.source at the file or folder that holds the data")
+    return chunks
+
+
+def should_stream(cfg: DataConfig) -> bool:
+    """A Parquet `data.source` whose uncompressed size exceeds `data.memory_budget`."""
+    if cfg.memory_budget is None or not cfg.source:
+        return False
+    path = Path(cfg.source)
+    if not (path.suffix.lower() == ".parquet" and path.is_file()) and not is_parquet_folder(path):
+        return False
+    return table_bytes(parquet_chunks(cfg.source), cfg.source) > cfg.memory_budget
+
+
+def table_bytes(chunks: list[Chunk], source: str) -> int:
+    """The source's size in memory, from its first row group read as a table (Parquet's own
+    uncompressed sizes count dictionary-encoded text once per distinct value, far below a table's)."""
+    first = next(c for c in chunks if c.rows)
+    return int(_arrow_table(first, None, source).nbytes / first.rows * sum(c.rows for c in chunks))
+
+
+def read_chunk(chunk: Chunk, columns: list[str] | None, source: str) -> pd.DataFrame:
+    frame = _arrow_table(chunk, columns, source).to_pandas(use_threads=False)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _arrow_table(chunk: Chunk, columns: list[str] | None, source: str) -> Any:
+    import pyarrow
+
+    try:
+        return chunk.fragment.to_table(columns=columns, use_threads=False)
+    except (OSError, ValueError, pyarrow.ArrowException) as e:
+        raise DataError("cannot read Parquet data", where=f"{chunk.path} (rows {chunk.start}-{chunk.start + chunk.rows - 1})",
+                        found=str(e).splitlines()[0], hint="check that every file has the same columns and types") from None
+
+
+# ---------------------------------------------------------------- statistics of the training rows
+@dataclass
+class Moments:
+    """Count, mean, spread and extremes of a column's values, merged chunk by chunk (Chan et al.)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0  # sum of squared deviations from the mean
+    lo: float = math.inf
+    hi: float = -math.inf
+    missing: int = 0
+
+    def add(self, values: np.ndarray) -> None:
+        seen = values[~np.isnan(values)]
+        self.missing += len(values) - len(seen)
+        if not len(seen):
+            return
+        n, mean = len(seen), float(seen.mean())
+        m2 = float(np.square(seen - mean).sum())
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.n * n / total
+        self.n = total
+        self.lo, self.hi = min(self.lo, float(seen.min())), max(self.hi, float(seen.max()))
+
+    def scaling(self, method: str) -> tuple[float, float]:
+        """(center, scale) of `standardize` or `minmax`, as the in-memory fit computes them."""
+        if not self.n:
+            return 0.0, 1.0
+        if method == "standardize":
+            return usable_scaling(self.mean, math.sqrt(self.m2 / self.n))
+        return usable_scaling(self.lo, self.hi - self.lo)
+
+    def distinct(self) -> int:
+        """0, 1 or 2 (meaning: more than one) distinct values, missing counted as one."""
+        return (0 if not self.n else 1 if self.lo == self.hi else 2) + (self.missing > 0)
+
+
+@dataclass
+class TrainStats:
+    """Exact statistics of the training rows, one chunk at a time."""
+
+    schema: Schema
+    task: str
+    numeric: dict[str, Moments] = field(default_factory=dict)
+    booleans: dict[str, list[int]] = field(default_factory=dict)  # [seen, true]
+    categories: dict[str, pd.Series] = field(default_factory=dict)  # category -> rows
+    category_missing: dict[str, bool] = field(default_factory=dict)
+    target: Moments = field(default_factory=Moments)
+    missing: Counter = field(default_factory=Counter)
+    rows: int = 0
+
+    def update(self, df: pd.DataFrame, where: str) -> None:
+        self.rows += len(df)
+        for name, kind in self.schema.types.items():
+            s = df[name]
+            self.missing[name] += int(s.isna().sum())
+            if kind == "numeric":
+                self.numeric.setdefault(name, Moments()).add(numeric_values(s, name, where).to_numpy())
+            elif kind == "boolean":
+                values = boolean_values(s, name, where).to_numpy()
+                counts = self.booleans.setdefault(name, [0, 0])
+                counts[0] += int((~np.isnan(values)).sum())
+                counts[1] += int(np.nansum(values))
+            else:
+                text = category_strings(s)
+                old = self.categories.get(name, pd.Series(dtype="int64"))
+                self.categories[name] = old.add(text.value_counts(), fill_value=0).astype("int64")
+                self.category_missing[name] = self.category_missing.get(name, False) or bool(text.isna().any())
+        if self.task == "regression":
+            self.target.add(df[self.schema.target].to_numpy(dtype="float64"))
+
+    def constant_columns(self) -> list[str]:
+        """Columns with a single value (missing counts as a value) in the training rows."""
+        def distinct(name: str, kind: str) -> int:
+            if kind == "numeric":
+                return self.numeric[name].distinct()
+            if kind == "boolean":
+                seen, true = self.booleans[name]
+                return int(true > 0) + int(seen > true) + int(self.missing[name] > 0)
+            return len(self.categories[name]) + int(self.category_missing[name])
+        return [name for name, kind in self.schema.types.items() if distinct(name, kind) <= 1]
+
+
+# ---------------------------------------------------------------- the training rows, epoch by epoch
+class TrainStream:
+    """The training rows of a streamed source, preprocessed block by block."""
+
+    def __init__(self, chunks: list[Chunk], read: Callable[[Chunk], Split], rows: int, buffer_rows: int):
+        self.chunks, self.read, self.rows, self.buffer_rows = chunks, read, rows, buffer_rows
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def blocks(self, seed: int, batch_size: int) -> Iterator[Split]:
+        """Every training row once, shuffled: row groups in a seeded order through a shuffle buffer.
+
+        Every block but the last holds a multiple of `batch_size` rows, so batches never straddle
+        blocks and an epoch has ceil(rows / batch_size) of them. The same seed gives the same blocks.
+        """
+        rng = np.random.default_rng(seed)
+        pending: list[Split] = []
+        held = 0
+        for k in rng.permutation(len(self.chunks)):
+            part = self.read(self.chunks[k])
+            if not len(part):
+                continue
+            pending.append(part)
+            held += len(part)
+            if held >= self.buffer_rows:  # emit the shuffled buffer but half of it, which mixes with later chunks
+                block = concat_splits(pending)
+                order = rng.permutation(held)
+                out = (held - self.buffer_rows // 2) // batch_size * batch_size
+                if out:
+                    yield take(block, order[:out])
+                pending, held = [take(block, order[out:])], held - out
+        if held:
+            block = concat_splits(pending)
+            yield take(block, rng.permutation(held))
+
+
+class _Rows:
+    """A split's preprocessed rows, written chunk by chunk into arrays of their final size (no concatenation copy)."""
+
+    def __init__(self, n: int):
+        self.n, self.filled, self.split = n, 0, None
+
+    def add(self, part: Split) -> None:
+        fields = ("x_num", "x_cat", "y", "w", "rows")
+        if self.split is None:
+            self.split = Split(*(None if getattr(part, f) is None else
+                                 np.empty((self.n, *getattr(part, f).shape[1:]), getattr(part, f).dtype) for f in fields))
+        for f in fields:
+            if getattr(part, f) is not None:
+                getattr(self.split, f)[self.filled:self.filled + len(part)] = getattr(part, f)
+        self.filled += len(part)
+
+
+def concat_splits(parts: list[Split]) -> Split:
+    if len(parts) == 1:
+        return parts[0]
+    w = np.concatenate([p.w for p in parts]) if parts[0].w is not None else None
+    return Split(np.concatenate([p.x_num for p in parts]), np.concatenate([p.x_cat for p in parts]),
+                 np.concatenate([p.y for p in parts]), w, np.concatenate([p.rows for p in parts]))
+
+
+def take(split: Split, idx: np.ndarray) -> Split:
+    return Split(split.x_num[idx], split.x_cat[idx], split.y[idx], split.w[idx] if split.w is not None else None,
+                 split.rows[idx])
+
+
+# ---------------------------------------------------------------- prepare
+class _Reader:
+    """Reads a chunk's rows as a cleaned table with each row's split code (0 train, 1 val, 2 test)."""
+
+    def __init__(self, cfg: DataConfig, seed: int, schema: Schema):
+        self.cfg, self.seed, self.schema = cfg, seed, schema
+        self.columns = list(dict.fromkeys(schema.used_columns))
+
+    def __call__(self, chunk: Chunk) -> tuple[pd.DataFrame, np.ndarray, dict[str, int]]:
+        where = f"{chunk.path} (row group from row {chunk.start})"
+        frame = coerce_frame(read_chunk(chunk, self.columns, self.cfg.source), self.schema, where)
+        frame = frame.assign(**{_ROW: np.arange(chunk.start, chunk.start + chunk.rows)})
+        frame, dropped = clean_rows(frame, self.schema, drop_duplicates=False)
+        ids = frame[self.cfg.split.id_column] if self.cfg.split.id_column else frame[_ROW].to_numpy()
+        return frame, hash_split(ids, self.cfg.split, self.seed), dropped
+
+
+def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepared:
+    """`netfit.data.prepare` for a Parquet source larger than `data.memory_budget` (see the module doc)."""
+    _check_streamable(cfg)
+    source = cfg.source
+    chunks = parquet_chunks(source)
+    head = pd.concat([read_chunk(c, None, source) for c in _head(chunks)], ignore_index=True)
+    schema = build_schema(head, cfg, source, splitting=True)
+    clean_head, _ = clean_rows(coerce_frame(head, schema, source), schema, drop_duplicates=False)
+    task, _ = infer_task(clean_head[schema.target], cfg.task, f"{source} (first {len(head)} rows)")
+    head_bytes = head[schema.used_columns].memory_usage(deep=True).sum() / len(head)  # one row as a table
+    del head, clean_head
+    read = _Reader(cfg, seed, schema)
+
+    # pass 1: statistics of the training rows, a seeded sample of them, split sizes
+    stats = TrainStats(schema, task)
+    total = sum(c.rows for c in chunks)
+    keep = min(1.0, _sample_rows(cfg, head_bytes) / max(1.0, total * cfg.split.train))
+    rng = np.random.default_rng(seed)
+    samples, labels, train_labels, dropped = [], Counter(), Counter(), Counter()
+    sizes, split_hash = Counter(), {name: hashlib.sha256(name.encode()) for name in SPLITS}
+    for chunk in chunks:
+        frame, codes, counts = read(chunk)
+        dropped.update(counts)
+        rows = frame[_ROW].to_numpy(np.int64)
+        for i, name in enumerate(SPLITS):
+            sizes[name] += int((codes == i).sum())
+            split_hash[name].update(rows[codes == i].astype("<i8").tobytes())
+        train = frame[codes == 0]
+        if task != "regression":
+            labels.update(normalise_labels(frame[schema.target]).value_counts().to_dict())
+            train_labels.update({str(k): v for k, v in normalise_labels(train[schema.target]).value_counts().items()})
+        stats.update(train, f"{chunk.path} (train split)")
+        samples.append(train[rng.random(len(train)) < keep])
+    if stats.rows == 0:
+        raise DataError("no training rows", where=source, found=f"{total} rows, none in the train split after cleaning",
+                        hint="check data.target and data.split.train")
+    classes = class_labels(pd.Series(list(labels))) if task != "regression" else None
+    sample = pd.concat(samples, ignore_index=True)
+    pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
+    pre.fit_stream(sample.drop(columns=_ROW), stats, classes, where=f"{source} (train split)")
+
+    # pass 2: validation and test rows, preprocessed, in memory
+    wanted = [name for name in SPLITS if name != "test" or need_test]
+    row_bytes = _row_bytes(pre, schema)
+    held_bytes = sum(sizes[n] for n in wanted if n != "train") * row_bytes
+    if held_bytes > cfg.memory_budget:
+        raise DataError("the validation and test splits do not fit in the memory budget", where="data.memory_budget",
+                        found=f"{held_bytes / 1e6:.0f} MB needed, budget {cfg.memory_budget / 1e6:.0f} MB",
+                        hint="lower data.split.val / data.split.test, or raise data.memory_budget")
+    held = {name: _Rows(sizes[name]) for name in wanted if name != "train"}
+    with _quiet():  # pass 1 warned already; the same warnings per chunk would flood the log
+        for chunk in chunks:
+            frame, codes, _ = read(chunk)
+            for name, rows in held.items():
+                rows.add(_encode(pre, frame[codes == SPLITS.index(name)], source, name))
+    sampled = _Rows(len(sample))  # a sample of the training rows: baselines, class weights, finders
+    for lo in range(0, max(len(sample), 1), HEAD_ROWS):
+        sampled.add(_encode(pre, sample.iloc[lo:lo + HEAD_ROWS], source, "train"))
+    splits = {"train": sampled.split, **{name: rows.split for name, rows in held.items()}}
+    budget = cfg.shuffle_buffer or max(1, cfg.memory_budget // 4 // row_bytes)
+    stream = TrainStream(chunks, lambda c: _train_rows(read, pre, c, source), stats.rows, budget)
+    summary = _summary(cfg, schema, pre, stats, total, dropped, sizes, splits, train_labels, len(chunks), len(sample),
+                       budget, wanted)
+    fingerprint = {"data": folder_sha256(source) if Path(source).is_dir() else file_sha256(source),
+                   "split": hashlib.sha256("".join(split_hash[n].hexdigest() for n in SPLITS).encode()).hexdigest()}
+    return Prepared(task, splits, pre, summary, fingerprint, stream=stream)
+
+
+def _check_streamable(cfg: DataConfig) -> None:
+    problems = []
+    if cfg.kind not in ("auto", "table"):
+        problems.append(("data.kind", cfg.kind, "table"))
+    if cfg.preprocess.drop_duplicates:
+        problems.append(("data.preprocess.drop_duplicates", "true", "false (duplicates are found only in memory)"))
+    for name in ("group_column", "order_column", "column"):
+        if getattr(cfg.split, name):
+            problems.append((f"data.split.{name}", getattr(cfg.split, name), "unset (a streamed split is by hash)"))
+    if problems:
+        where, found, expected = problems[0]
+        raise ConfigError("this data is larger than data.memory_budget and streams, which this setting does not support",
+                          where=where, found=found, expected=expected,
+                          hint="change that setting, or raise data.memory_budget to load the data in memory")
+    if cfg.split.method != "hash":
+        warn("the data streams (larger than data.memory_budget): rows are split by a hash of their row number "
+             "(data.split.method: hash; sizes are approximate, classes not stratified)")
+
+
+def _sample_rows(cfg: DataConfig, row_bytes: float) -> int:
+    """Training rows kept as a sample: a tenth of the budget, at most SAMPLE_ROWS."""
+    return int(min(SAMPLE_ROWS, max(1000, cfg.memory_budget / 10 / row_bytes)))
+
+
+def _head(chunks: list[Chunk]) -> list[Chunk]:
+    """The first row groups, about HEAD_ROWS rows: enough to infer types and the task."""
+    head, rows = [], 0
+    for chunk in chunks:
+        head.append(chunk)
+        rows += chunk.rows
+        if rows >= HEAD_ROWS:
+            break
+    return head
+
+
+def _encode(pre: Preprocessor, frame: pd.DataFrame, source: str, name: str) -> Split:
+    split = pre.transform(frame.drop(columns=_ROW), where=f"{source} ({name} split)")
+    split.rows = frame[_ROW].to_numpy(np.int64)  # row numbers in the source
+    return split
+
+
+def _train_rows(read: _Reader, pre: Preprocessor, chunk: Chunk, source: str) -> Split:
+    frame, codes, _ = read(chunk)
+    with _quiet():
+        return _encode(pre, frame[codes == 0], source, "train")
+
+
+def _row_bytes(pre: Preprocessor, schema: Schema) -> int:
+    """Bytes of one preprocessed row: float32 features, int64 codes, target, weight, row number."""
+    return 4 * pre.n_num + 8 * len(pre.cat_cardinalities) + 8 + 8 + (4 if schema.weight else 0)
+
+
+class _quiet(warnings.catch_warnings):
+    """Silence DataWarnings (already reported by the first pass) inside the block."""
+
+    def __enter__(self):
+        entered = super().__enter__()
+        warnings.simplefilter("ignore", DataWarning)
+        return entered
+
+
+def _summary(cfg: DataConfig, schema: Schema, pre: Preprocessor, stats: TrainStats, total: int, dropped: Counter,
+             sizes: Counter, splits: dict[str, Split], train_labels: Counter, chunks: int, sampled: int, buffer: int,
+             wanted: list[str]) -> dict[str, Any]:
+    """The report's data section, as the in-memory path writes it, plus a `streaming` block."""
+    used = pre.input_columns
+    summary = {
+        "sources": {"all": cfg.source},
+        "rows_loaded": {"all": total},
+        "rows_dropped": dict(dropped),
+        "task": pre.task,
+        "target": schema.target,
+        "classes": list(pre.classes),
+        "columns": {kind: [c for c in used if schema.types[c] == kind] for kind in ("numeric", "categorical", "boolean")},
+        "encoding": {"onehot": [c.name for c in pre.categoricals if c.onehot], "codes": pre.cat_names},
+        "dropped_columns": {**schema.dropped, **pre.dropped},
+        "missing_in_train": {c: int(stats.missing[c]) for c in used if stats.missing[c]},
+        "split_method": "hash",
+        "split_sizes": {name: sizes[name] for name in wanted},
+        "n_num": pre.n_num,
+        "input": None,
+        "cat_cardinalities": pre.cat_cardinalities,
+        "unseen_categories": {},
+        "duplicates_across_splits": {},
+        "rows_used": int(sum(sizes.values())),
+        "streaming": {"memory_budget": cfg.memory_budget, "row_groups": chunks, "shuffle_buffer_rows": buffer,
+                      "train_sample_rows": sampled},
+    }
+    if pre.task != "regression":
+        counts = {name: dict(zip(map(str, pre.classes), np.bincount(s.y, minlength=len(pre.classes)).tolist()))
+                  for name, s in splits.items() if name != "train"}
+        counts["train"] = {str(c): int(train_labels.get(str(c), 0)) for c in pre.classes}
+        summary["class_balance"] = {name: counts[name] for name in wanted}
+    return summary

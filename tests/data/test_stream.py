@@ -1,0 +1,205 @@
+"""Streaming: a Parquet folder larger than data.memory_budget trains without loading whole.
+
+The streamed path must hold the same rows in each split as the in-memory path with
+`split.method: hash`, fit the same statistics (exactly where they are moments, counts and
+categories; from a sample where they are medians), and read every training row once per epoch
+in a seeded, well-mixed order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import netfit
+from netfit.config import load_config
+from netfit.data import prepare
+from netfit.errors import ConfigError, DataError
+
+ROWS, FILES, GROUP = 20_000, 3, 1_000
+BUDGET = "1MB"  # the folder holds about 2 MB uncompressed: it streams
+
+
+def write_folder(folder: Path, frame, files: int = FILES, group: int = GROUP) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), files)):
+        pq.write_table(pa.Table.from_pandas(frame.iloc[part], preserve_index=False), folder / f"part-{i}.parquet",
+                       row_group_size=group)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, make_mixed) -> Path:
+    return write_folder(tmp_path_factory.mktemp("stream") / "table", make_mixed(ROWS))
+
+
+def data_cfg(folder: Path, **data) -> dict:
+    return {"source": str(folder), "target": "y", **data}
+
+
+@pytest.fixture(scope="module")
+def both(folder):
+    """The same folder prepared in memory (hash split) and streamed."""
+    with pytest.warns(netfit.data.DataWarning):
+        memory = prepare(load_config({"data": data_cfg(folder, split={"method": "hash"})}).data, seed=0)
+        streamed = prepare(load_config({"data": data_cfg(folder, memory_budget=BUDGET)}).data, seed=0)
+    return memory, streamed
+
+
+def test_streamed_and_in_memory_hash_splits_hold_the_same_rows(both):
+    memory, streamed = both
+    assert memory.stream is None and streamed.stream is not None
+    assert streamed.summary["split_method"] == memory.summary["split_method"] == "hash"
+    assert streamed.sizes() == memory.sizes()
+    assert abs(streamed.sizes()["train"] / ROWS - 0.7) < 0.02  # the hash spreads rows by the fractions
+    for name in ("val", "test"):  # no row is dropped by cleaning here, so positions are row numbers
+        s, m = streamed.splits[name], memory.splits[name]
+        np.testing.assert_array_equal(s.rows, m.rows)
+        np.testing.assert_array_equal(s.y, m.y)
+        np.testing.assert_array_equal(s.x_cat, m.x_cat)
+        # scaling agrees to float32 precision; only cells filled with a median (from a sample) may differ
+        differ = np.abs(s.x_num - m.x_num) > 1e-5
+        imputed = memory.preprocessor.feature_names.index("age")  # whole years, 10% missing
+        assert set(np.flatnonzero(differ.any(axis=0))) <= {imputed}
+        assert differ[:, imputed].mean() < 0.15
+    assert streamed.summary["class_balance"] == memory.summary["class_balance"]
+
+
+def test_streamed_statistics_are_exact_where_they_can_be(both):
+    mem, st = (p.preprocessor for p in both)
+    assert mem.input_columns == st.input_columns and mem.classes == st.classes
+    assert mem.dropped == st.dropped  # id and date columns, from the head of the data
+    for a, b in zip(mem.numeric, st.numeric, strict=True):
+        assert (a.center, a.scale) == pytest.approx((b.center, b.scale), rel=1e-9)
+        assert abs(a.fill - b.fill) < 0.1 * a.scale, a.name  # a median from a seeded sample of training rows
+    assert [dataclasses.astuple(c) for c in mem.categoricals] == [dataclasses.astuple(c) for c in st.categoricals]
+    assert [b.fill for b in mem.booleans] == [b.fill for b in st.booleans]
+
+
+def test_an_epoch_reads_every_training_row_once_in_a_seeded_mixed_order(both):
+    memory, streamed = both
+    stream = streamed.stream
+    blocks = list(stream.blocks(seed=3, batch_size=64))
+    rows = np.concatenate([b.rows for b in blocks])
+    np.testing.assert_array_equal(np.sort(rows), memory.splits["train"].rows)
+    assert all(len(b) % 64 == 0 for b in blocks[:-1])
+    assert max(len(b) for b in blocks) <= stream.buffer_rows + GROUP  # the buffer bounds memory
+    again = np.concatenate([b.rows for b in stream.blocks(seed=3, batch_size=64)])
+    other = np.concatenate([b.rows for b in stream.blocks(seed=4, batch_size=64)])
+    np.testing.assert_array_equal(rows, again)
+    assert not np.array_equal(rows, other)
+    # well mixed: every batch draws on several row groups, the epoch's first tenth on many
+    assert min(len(np.unique(rows[lo:lo + 64] // GROUP)) for lo in range(0, len(rows) - 64, 64)) >= 3
+    first = rows[:len(rows) // 10] // GROUP
+    assert len(np.unique(first)) >= 8, "the first tenth of an epoch should draw on many row groups"
+
+
+def test_streamed_training_matches_in_memory_training(folder, tmp_path):
+    common = {"model": {"hidden": [32]}, "train": {"epochs": 4, "batch_size": 128},
+              "evaluate": {"bootstrap": 0, "report_html": False}, "output_dir": str(tmp_path)}
+    reports = {}
+    for mode, data in {"memory": {"split": {"method": "hash"}}, "streamed": {"memory_budget": BUDGET}}.items():
+        run = netfit.fit({**common, "data": data_cfg(folder, **data)}, quiet=True)
+        reports[mode] = json.loads((run.path / "report.json").read_text())
+    mem, st = reports["memory"], reports["streamed"]
+    assert st["split_sizes"] == mem["split_sizes"]
+    assert st["data"]["streaming"]["row_groups"] == sum(pq.ParquetFile(f).num_row_groups for f in folder.iterdir())
+    assert "streaming" not in mem["data"]
+    acc = {k: r["test"]["metrics"]["accuracy"]["value"] for k, r in reports.items()}
+    assert acc["streamed"] > 0.75 and abs(acc["streamed"] - acc["memory"]) < 0.03, acc
+    assert st["baselines"]["linear"]["metrics"]["accuracy"]["value"] > 0.7  # fitted on the training sample
+
+
+def test_a_hash_split_by_id_column_keeps_an_id_in_one_split(tmp_path, make_mixed):
+    frame = make_mixed(600)
+    frame["customer"] = [f"c{i % 150}" for i in range(600)]  # each id on 4 rows
+    folder = write_folder(tmp_path / "t", frame, files=2, group=100)
+    cfg = load_config({"data": data_cfg(folder, memory_budget="20KB", split={"method": "hash", "id_column": "customer"},
+                                        preprocess={"drop_constant": False})}).data
+    prepared = prepare(cfg, seed=0)
+    assert prepared.stream is not None
+    ids = {name: set(frame["customer"].iloc[prepared.splits[name].rows]) for name in ("val", "test")}
+    train = set(frame["customer"].iloc[np.concatenate([b.rows for b in prepared.stream.blocks(0, 32)])])
+    assert not (ids["val"] & ids["test"]) and not (train & ids["val"]) and not (train & ids["test"])
+
+
+@pytest.mark.parametrize("data, error, words", [
+    ({"preprocess": {"drop_duplicates": True}}, ConfigError, "data.preprocess.drop_duplicates"),
+    ({"split": {"group_column": "city"}}, ConfigError, "data.split.group_column"),
+    ({"memory_budget": "200KB"}, DataError, "validation and test splits do not fit"),
+])
+def test_what_streaming_cannot_do_is_a_clear_error(folder, data, error, words):
+    cfg = load_config({"data": data_cfg(folder, **{"memory_budget": BUDGET, **data})}).data
+    with pytest.raises(error) as e:
+        prepare(cfg, seed=0)
+    assert words in str(e.value) and "memory_budget" in str(e.value)
+
+
+def test_a_corrupt_file_in_the_folder_exits_2_naming_it(tmp_path, make_mixed):
+    broken = write_folder(tmp_path / "broken", make_mixed(3000), files=2, group=500)
+    (broken / "part-9.parquet").write_bytes(b"PAR1 not really parquet")
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({"data": data_cfg(broken, memory_budget="10KB")}))
+    done = subprocess.run([sys.executable, "-m", "netfit", "train", str(config), "-q"], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "cannot read Parquet data" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- the issue's memory test
+RSS_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import netfit, numpy, pandas, pyarrow.dataset, sklearn.linear_model, torch  # the baseline includes imports
+
+    def rss(field):
+        for line in open("/proc/self/status"):
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+
+    base = rss("VmRSS")
+    run = netfit.fit(json.loads(sys.argv[1]), quiet=True)
+    report = json.loads((run.path / "report.json").read_text())
+    print(json.dumps({"growth": rss("VmHWM") - base, "report": report}))
+""")
+
+
+def _generate(folder: Path, rows: int, files: int = 8) -> None:
+    """A 16-feature table whose label is a noisy linear rule, in Parquet files of 50,000-row groups."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=16)
+    folder.mkdir()
+    for i in range(files):
+        x = rng.normal(size=(rows // files, 16)).astype(np.float32)
+        y = (x @ weights + 0.5 * rng.normal(size=len(x)) > 0).astype(np.int64)
+        columns = {f"f{j}": x[:, j] for j in range(16)} | {"y": y}
+        pq.write_table(pa.table(columns), folder / f"part-{i:02d}.parquet", row_group_size=50_000)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak RSS from /proc")
+def test_two_million_rows_train_within_a_100_mb_budget(tmp_path):
+    folder = tmp_path / "big"
+    _generate(folder, 2_000_000)
+    common = {"model": {"hidden": [32]}, "train": {"epochs": 1, "batch_size": 1024, "threads": 2},
+              "evaluate": {"bootstrap": 200, "report_html": False}, "output_dir": str(tmp_path / "runs")}
+    results = {}
+    for mode, data in {"streamed": {"memory_budget": "100MB"}, "memory": {"split": {"method": "hash"}}}.items():
+        cfg = {**common, "data": {"source": str(folder), "target": "y", **data}}
+        done = subprocess.run([sys.executable, "-W", "ignore", "-c", RSS_SCRIPT, json.dumps(cfg)],
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    streamed, memory = results["streamed"], results["memory"]
+    assert streamed["report"]["data"]["streaming"]["memory_budget"] == 100_000_000
+    assert streamed["growth"] < 3 * 100e6, f"streaming grew RSS by {streamed['growth'] / 1e6:.0f} MB"
+    assert memory["growth"] > streamed["growth"]  # the in-memory run of the same data needs more
+    acc = {mode: r["report"]["test"]["metrics"]["accuracy"]["value"] for mode, r in results.items()}
+    assert acc["streamed"] > 0.93 and abs(acc["streamed"] - acc["memory"]) < 0.01, acc
