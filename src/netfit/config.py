@@ -139,7 +139,7 @@ class DataConfig(_Section):
                           "(uncompressed) streams in row groups instead of loading whole; default: always load whole."
     )
     shuffle_buffer: int | None = Field(
-        None, ge=1, description="Streaming: rows shuffled together in memory (default: a quarter of `memory_budget`)."
+        None, ge=1, description="Streaming: rows shuffled together in memory (default: as many as fill an eighth of `memory_budget`)."
     )
     too_long: Literal["truncate", "error"] = Field(
         "truncate", description="Sequences or texts longer than max_len: truncate them (the count is reported) or stop with an error."

@@ -100,7 +100,7 @@ def test_an_epoch_reads_every_training_row_once_in_a_seeded_mixed_order(both):
     # well mixed: every batch draws on several row groups, the epoch's first tenth on many
     assert min(len(np.unique(rows[lo:lo + 64] // GROUP)) for lo in range(0, len(rows) - 64, 64)) >= 3
     first = rows[:len(rows) // 10] // GROUP
-    assert len(np.unique(first)) >= 8, "the first tenth of an epoch should draw on many row groups"
+    assert len(np.unique(first)) > stream.buffer_rows // GROUP, "mixing should reach across the shuffle buffer"
 
 
 def test_streamed_training_matches_in_memory_training(folder, tmp_path):
@@ -157,22 +157,25 @@ def test_a_corrupt_file_in_the_folder_exits_2_naming_it(tmp_path, make_mixed):
 # ---------------------------------------------------------------- the issue's memory test
 RSS_SCRIPT = textwrap.dedent("""
     import json, sys
-    import netfit, numpy, pandas, pyarrow.dataset, sklearn.linear_model, torch  # the baseline includes imports
+    import netfit
 
     def rss(field):
         for line in open("/proc/self/status"):
             if line.startswith(field):
                 return int(line.split()[1]) * 1024
 
+    cfg, warm_up = json.loads(sys.argv[1]), sys.argv[2]
+    # the baseline: after imports and a small run that loads every module and library a run uses
+    netfit.fit({**cfg, "data": {**cfg["data"], "source": warm_up, "memory_budget": "1MB"}}, quiet=True)
     base = rss("VmRSS")
-    run = netfit.fit(json.loads(sys.argv[1]), quiet=True)
+    run = netfit.fit(cfg, quiet=True)
     report = json.loads((run.path / "report.json").read_text())
     print(json.dumps({"growth": rss("VmHWM") - base, "report": report}))
 """)
 
 
-def _generate(folder: Path, rows: int, files: int = 8) -> None:
-    """A 16-feature table whose label is a noisy linear rule, in Parquet files of 50,000-row groups."""
+def _generate(folder: Path, rows: int, files: int = 8, group: int = 50_000) -> None:
+    """A 16-feature table whose label is a noisy linear rule, in Parquet files of `group`-row groups."""
     rng = np.random.default_rng(0)
     weights = rng.normal(size=16)
     folder.mkdir()
@@ -180,20 +183,21 @@ def _generate(folder: Path, rows: int, files: int = 8) -> None:
         x = rng.normal(size=(rows // files, 16)).astype(np.float32)
         y = (x @ weights + 0.5 * rng.normal(size=len(x)) > 0).astype(np.int64)
         columns = {f"f{j}": x[:, j] for j in range(16)} | {"y": y}
-        pq.write_table(pa.table(columns), folder / f"part-{i:02d}.parquet", row_group_size=50_000)
+        pq.write_table(pa.table(columns), folder / f"part-{i:02d}.parquet", row_group_size=group)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak RSS from /proc")
 def test_two_million_rows_train_within_a_100_mb_budget(tmp_path):
-    folder = tmp_path / "big"
+    folder, warm_up = tmp_path / "big", tmp_path / "small"
     _generate(folder, 2_000_000)
+    _generate(warm_up, 20_000, files=2, group=5_000)
     common = {"model": {"hidden": [32]}, "train": {"epochs": 1, "batch_size": 1024, "threads": 2},
               "evaluate": {"bootstrap": 200, "report_html": False}, "output_dir": str(tmp_path / "runs")}
     results = {}
     for mode, data in {"streamed": {"memory_budget": "100MB"}, "memory": {"split": {"method": "hash"}}}.items():
         cfg = {**common, "data": {"source": str(folder), "target": "y", **data}}
-        done = subprocess.run([sys.executable, "-W", "ignore", "-c", RSS_SCRIPT, json.dumps(cfg)],
+        done = subprocess.run([sys.executable, "-W", "ignore", "-c", RSS_SCRIPT, json.dumps(cfg), str(warm_up)],
                               capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stderr[-3000:]
         results[mode] = json.loads(done.stdout.strip().splitlines()[-1])

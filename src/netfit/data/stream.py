@@ -13,7 +13,7 @@ Passes over the source:
    training rows (`TrainStats`), and a seeded sample of them for medians and quartiles;
 2. validation and test rows, preprocessed, are collected (they must fit in the budget);
 3. every epoch: row groups in a seeded order, their training rows through a shuffle buffer of
-   `data.shuffle_buffer` rows (default: a quarter of the budget), in shuffled blocks.
+   `data.shuffle_buffer` rows (default: an eighth of the budget), in shuffled blocks.
 
 What streaming leaves out: dropping duplicates (needs every row at once), group/order/column
 splits, image/sequence/text data, and the count of rows shared across splits.
@@ -43,7 +43,8 @@ from netfit.data.sources import file_sha256, folder_sha256
 from netfit.errors import ConfigError, DataError
 
 HEAD_ROWS = 50_000  # rows read first to infer column types and the task
-SAMPLE_ROWS = 200_000  # at most this many training rows kept for medians, quartiles and baselines
+SAMPLE_ROWS = 200_000
+SLICE_ROWS = 16_384  # rows read and preprocessed at a time  # at most this many training rows kept for medians, quartiles and baselines
 _ROW = "__netfit_row__"
 
 
@@ -104,20 +105,37 @@ def table_bytes(chunks: list[Chunk], source: str) -> int:
     """The source's size in memory, from its first row group read as a table (Parquet's own
     uncompressed sizes count dictionary-encoded text once per distinct value, far below a table's)."""
     first = next(c for c in chunks if c.rows)
-    return int(_arrow_table(first, None, source).nbytes / first.rows * sum(c.rows for c in chunks))
+    return int(_arrow_table(first, source).nbytes / first.rows * sum(c.rows for c in chunks))
 
 
-def read_chunk(chunk: Chunk, columns: list[str] | None, source: str) -> pd.DataFrame:
-    frame = _arrow_table(chunk, columns, source).to_pandas(use_threads=False)
+def read_chunk(chunk: Chunk, source: str) -> pd.DataFrame:
+    """A whole row group, every column, as a table."""
+    return _frame(_arrow_table(chunk, source))
+
+
+def _frame(table: Any) -> pd.DataFrame:
+    frame = table.to_pandas(use_threads=False)
     frame.columns = [str(c) for c in frame.columns]
     return frame
 
 
-def _arrow_table(chunk: Chunk, columns: list[str] | None, source: str) -> Any:
+def _arrow_table(chunk: Chunk, source: str) -> Any:
     import pyarrow
 
+    return pyarrow.Table.from_batches(list(_slices(chunk, None, source, rows=None)), schema=chunk.fragment.physical_schema)
+
+
+def _slices(chunk: Chunk, columns: list[str] | None, source: str, rows: int | None = SLICE_ROWS) -> Iterator[Any]:
+    """A row group's rows as Arrow record batches of at most `rows` rows (None: the reader's own batches)."""
+    import pyarrow
+    import pyarrow.dataset as ds
+
+    options = {"batch_size": rows} if rows else {}
+    # the system allocator hands freed memory back; Arrow's default pool keeps much of it
+    scanner = ds.Scanner.from_fragment(chunk.fragment, columns=columns, use_threads=False,
+                                       memory_pool=pyarrow.system_memory_pool(), **options)
     try:
-        return chunk.fragment.to_table(columns=columns, use_threads=False)
+        yield from scanner.to_batches()
     except (OSError, ValueError, pyarrow.ArrowException) as e:
         raise DataError("cannot read Parquet data", where=f"{chunk.path} (rows {chunk.start}-{chunk.start + chunk.rows - 1})",
                         found=str(e).splitlines()[0], hint="check that every file has the same columns and types") from None
@@ -212,7 +230,7 @@ class TrainStats:
 class TrainStream:
     """The training rows of a streamed source, preprocessed block by block."""
 
-    def __init__(self, chunks: list[Chunk], read: Callable[[Chunk], Split], rows: int, buffer_rows: int):
+    def __init__(self, chunks: list[Chunk], read: Callable[[Chunk], Split | None], rows: int, buffer_rows: int):
         self.chunks, self.read, self.rows, self.buffer_rows = chunks, read, rows, buffer_rows
 
     def __len__(self) -> int:
@@ -229,7 +247,7 @@ class TrainStream:
         held = 0
         for k in rng.permutation(len(self.chunks)):
             part = self.read(self.chunks[k])
-            if not len(part):
+            if part is None:  # no training rows in this row group
                 continue
             pending.append(part)
             held += len(part)
@@ -277,19 +295,28 @@ def take(split: Split, idx: np.ndarray) -> Split:
 
 # ---------------------------------------------------------------- prepare
 class _Reader:
-    """Reads a chunk's rows as a cleaned table with each row's split code (0 train, 1 val, 2 test)."""
+    """Reads a chunk in slices of SLICE_ROWS rows (bounding the working memory of a row group of any
+    size): cleaned tables, each with its rows' split codes (0 train, 1 val, 2 test)."""
 
     def __init__(self, cfg: DataConfig, seed: int, schema: Schema):
         self.cfg, self.seed, self.schema = cfg, seed, schema
         self.columns = list(dict.fromkeys(schema.used_columns))
 
-    def __call__(self, chunk: Chunk) -> tuple[pd.DataFrame, np.ndarray, dict[str, int]]:
-        where = f"{chunk.path} (row group from row {chunk.start})"
-        frame = coerce_frame(read_chunk(chunk, self.columns, self.cfg.source), self.schema, where)
-        frame = frame.assign(**{_ROW: np.arange(chunk.start, chunk.start + chunk.rows)})
-        frame, dropped = clean_rows(frame, self.schema, drop_duplicates=False)
-        ids = frame[self.cfg.split.id_column] if self.cfg.split.id_column else frame[_ROW].to_numpy()
-        return frame, hash_split(ids, self.cfg.split, self.seed), dropped
+    def __call__(self, chunk: Chunk) -> Iterator[tuple[pd.DataFrame, np.ndarray, dict[str, int]]]:
+        start = chunk.start
+        for table in _slices(chunk, self.columns, self.cfg.source):
+            where = f"{chunk.path} (rows from {start})"
+            frame = coerce_frame(_frame(table), self.schema, where)
+            frame = frame.assign(**{_ROW: np.arange(start, start + len(frame))})
+            start += len(frame)
+            frame, dropped = clean_rows(frame, self.schema, drop_duplicates=False)
+            ids = frame[self.cfg.split.id_column] if self.cfg.split.id_column else frame[_ROW].to_numpy()
+            yield frame, hash_split(ids, self.cfg.split, self.seed), dropped
+
+    def every(self, chunks: list[Chunk]) -> Iterator[tuple[pd.DataFrame, np.ndarray, dict[str, int]]]:
+        """The slices of every chunk, in source order."""
+        for chunk in chunks:
+            yield from self(chunk)
 
 
 def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepared:
@@ -297,7 +324,7 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
     _check_streamable(cfg)
     source = cfg.source
     chunks = parquet_chunks(source)
-    head = pd.concat([read_chunk(c, None, source) for c in _head(chunks)], ignore_index=True)
+    head = pd.concat([read_chunk(c, source) for c in _head(chunks)], ignore_index=True)
     schema = build_schema(head, cfg, source, splitting=True)
     clean_head, _ = clean_rows(coerce_frame(head, schema, source), schema, drop_duplicates=False)
     task, _ = infer_task(clean_head[schema.target], cfg.task, f"{source} (first {len(head)} rows)")
@@ -312,8 +339,7 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
     rng = np.random.default_rng(seed)
     samples, labels, train_labels, dropped = [], Counter(), Counter(), Counter()
     sizes, split_hash = Counter(), {name: hashlib.sha256(name.encode()) for name in SPLITS}
-    for chunk in chunks:
-        frame, codes, counts = read(chunk)
+    for frame, codes, counts in read.every(chunks):
         dropped.update(counts)
         rows = frame[_ROW].to_numpy(np.int64)
         for i, name in enumerate(SPLITS):
@@ -323,11 +349,12 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
         if task != "regression":
             labels.update(normalise_labels(frame[schema.target]).value_counts().to_dict())
             train_labels.update({str(k): v for k, v in normalise_labels(train[schema.target]).value_counts().items()})
-        stats.update(train, f"{chunk.path} (train split)")
+        stats.update(train, f"{source} (train split)")
         samples.append(train[rng.random(len(train)) < keep])
     if stats.rows == 0:
         raise DataError("no training rows", where=source, found=f"{total} rows, none in the train split after cleaning",
                         hint="check data.target and data.split.train")
+    release_memory()
     classes = class_labels(pd.Series(list(labels))) if task != "regression" else None
     sample = pd.concat(samples, ignore_index=True)
     pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
@@ -343,21 +370,37 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
                         hint="lower data.split.val / data.split.test, or raise data.memory_budget")
     held = {name: _Rows(sizes[name]) for name in wanted if name != "train"}
     with _quiet():  # pass 1 warned already; the same warnings per chunk would flood the log
-        for chunk in chunks:
-            frame, codes, _ = read(chunk)
+        for frame, codes, _ in read.every(chunks):
             for name, rows in held.items():
                 rows.add(_encode(pre, frame[codes == SPLITS.index(name)], source, name))
     sampled = _Rows(len(sample))  # a sample of the training rows: baselines, class weights, finders
     for lo in range(0, max(len(sample), 1), HEAD_ROWS):
         sampled.add(_encode(pre, sample.iloc[lo:lo + HEAD_ROWS], source, "train"))
     splits = {"train": sampled.split, **{name: rows.split for name, rows in held.items()}}
-    budget = cfg.shuffle_buffer or max(1, cfg.memory_budget // 4 // row_bytes)
+    release_memory()
+    budget = cfg.shuffle_buffer or max(1, cfg.memory_budget // 8 // row_bytes)
     stream = TrainStream(chunks, lambda c: _train_rows(read, pre, c, source), stats.rows, budget)
     summary = _summary(cfg, schema, pre, stats, total, dropped, sizes, splits, train_labels, len(chunks), len(sample),
                        budget, wanted)
     fingerprint = {"data": folder_sha256(source) if Path(source).is_dir() else file_sha256(source),
                    "split": hashlib.sha256("".join(split_hash[n].hexdigest() for n in SPLITS).encode()).hexdigest()}
     return Prepared(task, splits, pre, summary, fingerprint, stream=stream)
+
+
+def release_memory() -> None:
+    """Hand freed heap memory back to the system after a pass over the source.
+
+    glibc keeps the pages of freed medium-sized arrays (each chunk's tables are a few MB) in its
+    heap; without this a pass leaves the process a few hundred MB larger than what it holds.
+    Elsewhere (macOS, musl) there is no malloc_trim and nothing to do.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def _check_streamable(cfg: DataConfig) -> None:
@@ -380,8 +423,8 @@ def _check_streamable(cfg: DataConfig) -> None:
 
 
 def _sample_rows(cfg: DataConfig, row_bytes: float) -> int:
-    """Training rows kept as a sample: a tenth of the budget, at most SAMPLE_ROWS."""
-    return int(min(SAMPLE_ROWS, max(1000, cfg.memory_budget / 10 / row_bytes)))
+    """Training rows kept as a sample: a twentieth of the budget, at most SAMPLE_ROWS."""
+    return int(min(SAMPLE_ROWS, max(1000, cfg.memory_budget / 20 / row_bytes)))
 
 
 def _head(chunks: list[Chunk]) -> list[Chunk]:
@@ -401,10 +444,11 @@ def _encode(pre: Preprocessor, frame: pd.DataFrame, source: str, name: str) -> S
     return split
 
 
-def _train_rows(read: _Reader, pre: Preprocessor, chunk: Chunk, source: str) -> Split:
-    frame, codes, _ = read(chunk)
+def _train_rows(read: _Reader, pre: Preprocessor, chunk: Chunk, source: str) -> Split | None:
     with _quiet():
-        return _encode(pre, frame[codes == 0], source, "train")
+        parts = [_encode(pre, frame[codes == 0], source, "train") for frame, codes, _ in read(chunk)]
+    parts = [p for p in parts if len(p)]
+    return concat_splits(parts) if parts else None
 
 
 def _row_bytes(pre: Preprocessor, schema: Schema) -> int:
