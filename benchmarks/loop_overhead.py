@@ -98,11 +98,9 @@ def raw_dataloader(x, y, bs, epochs):
     return timed(epochs, epoch)
 
 
-def netfit_fit(x, y, bs, epochs, val_fraction=0.0):
-    """netfit through its public API: `netfit.fit(config, data=(X, y))`, the real loop and run folder."""
+def epoch_timer(times: list[float]):
+    """A netfit callback that appends each epoch's seconds to `times`."""
     import netfit
-
-    times: list[float] = []
 
     class EpochTimer(netfit.Callback):
         def on_epoch_begin(self, logs):
@@ -111,6 +109,14 @@ def netfit_fit(x, y, bs, epochs, val_fraction=0.0):
         def on_epoch_end(self, logs):
             times.append(time.perf_counter() - self.t0)
 
+    return EpochTimer()
+
+
+def netfit_fit(x, y, bs, epochs, val_fraction=0.0):
+    """netfit through its public API: `netfit.fit(config, data=(X, y))`, the real loop and run folder."""
+    import netfit
+
+    times: list[float] = []
     train = 1.0 - val_fraction
     config = {
         "data": {"split": {"train": train, "val": val_fraction, "test": 0.0}, "preprocess": {"numeric": "none"}},
@@ -120,7 +126,7 @@ def netfit_fit(x, y, bs, epochs, val_fraction=0.0):
         "evaluate": {"baselines": False, "bootstrap": 0, "report_html": False},
     }
     with tempfile.TemporaryDirectory() as out:
-        netfit.fit(config, data=(x, y), output_dir=out, callbacks=[EpochTimer()])
+        netfit.fit(config, data=(x, y), output_dir=out, callbacks=[epoch_timer(times)])
     return times[1:]
 
 

@@ -348,6 +348,21 @@ class TrainConfig(_Section):
     log_every: float = Field(0.5, gt=0, description="Seconds between progress reads of the running loss.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto`: CUDA when present, else CPU.")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice).")
+    precision: Literal["32", "bf16", "fp16"] = Field(
+        "32", description="Float precision of forward and loss: `32`; `bf16` (CPU and CUDA) or `fp16` (CUDA only, "
+        "with loss scaling) run them under autocast; weights and optimizer stay float32."
+    )
+    compile: bool = Field(
+        False, description="Train through `torch.compile` (needs a C++ compiler on CPU, Triton on CUDA); the compile "
+        "time is reported apart as `compile_seconds`."
+    )
+    channels_last: Union[Literal["auto"], bool] = Field(
+        "auto", description="2-D image CNNs: channels-last memory format for weights and images; `auto`: on CUDA only."
+    )
+    data_on_device: Union[Literal["auto"], bool] = Field(
+        "auto", description="Keep each split on the device; `auto`: yes on CPU, and on CUDA when it fits half the free "
+        "GPU memory; otherwise batches are copied from host memory (pinned, non-blocking)."
+    )
     init_from: str | None = Field(None, description="Fine-tuning: start from the weights of this run folder (names and shapes must match).")
     init_strict: bool = Field(True, description="With `init_from`: `false` loads the weights that match and reports the rest.")
     freeze: list[str] = Field(
@@ -361,6 +376,11 @@ class TrainConfig(_Section):
     @classmethod
     def _batch_auto_or_positive(cls, v: Any) -> Any:
         return _auto_or_number(v, int, "a whole number >= 1, e.g. 64")
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_as_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v  # YAML reads `32` as a number
 
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}

@@ -38,7 +38,7 @@ from netfit.resume import open_checkpoint, reopen
 from netfit.train.callbacks import Callback, CallbackList
 from netfit.train.checkpoint import Checkpoints
 from netfit.train.finetune import start_from
-from netfit.train import distributed
+from netfit.train import distributed, speed
 from netfit.train.interrupt import stop_on_signals
 from netfit.train.loggers import build_loggers
 from netfit.train.loop import Streamed, Tensors, fit_loop, predict_tensors
@@ -89,6 +89,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         torch.set_num_threads(cfg.train.threads)
     dist = distributed.from_env()  # a torchrun job, or one process
     device = distributed.start(dist, cfg.train.device) if dist.enabled else pick_device(cfg.train.device)
+    speed.check_precision(cfg.train.precision, device)  # before the data is read
     prepared = prepare(cfg.data, cfg.seed, data=data, need_test=need_test)
     pre = prepared.preprocessor
     n_out = output_size(prepared.task, len(pre.classes))
@@ -106,9 +107,11 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     if not dist.is_main and resume is not None:
         checkpoints = open_checkpoints(run_dir, cfg, prepared, True, True, read_only=True)
 
-    train = to_tensors(prepared.splits["train"], device, prepared.task)  # a sample of them when they stream
+    # the training split (a sample of it when it streams), on the device unless data_on_device says otherwise
+    train = to_tensors(prepared.splits["train"], device, prepared.task, cfg.train.data_on_device)
     val_split = prepared.splits.get("val")
-    val = to_tensors(val_split, device, prepared.task) if val_split is not None and len(val_split) else None
+    val = to_tensors(val_split, device, prepared.task, cfg.train.data_on_device) if val_split is not None and len(val_split) else None
+    check_finders(cfg, train, device)
     loss_fn = build_loss(cfg.train, prepared.task, prepared.splits["train"].y, pre.classes, device,
                          y_weighted=train.w is not None)
     cfg, finders = resolve_auto(cfg, model, train, loss_fn)  # `auto` lr / batch_size -> found values
@@ -146,6 +149,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "best_epoch": state.best_epoch,
         "steps": state.step,
         "train_seconds": round(state.seconds, 3),
+        "compile_seconds": round(state.compile_seconds, 3) if cfg.train.compile else None,
         "samples_per_s": _mean_throughput(state.history),
         "n_params": count_parameters(model),
         "recoveries": state.recoveries,
@@ -207,8 +211,13 @@ def report_interrupted(run_dir: Path, cfg: Config, prepared: Prepared, state: An
                               hint=f"resume with `netfit train CONFIG --resume {run_dir}` (or netfit.fit(resume=...))")
 
 
-def to_tensors(split: Split, device: torch.device, task: str) -> Tensors:
-    """A split as device tensors, moved once; the loop then only slices them."""
+def to_tensors(split: Split, device: torch.device, task: str, on_device: str | bool = True) -> Tensors:
+    """A split as device tensors, moved once; the loop then only slices them.
+
+    `on_device` (`train.data_on_device`): False, or `auto` on CUDA when the split does not fit
+    half the free GPU memory, leaves the tensors in host memory; the loop copies each batch."""
+    arrays = [*split.inputs(), split.y, *([split.w] if split.w is not None else [])]
+    device = speed.data_device(sum(a.nbytes for a in arrays), device, on_device)
     inputs = device_inputs(split, device)
     y_dtype = torch.float32 if task == "regression" else torch.int64
     y = torch.as_tensor(split.y, dtype=y_dtype, device=device)
@@ -223,6 +232,16 @@ def streamed(prepared: Prepared, device: torch.device, dist: distributed.Dist) -
                           found=f"a torchrun job of {dist.world_size} processes",
                           hint="train without torchrun, or raise data.memory_budget so the data loads in memory")
     return Streamed(prepared.stream, lambda block: to_tensors(block, device, prepared.task), device)
+
+
+def check_finders(cfg: Config, train: Tensors, device: torch.device) -> None:
+    """The `auto` batch-size and learning-rate finders read the training split on the device."""
+    auto = [f for f, v in (("train.batch_size", cfg.train.batch_size), ("train.optimizer.lr", cfg.train.optimizer.lr))
+            if v == "auto"]
+    if auto and train.y.device != device:
+        raise ConfigError("the `auto` finders need the training split on the device", where=", ".join(auto),
+                          found=f"the split is held in host memory (train.data_on_device: {cfg.train.data_on_device})",
+                          hint="set these fields to numbers, or `train.data_on_device: true` if the split fits")
 
 
 def device_inputs(split: Split, device: torch.device) -> list[torch.Tensor]:

@@ -53,6 +53,7 @@ class TrainState:
     recoveries: list[dict[str, Any]] = field(default_factory=list)
     best_checkpoint: str | None = None  # file name of the best epoch's checkpoint (never pruned)
     resumed: list[dict[str, Any]] = field(default_factory=list)
+    compile_seconds: float = 0.0  # torch.compile's share of `seconds` (train.compile)
 
 
 @dataclass
@@ -177,8 +178,8 @@ class Checkpoints:
 
     def save(self, parts: dict[str, Any], state: TrainState, generator: torch.Generator, position: Position,
              best: bool = False) -> Path:
-        """Write one checkpoint from the loop's parts (model, optimizer, schedule, best_weights);
-        `best` marks it as the best epoch's, kept when older ones are pruned."""
+        """Write one checkpoint from the loop's parts (model, optimizer, schedule, best_weights and
+        the fp16 GradScaler or None); `best` marks it as the best epoch's, kept when older ones are pruned."""
         path = self.folder / f"step-{state.step:09d}.pt"
         if best:
             state.best_checkpoint = path.name
@@ -187,6 +188,7 @@ class Checkpoints:
             "optimizer": parts["optimizer"].state_dict(),
             "schedule": parts["schedule"].state_dict(),
             "best_weights": parts["best_weights"],
+            "scaler": parts["scaler"].state_dict() if parts.get("scaler") is not None else {},
             "state": asdict(state),
             "rng": rng_state(generator),
             "position": asdict(position) if state.batch else {},
@@ -221,6 +223,8 @@ def restore(payload: dict[str, Any], parts: dict[str, Any], stopper: Any, genera
     parts["model"].load_state_dict(payload["model"])
     parts["optimizer"].load_state_dict(payload["optimizer"])  # moves its state to the parameters' device
     parts["schedule"].load_state_dict(payload["schedule"])
+    if parts.get("scaler") is not None and payload.get("scaler"):  # older checkpoints and bf16/32 runs have none
+        parts["scaler"].load_state_dict(payload["scaler"])
     state = TrainState(**payload["state"])
     if stopper is not None and state.stopper:
         stopper.load_state_dict(state.stopper)

@@ -3,6 +3,8 @@
 Speed is the product here. Data lives on the device as tensors; a batch is an index slice of
 a seeded permutation; the running loss stays on the device and is read (one host sync) only
 every `log_every` seconds and at the epoch end. The non-finite-loss check rides on those reads.
+The speed switches (precision, compile, channels-last, host-held data) are set up once before
+the loop, in `netfit.train.speed`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import nn
 
 from netfit.config import TrainConfig
 from netfit.errors import ConfigError
-from netfit.train import distributed
+from netfit.train import distributed, speed
 from netfit.train.callbacks import CallbackList, StopTraining
 from netfit.train.checkpoint import Checkpoints, Position, TrainState, restore
 from netfit.train.distributed import Dist
@@ -30,7 +32,8 @@ from netfit.train.stopping import EarlyStopping, converged, diverged, metric_mod
 
 @dataclass
 class Tensors:
-    """One split on the device: model inputs, target and optional sample weights."""
+    """One split as tensors, on the device (or in host memory, see `train.data_on_device`):
+    model inputs, target and optional sample weights."""
 
     inputs: list[torch.Tensor]
     y: torch.Tensor
@@ -118,18 +121,29 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
     callbacks = callbacks or CallbackList([])
     stop = stop or StopFlag()
     dist = dist or Dist()
+    data_device = train.device if isinstance(train, Streamed) else train.y.device
+    device = speed.model_device(model, data_device)
+    channels_last = speed.use_channels_last(cfg.channels_last, model, device)
+    if channels_last:  # convolutions follow the weights' format, so each batch converts in the first one
+        model.to(memory_format=torch.channels_last)
     net = distributed.wrap(model, dist)  # DDP all-reduces gradients in backward; `model` keeps the state
+    timer = None
+    if cfg.compile:  # `net` is the compiled wrapper; `model` keeps the plain state dict
+        net, probe_seconds = speed.compile_model(net, device)
+        timer = speed.CompileTimer(probe_seconds)
+    amp, scaler = speed.autocast(cfg.precision, device), speed.grad_scaler(cfg.precision, device)
+    # host-held data (or data_on_device: false): each gathered batch is copied to the device
+    fetch = speed.batch_copier(device) if data_device != device or cfg.data_on_device is False else None
     saving = checkpoints if dist.is_main else None  # every rank may resume; only rank 0 writes
-    device = train.device if isinstance(train, Streamed) else train.y.device
     optimizer = build_optimizer(cfg.optimizer, model, pretrained, cfg.pretrained_lr)
     schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(len(train), cfg))
     stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping and val is not None else None
-    generator = torch.Generator(device=device).manual_seed(seed)  # shuffling has its own stream
+    generator = torch.Generator(device=data_device).manual_seed(seed)  # shuffling has its own stream
     l1_params = [p for p in model.parameters() if p.ndim > 1 and p.requires_grad] if cfg.l1 > 0 else []
     state, position = TrainState(best_epoch=0), Position()
     # the initial weights are the fallback when the loss diverges before any epoch completes
     parts = {"model": model, "optimizer": optimizer, "schedule": schedule,
-             "best_weights": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+             "best_weights": {k: v.detach().clone() for k, v in model.state_dict().items()}, "scaler": scaler}
     if checkpoints is not None and checkpoints.resume is not None:
         state, parts["best_weights"], position = restore(checkpoints.resume, parts, stopper, generator)
     good = snapshot(parts, state) if cfg.divergence.policy == "recover" else None  # the rollback point
@@ -148,24 +162,39 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
             position = Position(generator.get_state(), torch.zeros((), device=device))
         running = position.running
         seen_batches, last_read, reason = state.batch, t0, None
-        for i, (inputs, y, w, share) in enumerate(batches(train, generator, B, state.batch, dist), start=state.batch):
+        if timer is not None:
+            timer.start(t0)
+        for i, (xs, y, w, share) in enumerate(batches(train, generator, B, state.batch, dist), start=state.batch):
             lo = i * B
-            out = net(*inputs)
-            # an empty slice (a global tail smaller than the world) still joins the gradient all-reduce
-            loss = loss_fn(out, y, w) if len(y) else out.sum() * 0
+            if fetch is not None:
+                xs, y, w = [fetch(x) for x in xs], fetch(y), (fetch(w) if w is not None else None)
+            with amp:  # autocast at bf16/fp16; a do-nothing context at 32
+                out = net(*xs)
+            # the loss in float32 (a no-op at 32); an empty slice (a global tail smaller than the
+            # world) still joins the gradient all-reduce
+            loss = loss_fn(out.float(), y, w) if len(y) else out.sum() * 0
             if l1_params:
                 loss = loss + cfg.l1 * sum(p.abs().sum() for p in l1_params)
             scaled = loss * share if dist.enabled else loss
-            (scaled / K if K > 1 else scaled).backward()
+            scaled = scaled / K if K > 1 else scaled
+            (scaler.scale(scaled) if scaler is not None else scaled).backward()
             running += loss.detach()
             seen_batches += 1
             now = time.perf_counter()
+            if timer is not None:
+                timer.step(now)
             if (i + 1) % K == 0 or lo + B >= n:
+                if scaler is not None and (cfg.grad_clip is not None or cfg.grad_clip_value is not None):
+                    scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
                 if cfg.grad_clip is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)
                 if cfg.grad_clip_value is not None:
                     nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip_value, foreach=True)
-                optimizer.step()
+                if scaler is not None:  # skips the step when fp16 gradients overflowed, then adapts the scale
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 schedule.after_step()
                 state.step += 1
@@ -206,12 +235,15 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
                 saving.drop_after(state.step)
             continue
         train_seconds = time.perf_counter() - t0
+        if timer is not None:  # compiling happens in this process's first epoch only
+            state.compile_seconds += timer.seconds()
+            timer = None
         state.epoch, state.batch = epoch, 0
         schedule.after_epoch()
         row = {"epoch": epoch, "train_loss": train_loss, "lr": optimizer.param_groups[0]["lr"]}
         improved = False
         if val is not None and len(val) and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
-            row.update(validate(model, val, loss_fn, task, cfg.eval_batch_size, target_scale, metrics))
+            row.update(validate(model, val, loss_fn, task, cfg, target_scale, metrics))
             try:
                 callbacks.on_validation_end(dict(row))
             except StopTraining as halt:  # a callback ends training at this boundary (e.g. pruning)
@@ -232,6 +264,8 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
             state.best_epoch = epoch
         seconds = time.perf_counter() - t0
         row.update({"recoveries": len(state.recoveries), "seconds": seconds, "samples_per_s": n / max(train_seconds, 1e-9)})
+        if cfg.compile:
+            row["compile_seconds"] = state.compile_seconds
         state.history.append(row)
         state.seconds = time.perf_counter() - start
         state.stopper = stopper.state_dict() if stopper else {}
@@ -251,6 +285,8 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
     state.seconds = time.perf_counter() - start
     if state.stop_reason != "interrupted":  # an interrupted run keeps its weights as checkpointed
         _restore_best(model, state, parts["best_weights"], stopper is not None and cfg.early_stopping.restore_best)
+    if channels_last:  # hand back the model in the usual format
+        model.to(memory_format=torch.contiguous_format)
     callbacks.on_train_end({"stop_reason": state.stop_reason, "message": state.stop_message, "epochs": state.epoch})
     return LoopResult(state, parts["best_weights"])
 
@@ -293,32 +329,42 @@ def _monitored(row: dict[str, float], monitor: str) -> float:
 
 
 @torch.inference_mode()
-def predict_tensors(model: nn.Module, inputs: list[torch.Tensor], batch_size: int) -> torch.Tensor:
-    """Model outputs for all rows, in eval mode, with a large batch."""
+def predict_tensors(model: nn.Module, inputs: list[torch.Tensor], batch_size: int, precision: str = "32") -> torch.Tensor:
+    """Model outputs (float32) for all rows, in eval mode, with a large batch.
+
+    Inputs held in host memory are copied to the model's device a batch at a time; `precision`
+    bf16/fp16 runs the forward under autocast, as in training."""
     model.eval()
     n = len(inputs[0])
-    # zero rows still go through the model once, so the output has its (0, n_out) shape
-    outs = [model(*[x[lo:lo + batch_size] for x in inputs]) for lo in range(0, max(n, 1), batch_size)]
+    device = speed.model_device(model, inputs[0].device)
+    amp = speed.autocast(precision, device)
+    outs = []
+    for lo in range(0, max(n, 1), batch_size):  # zero rows still go through once: the output keeps its (0, n_out) shape
+        with amp:
+            outs.append(model(*[x[lo:lo + batch_size].to(device) for x in inputs]).float())
     return torch.cat(outs)
 
 
-def validate(model: nn.Module, data: Tensors, loss_fn: LossFn, task: str, batch_size: int,
+def validate(model: nn.Module, data: Tensors, loss_fn: LossFn, task: str, cfg: TrainConfig,
              target_scale: float, custom: dict | None = None) -> dict[str, float]:
-    """Validation loss and the cheap monitored metrics, computed on the device; one read at the end."""
-    out = predict_tensors(model, data.inputs, batch_size)
+    """Validation loss and the cheap monitored metrics, computed on the device; one read at the end.
+
+    Runs at `cfg.eval_batch_size` and `cfg.precision`."""
+    out = predict_tensors(model, data.inputs, cfg.eval_batch_size, cfg.precision)
+    y, w = data.y.to(out.device), (data.w.to(out.device) if data.w is not None else None)  # no-ops unless host-held
     with torch.inference_mode():
-        metrics = {"val_loss": loss_fn(out, data.y, data.w)}
+        metrics = {"val_loss": loss_fn(out, y, w)}
         if task == "multiclass":
-            metrics["val_accuracy"] = (out.argmax(1) == data.y).float().mean()
+            metrics["val_accuracy"] = (out.argmax(1) == y).float().mean()
         elif task == "binary":
-            metrics["val_accuracy"] = ((out.squeeze(1) > 0).long() == data.y).float().mean()
+            metrics["val_accuracy"] = ((out.squeeze(1) > 0).long() == y).float().mean()
         else:
-            err = (out.squeeze(1) - data.y) * target_scale  # in the target's own units
+            err = (out.squeeze(1) - y) * target_scale  # in the target's own units
             metrics["val_rmse"] = err.square().mean().sqrt()
             metrics["val_mae"] = err.abs().mean()
         if custom:
             from netfit.plugins import score_metrics
 
-            metrics.update({f"val_{k}": v for k, v in score_metrics(custom, out, data.y).items()})
+            metrics.update({f"val_{k}": v for k, v in score_metrics(custom, out, y).items()})
         values = torch.stack(list(metrics.values())).tolist()  # one host sync for all of them
     return dict(zip(metrics, values))
