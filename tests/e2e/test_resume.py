@@ -14,11 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from safetensors.torch import load_file
 
 import netfit
+from netfit.config import DataConfig
+from netfit.data import load_table
 
 KILLER = Path(__file__).with_name("killer.py")
 TIMING = ["seconds", "samples_per_s"]
@@ -39,6 +43,9 @@ MODELS = {
     # (7 steps per epoch) hold for it too
     "sequence": {"data": {"source": "synthetic:order", "split": {"train": 0.105, "val": 0.1, "test": 0.795}},
                  "model": {"type": "rnn", "cell": "gru", "units": 8, "num_layers": 1, "hidden": [8], "dropout": 0.2}},
+    # iris as a Parquet folder larger than its memory budget: the training rows stream through the
+    # shuffle buffer; the hash split puts 100 rows in train, so 7 steps per epoch again
+    "streamed": {"data": {"memory_budget": "3KB"}, "model": {"type": "mlp", "hidden": [16], "dropout": 0.2}},
 }
 MODEL_PARAMS = [pytest.param(m, id=m) for m in MODELS]
 
@@ -46,6 +53,12 @@ MODEL_PARAMS = [pytest.param(m, id=m) for m in MODELS]
 def write_config(folder: Path, model: str, **train) -> Path:
     cfg = {**BASE, **MODELS[model], "output_dir": str(folder / "runs")}
     cfg["train"] = {**cfg["train"], **train}
+    if model == "streamed":
+        source = folder / "iris"
+        source.mkdir(exist_ok=True)
+        table = pa.Table.from_pandas(load_table("sklearn:iris", DataConfig()), preserve_index=False)
+        pq.write_table(table, source / "iris.parquet", row_group_size=25)
+        cfg["data"] = {**cfg["data"], "source": str(source)}
     path = folder / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
