@@ -23,6 +23,7 @@ import pytest
 import netfit
 from netfit.config import load_config
 from netfit.data import prepare
+from netfit.data.synthetic import write_linear_parquet
 from netfit.errors import ConfigError, DataError
 
 ROWS, FILES, GROUP = 20_000, 3, 1_000
@@ -174,24 +175,12 @@ RSS_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _generate(folder: Path, rows: int, files: int = 8, group: int = 50_000) -> None:
-    """A 16-feature table whose label is a noisy linear rule, in Parquet files of `group`-row groups."""
-    rng = np.random.default_rng(0)
-    weights = rng.normal(size=16)
-    folder.mkdir()
-    for i in range(files):
-        x = rng.normal(size=(rows // files, 16)).astype(np.float32)
-        y = (x @ weights + 0.5 * rng.normal(size=len(x)) > 0).astype(np.int64)
-        columns = {f"f{j}": x[:, j] for j in range(16)} | {"y": y}
-        pq.write_table(pa.table(columns), folder / f"part-{i:02d}.parquet", row_group_size=group)
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak RSS from /proc")
 def test_two_million_rows_train_within_a_100_mb_budget(tmp_path):
     folder, warm_up = tmp_path / "big", tmp_path / "small"
-    _generate(folder, 2_000_000)
-    _generate(warm_up, 20_000, files=2, group=5_000)
+    write_linear_parquet(folder, 2_000_000)  # 16 features, a noisy linear label, 50,000-row groups
+    write_linear_parquet(warm_up, 20_000, files=2, group=5_000)
     common = {"model": {"hidden": [32]}, "train": {"epochs": 1, "batch_size": 1024, "threads": 2},
               "evaluate": {"bootstrap": 200, "report_html": False}, "output_dir": str(tmp_path / "runs")}
     results = {}

@@ -29,7 +29,7 @@ from netfit.data.prepared import Prepared, Split
 from netfit.data.preprocess import Preprocessor
 from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task, normalise_labels
 from netfit.data.sources import frame_from_data, frame_sha256, list_datasets, load_table, source_sha256
-from netfit.data.stream import prepare_stream, should_stream
+from netfit.data.stream import prepare_stream, release_memory, should_stream
 from netfit.data.split import SPLITS, count_cross_duplicates, split_rows, validate_split_columns
 from netfit.errors import DataError
 
@@ -44,9 +44,10 @@ _ROW = "__netfit_row__"  # the source row number, carried through cleaning for t
 class _Table:
     """One loaded source: its rows, its name for messages, its fingerprint."""
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # set to None once cleaned: the cleaned copy is what the run keeps
     label: str
     sha256: str
+    rows: int = 0  # rows as loaded
 
 
 def prepare(cfg: DataConfig, seed: int, data: Any = None, need_test: bool = True) -> Prepared:
@@ -81,6 +82,7 @@ def _prepare(cfg: DataConfig, seed: int, data: Any, need_test: bool) -> Prepared
     task, classes = infer_task(pd.concat([f[schema.target] for f in frames.values()], ignore_index=True),
                                cfg.task, main.label)
     rows, method, split_frames = _split(frames, cfg, seed, schema, task)
+    del frames  # a split source's whole table: its rows now live in split_frames
     pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
     pre.array = build_encoder(cfg, schema.kind, schema.arrays)  # images, sequences, text; None for tables
     pre.fit(split_frames["train"], classes, where=f"{main.label} (train split)")
@@ -90,7 +92,10 @@ def _prepare(cfg: DataConfig, seed: int, data: Any, need_test: bool) -> Prepared
     summary = _summary(tables, schema, pre, dropped_rows, method, splits,
                        {name: split_frames[name] for name in wanted if name in split_frames})
     summary["rows_used"] = int(sum(len(r) for r in rows.values()))  # after cleaning, every split
-    return Prepared(task, splits, pre, summary, _fingerprint(tables, rows))
+    prepared = Prepared(task, splits, pre, summary, _fingerprint(tables, rows))
+    del split_frames
+    release_memory()  # the tables' freed pages (glibc keeps them otherwise: several times the data)
+    return prepared
 
 
 # ---------------------------------------------------------------- steps
@@ -120,6 +125,7 @@ def _clean_tables(tables: dict[str, _Table], schema: Schema, cfg: DataConfig) ->
     frames, dropped = {}, {}
     for name, table in tables.items():
         frame = coerce_frame(table.frame, schema, table.label)
+        table.rows, table.frame = len(table.frame), None
         if name == "all":
             frame = validate_split_columns(frame, cfg.split, table.label)  # row numbers still match the file
             frame = frame.assign(**{_ROW: np.arange(len(frame))})  # the hash split hashes a row's number in the file
@@ -128,7 +134,7 @@ def _clean_tables(tables: dict[str, _Table], schema: Schema, cfg: DataConfig) ->
             dropped[reason] = dropped.get(reason, 0) + n
         if len(frame) == 0 and name in ("all", "train"):
             raise DataError("no rows left after cleaning", where=f"{table.label}: column {schema.target!r}",
-                            found=f"all {len(table.frame)} rows have a missing target",
+                            found=f"all {table.rows} rows have a missing target",
                             hint="check that data.target names the label column and that it is filled in")
         frames[name] = frame
     return frames, dropped
@@ -163,7 +169,7 @@ def _summary(tables: dict[str, _Table], schema: Schema, pre: Preprocessor, dropp
     used = pre.input_columns
     summary = {
         "sources": {name: t.label for name, t in tables.items()},
-        "rows_loaded": {name: len(t.frame) for name, t in tables.items()},
+        "rows_loaded": {name: t.rows for name, t in tables.items()},
         "rows_dropped": dropped_rows,
         "task": pre.task,
         "target": schema.target,

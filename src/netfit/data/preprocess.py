@@ -231,7 +231,9 @@ class Preprocessor:
         if unseen:
             warn(f"{where}: categories not seen in training, encoded as unknown: "
                  f"{short_list(f'{c} ({n} rows)' for c, n in unseen.items())}")
-        x_num = np.hstack([self._numeric_block(df, where), *self._onehot_blocks(df), self._indicator_block(df)])
+        blocks = [b for b in (self._numeric_block(df, where), *self._onehot_blocks(df), self._indicator_block(df))
+                  if b.shape[1]]
+        x_num = np.hstack(blocks) if len(blocks) > 1 else blocks[0] if blocks else np.zeros((len(df), 0))
         y = self._encode_target(df[self.target], where) if require_target and self.target else None
         w = None
         if require_target and self.weight_column is not None and self.weight_column in df.columns:
@@ -244,19 +246,22 @@ class Preprocessor:
     def _numeric_block(self, df: pd.DataFrame, where: str) -> np.ndarray:
         columns = [self._numeric_matrix(df, where)]
         columns += [boolean_values(df[c.name], c.name, where).to_numpy()[:, None] for c in self.booleans]
-        x = np.hstack(columns)
+        x = np.hstack(columns) if len(columns) > 1 else columns[0]  # a fresh array: changed in place below
         fill = np.array([c.fill for c in self.numeric] + [c.fill for c in self.booleans])
         center = np.array([c.center for c in self.numeric] + [0.0] * len(self.booleans))
         scale = np.array([c.scale for c in self.numeric] + [1.0] * len(self.booleans))
-        x = np.where(np.isnan(x), fill, x)
-        return (x - center) / scale
+        np.copyto(x, np.broadcast_to(fill, x.shape), where=np.isnan(x))
+        x -= center  # in place: a large split needs one float64 copy of its numbers, not four
+        x /= scale
+        return x
 
     def _numeric_matrix(self, df: pd.DataFrame, where: str) -> np.ndarray:
         """The numeric columns as one float64 matrix, NaN for missing and +/-inf."""
         block = df[[c.name for c in self.numeric]]
         if all(ptypes.is_numeric_dtype(t) and not ptypes.is_bool_dtype(t) for t in block.dtypes):
-            x = block.to_numpy(dtype="float64", na_value=np.nan)  # the common case: one copy, no checks
-            return np.where(np.isinf(x), np.nan, x)
+            x = block.to_numpy(dtype="float64", na_value=np.nan, copy=True)  # the common case: one copy, no checks
+            x[np.isinf(x)] = np.nan
+            return x
         columns = [numeric_values(block[c], c, where).to_numpy() for c in block.columns]
         return np.stack(columns, axis=1) if columns else np.zeros((len(df), 0))
 

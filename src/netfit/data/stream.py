@@ -395,11 +395,9 @@ def release_memory() -> None:
     Elsewhere (macOS, musl) there is no malloc_trim and nothing to do.
     """
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    if libc is not None and hasattr(libc, "malloc_trim"):
+    libc = ctypes.CDLL(None)  # the symbols already loaded into this process, the C library's among them
+    if hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
 
 

@@ -4,6 +4,8 @@
   the label says which comes first. A model must read order, not just presence.
 - `synthetic:sentences`: short sentences about a thing that is (or is `not`) good or bad;
   the label is the sentiment after negation.
+- `write_linear_parquet(folder, rows)`: a folder of Parquet files too large for memory if you
+  like (16 float32 features, a noisy linear label): for the streaming tests and benchmark.
 
     frame = order_sequences(n=1000, seed=0)      # columns sequence (arrays (T, 2)), target
     frame = sentences(n=1000, seed=0)             # columns text, target
@@ -60,6 +62,25 @@ def sentences(n: int = 1000, seed: int = 0) -> pd.DataFrame:
 
 
 GENERATORS = {"order": order_sequences, "sentences": sentences}
+
+
+def write_linear_parquet(folder, rows: int, files: int = 8, group: int = 50_000, seed: int = 0) -> None:
+    """`files` Parquet files of `group`-row row groups under a new `folder`: 16 N(0, 1) float32
+    features `f0`..`f15` and a binary `y`, the sign of a fixed linear rule plus N(0, 0.5) noise."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=16)
+    folder = Path(folder)
+    folder.mkdir()
+    for i in range(files):
+        x = rng.normal(size=(rows // files, 16)).astype(np.float32)
+        y = (x @ weights + 0.5 * rng.normal(size=len(x)) > 0).astype(np.int64)
+        pq.write_table(pa.table({f"f{j}": x[:, j] for j in range(16)} | {"y": y}), folder / f"part-{i:02d}.parquet",
+                       row_group_size=group)
 
 
 def load_synthetic(source: str) -> pd.DataFrame:
