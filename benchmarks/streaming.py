@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from netfit.config import parse_bytes
 from netfit.data.synthetic import write_linear_parquet
 
 CHILD = r"""
@@ -57,6 +58,7 @@ def main() -> None:
                   "evaluate": {"bootstrap": 200, "report_html": False}, "output_dir": str(Path(tmp) / "runs")}
         print(f"{args.rows:,} rows x 16 features in {sum(f.stat().st_size for f in folder.iterdir()) / 1e6:.0f} MB of Parquet; "
               f"MLP 16-32-1, batch {args.batch_size}, {args.epochs} epochs, 2 threads")
+        results = {}
         print("| mode | prepare s | train rows/s | peak RSS growth MB | test accuracy |")
         print("|---|---|---|---|---|")
         for mode, data in (("streamed, budget " + args.budget, {"memory_budget": args.budget}),
@@ -64,8 +66,15 @@ def main() -> None:
             cfg = {**common, "data": {"source": str(folder), "target": "y", **data}}
             done = subprocess.run([sys.executable, "-W", "ignore", "-c", CHILD, json.dumps(cfg), str(warm)],
                                   capture_output=True, text=True, check=True)
-            r = json.loads(done.stdout.strip().splitlines()[-1])
+            r = results[mode.split()[0]] = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"| {mode} | {r['prepare_s']:.1f} | {r['samples_per_s']:,.0f} | {r['growth_mb']:.0f} | {r['accuracy']:.4f} |")
+        streamed, memory = results["streamed,"], results["in"]
+        goal = 3 * parse_bytes(args.budget) / 1e6
+        gap = abs(streamed["accuracy"] - memory["accuracy"])
+        print(f"\n- streamed peak RSS growth {streamed['growth_mb']:.0f} MB (goal < 3x the budget, {goal:.0f} MB): "
+              f"{'PASS' if streamed['growth_mb'] < goal else 'FAIL'}")
+        print(f"- test accuracy streamed vs in memory: {gap:.4f} apart (goal < 0.01): {'PASS' if gap < 0.01 else 'FAIL'}")
+        print(f"- streamed training throughput: {streamed['samples_per_s'] / memory['samples_per_s']:.2f}x in memory")
 
 
 if __name__ == "__main__":

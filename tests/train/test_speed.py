@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +51,14 @@ def test_bf16_trains_to_the_fp32_accuracy(fp32_run, tmp_path):
 
 @pytest.mark.slow  # the first torch.compile in a process takes 20-40 s on this 2-core CPU
 def test_compile_trains_to_the_same_accuracy_and_reports_compile_seconds(fp32_run, tmp_path):
+    started = time.perf_counter()
     run = digits_mlp(tmp_path, train__compile=True)
+    elapsed = time.perf_counter() - started
     assert abs(accuracy(run) - accuracy(fp32_run)) <= 0.02
     report = json.loads((run.path / "report.json").read_text())
-    assert report["compile_seconds"] > 0 and report["compile_seconds"] < report["train_seconds"]
+    # the probe compile runs before the training clock starts (a cold cache: ~20 s here), so
+    # compile_seconds may exceed train_seconds; it never exceeds the whole run
+    assert 0 < report["compile_seconds"] < elapsed
     assert "compile_seconds" in pd.read_csv(run.path / "history.csv").columns
     # the saved model is the plain module's: no `_orig_mod.` prefix
     assert load_file(str(run.path / "model.safetensors")).keys() == load_file(str(fp32_run.path / "model.safetensors")).keys()
