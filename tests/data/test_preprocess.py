@@ -216,3 +216,20 @@ def test_integer_classes_stay_json_integers():
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": np.array([3, 1, 2], dtype=np.int64)})
     pre = Preprocessor({"x": "numeric"}, "y", "multiclass").fit(df)
     assert json.loads(json.dumps(pre.to_dict()))["classes"] == [1, 2, 3]
+
+
+def test_large_tables_transform_in_slices_to_the_same_numbers(make_mixed, monkeypatch):
+    """A table larger than SLICE_ROWS is transformed slice by slice (bounded float64 working
+    memory); the result is the whole-table result to the bit, float32 columns included."""
+    import netfit.data.preprocess as preprocess
+
+    df = make_mixed(5000).drop(columns=["customer", "signup", "member"])  # `member` (boolean) forces one pass
+    df["ratio"] = np.linspace(-1, 1, len(df), dtype=np.float32)
+    types = {"age": "numeric", "income": "numeric", "ratio": "numeric", "city": "categorical", "plan": "categorical"}
+    pre = Preprocessor(types, "y", "binary", PreprocessConfig(missing_indicator=True)).fit(df.iloc[:3000])
+    whole = pre.transform(df)
+    monkeypatch.setattr(preprocess, "SLICE_ROWS", 700)
+    sliced = pre.transform(df)
+    assert sliced.x_num.dtype == np.float32 and sliced.x_num.shape == whole.x_num.shape
+    np.testing.assert_array_equal(sliced.x_num, whole.x_num)
+    np.testing.assert_array_equal(sliced.x_cat, whole.x_cat)

@@ -68,6 +68,9 @@ class CategoricalColumn:
         return n if self.onehot else n + 1
 
 
+SLICE_ROWS = 32_768  # rows transformed at a time (a bound on the float64 working memory)
+
+
 class Preprocessor:
     """Imputation, scaling and encoding learned from the training split.
 
@@ -231,17 +234,38 @@ class Preprocessor:
         if unseen:
             warn(f"{where}: categories not seen in training, encoded as unknown: "
                  f"{short_list(f'{c} ({n} rows)' for c, n in unseen.items())}")
-        blocks = [b for b in (self._numeric_block(df, where), *self._onehot_blocks(df), self._indicator_block(df))
-                  if b.shape[1]]
-        x_num = np.hstack(blocks) if len(blocks) > 1 else blocks[0] if blocks else np.zeros((len(df), 0))
+        x_num = self._x_num(df, where)
         y = self._encode_target(df[self.target], where) if require_target and self.target else None
         w = None
         if require_target and self.weight_column is not None and self.weight_column in df.columns:
             w = weight_values(df[self.weight_column], self.weight_column, where).to_numpy(np.float32)
         x_array, lengths = self.array.transform(df, where) if self.array is not None else (None, None)
-        x_num = x_num.astype(np.float32)
         _check_finite(x_num, self.feature_names, where)
         return Split(x_num, self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64), x_array, lengths)
+
+    def _x_num(self, df: pd.DataFrame, where: str) -> np.ndarray:
+        """Numeric, one-hot and indicator columns as one float32 matrix.
+
+        Computed in float64, in slices of SLICE_ROWS rows written into the float32 result, so a
+        large table needs its float32 result plus one slice in float64, not float64 copies of
+        all of it. Slices only when no value can be an error (numbers in numeric columns, no
+        boolean columns): an error names the row, counted in the whole table.
+        """
+        numeric = df[[c.name for c in self.numeric]].dtypes
+        safe = not self.booleans and all(ptypes.is_numeric_dtype(t) and not ptypes.is_bool_dtype(t) for t in numeric)
+        step = SLICE_ROWS if safe else max(len(df), 1)
+        out = None
+        for lo in range(0, max(len(df), 1), step):
+            part = df.iloc[lo:lo + step] if step < len(df) else df
+            blocks = [b for b in (self._numeric_block(part, where), *self._onehot_blocks(part), self._indicator_block(part))
+                      if b.shape[1]]
+            block = np.hstack(blocks) if len(blocks) > 1 else blocks[0] if blocks else np.zeros((len(part), 0))
+            if step >= len(df):
+                return block.astype(np.float32)
+            if out is None:
+                out = np.empty((len(df), block.shape[1]), np.float32)
+            out[lo:lo + len(part)] = block
+        return out
 
     def _numeric_block(self, df: pd.DataFrame, where: str) -> np.ndarray:
         columns = [self._numeric_matrix(df, where)]

@@ -172,7 +172,9 @@ def _require_columns(df: pd.DataFrame, names: list[str], where: str, what: str, 
 
 # ---------------------------------------------------------------- values
 def coerce_frame(df: pd.DataFrame, schema: Schema, where: str, require_target: bool = True) -> pd.DataFrame:
-    """Numbers and booleans as float64 (missing and +/-inf as NaN); check every value fits its type.
+    """Numbers as floats, booleans as float64 (missing and +/-inf as NaN); check every value fits its type.
+
+    Float columns without +/-inf are kept as they are (float32 stays float32); others become float64.
 
     Raises:
         DataError: a needed column is missing, a numeric or boolean column holds text, a weight
@@ -182,16 +184,23 @@ def coerce_frame(df: pd.DataFrame, schema: Schema, where: str, require_target: b
     _require_columns(df, needed + ([schema.weight] if schema.weight else []), where, "column", "the data")
     changes = {}
     for col, kind in schema.types.items():
-        if kind == "numeric":
+        if kind == "numeric" and not _finite_floats(df[col]):
             changes[col] = numeric_values(df[col], col, where)
         elif kind == "boolean":
             changes[col] = boolean_values(df[col], col, where)
     target = df.get(schema.target)
-    if target is not None and ptypes.is_numeric_dtype(target) and not ptypes.is_bool_dtype(target):
+    if target is not None and ptypes.is_numeric_dtype(target) and not ptypes.is_bool_dtype(target) \
+            and not _finite_floats(target):
         changes[schema.target] = numeric_values(target, schema.target, where)  # +/-inf as missing
     if schema.weight:
         changes[schema.weight] = weight_values(df[schema.weight], schema.weight, where)
     return df.assign(**changes)
+
+
+def _finite_floats(s: pd.Series) -> bool:
+    """A float column without +/-inf is already what coercion makes of it: kept as it is, float32
+    included (widening a large float32 table to float64 would double its memory)."""
+    return s.dtype in (np.float32, np.float64) and not np.isinf(s.to_numpy()).any()
 
 
 def numeric_values(s: pd.Series, column: str, where: str) -> pd.Series:
@@ -250,7 +259,8 @@ def clean_rows(df: pd.DataFrame, schema: Schema, drop_duplicates: bool) -> tuple
     """
     keep = df[schema.target].notna().to_numpy()
     counts = {"missing_target": int((~keep).sum())}
-    df = df[keep]
+    if counts["missing_target"]:  # a boolean selection copies every column, even when it keeps them all
+        df = df[keep]
     if drop_duplicates:
         dup = with_digests(df, schema.arrays).duplicated(subset=schema.used_columns + schema.arrays).to_numpy()
         counts["duplicates"] = int(dup.sum())

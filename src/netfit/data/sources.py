@@ -245,7 +245,8 @@ def frame_from_arrays(x: Any, y: Any, target: str, label: str) -> pd.DataFrame:
                             hint="pass X with shape (rows, features)")
         # images or sequences become flat feature vectors for the table-based models
         arr = arr.reshape(len(arr), -1)
-        features = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+        # a view of the caller's array, not a copy: the pipeline never writes into a loaded table
+        features = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])], copy=False)
     labels = _target_vector(y, label)
     if len(labels) != len(features):
         raise DataError("X and y have different lengths", where=label, expected="one label per row of X",
