@@ -60,7 +60,10 @@ def start(d: Dist, device_name: str) -> torch.device:
 
 
 def stop(d: Dist) -> None:
+    """Leave the job together: a rank that tears its connections down while another still uses
+    them can abort inside gloo ("terminate called without an active exception", seen once in CI)."""
     if d.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
