@@ -92,3 +92,13 @@ def test_datasets_lists_the_bundled_sets():
     assert proc.returncode == 0
     for name in ("digits", "iris", "wine", "breast_cancer", "diabetes"):
         assert name in proc.stdout
+
+
+def test_find_lr_on_a_convolutional_config():
+    """The range test builds the model the run would build: a cnn reads the 8x8 images."""
+    root = Path(__file__).resolve().parents[1]
+    proc = netfit("find-lr", str(root / "examples" / "digits_cnn.yaml"), cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "smoothed loss" in proc.stdout
+    rate = float(proc.stdout.strip().splitlines()[-1].split()[1])
+    assert 1e-6 < rate < 10

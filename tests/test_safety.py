@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from netfit.errors import RunError
-from netfit.evaluate.predict import check_model_json
+from netfit.runfolder import check_model_json
 from netfit.io import atomic_write, write_text
 from netfit.train.checkpoint import MAGIC, latest_valid, load_checkpoint, save_checkpoint
 

@@ -7,8 +7,7 @@ Example:
     >>> run.predict(frame)  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
+from netfit._version import __version__
 from netfit.api import Run, fit, load
 from netfit.errors import ConfigError, DataError, DivergenceError, NetfitError, RunError, TrainingInterrupted
 from netfit.train.callbacks import Callback

@@ -8,15 +8,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from netfit.predict import Run
 
-
-from netfit.errors import RunError
-
-MODEL_FILES = ("model.json", "model.safetensors", "config.yaml")
+__all__ = ["fit", "load", "Run"]
 
 
 def fit(config: Any = None, data: Any = None, *, quiet: bool = True, callbacks=(), resume: str | Path | None = None,
@@ -55,67 +52,3 @@ def fit(config: Any = None, data: Any = None, *, quiet: bool = True, callbacks=(
 def load(run_dir: str | Path) -> "Run":
     """Open a finished run folder (model, preprocessing, metrics) for predict and evaluate."""
     return Run(run_dir)
-
-
-class Run:
-    """A finished run: its folder, metrics, history, and a model that predicts."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        missing = [f for f in MODEL_FILES if not (self.path / f).is_file()]
-        if not self.path.is_dir() or missing:
-            raise RunError("not a finished netfit run folder", where=str(self.path),
-                           expected=", ".join(MODEL_FILES), found=f"missing {', '.join(missing)}" if self.path.is_dir() else "no such folder",
-                           hint="pass the folder printed at the end of `netfit train` (under runs/)")
-        self._model = None
-
-    def __repr__(self) -> str:
-        return f"Run('{self.path}')"
-
-    @property
-    def report(self) -> dict[str, Any]:
-        path = self.path / "report.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        """Test metrics: {name: {"value", "ci_low", "ci_high"}}."""
-        test = self.report.get("test") or {}
-        return test.get("metrics", {})
-
-    @property
-    def history(self):
-        import pandas as pd
-
-        return pd.read_csv(self.path / "history.csv")
-
-    @property
-    def config(self):
-        from netfit.config import load_config
-
-        return load_config(self.path / "config.yaml", require_data=False)
-
-    def predict(self, data: Any):
-        """Predictions for a DataFrame, CSV/Parquet path or array: a DataFrame with `prediction`
-        and, for classification, one `proba_<class>` column per class."""
-        from netfit.evaluate.predict import predict_frame
-
-        return predict_frame(self._loaded(), data)
-
-    def predict_proba(self, data: Any) -> "np.ndarray":
-        from netfit.evaluate.predict import predict_output
-
-        return predict_output(self._loaded(), data)[0]
-
-    def evaluate(self, data: Any, *, resamples: int = 1000) -> dict[str, Any]:
-        """Score labelled data with the saved preprocessing: metrics with bootstrap intervals."""
-        from netfit.evaluate.predict import evaluate_data
-
-        return evaluate_data(self._loaded(), data, resamples=resamples)
-
-    def _loaded(self):
-        if self._model is None:
-            from netfit.evaluate.predict import load_model
-
-            self._model = load_model(self.path)
-        return self._model

@@ -236,7 +236,7 @@ def find_lr(
 ) -> None:
     """Run the learning-rate range test on the training split and print the rate it picks."""
     from netfit.config import load_config
-    from netfit.tune.finders import range_test
+    from netfit.run import range_test
 
     finding = range_test(load_config(config, set_ or []))
     for lr, loss in list(zip(finding.lrs, finding.losses))[:: max(1, len(finding.lrs) // 12)]:

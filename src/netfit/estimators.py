@@ -54,7 +54,7 @@ class _NetEstimator(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, task: str):
         from netfit.api import Run, fit
-        from netfit.evaluate.predict import load_model
+        from netfit.runfolder import load_model
 
         frame = _frame(X, y, sample_weight)
         workdir = self.output_dir or tempfile.mkdtemp(prefix="netfit-estimator-")
@@ -95,7 +95,7 @@ class _NetEstimator(BaseEstimator):
         return load_config(base, overrides, require_data=False)
 
     def _output(self, X) -> np.ndarray:
-        from netfit.evaluate.predict import predict_output
+        from netfit.predict import predict_output
 
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)

@@ -10,15 +10,12 @@ from netfit.config import Config
 def describe_plan(cfg: Config) -> str:
     """Data shape, split sizes, class balance, model size, memory estimate, steps per epoch."""
     from netfit.data import prepare
-    from netfit.model import build_model, count_parameters, output_size
+    from netfit.model import count_parameters, model_for
     from netfit.train.losses import resolve_loss
 
     prepared = prepare(cfg.data, cfg.seed)
     pre = prepared.preprocessor
-    from netfit.run import input_spec
-
-    model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, output_size(prepared.task, len(pre.classes)),
-                        input_spec(pre))
+    model = model_for(cfg.model, pre, prepared.task)
     n_params = count_parameters(model)
     sizes = prepared.sizes()  # streamed training rows count in full
     rows = sum(sizes.values())

@@ -2,7 +2,8 @@
 
     netfit train CONFIG --resume RUN          # or: netfit.fit(resume=RUN)
 
-The run continues in its own folder. The config must match the one stored there except for
+The run continues in its own folder (its newest valid checkpoint is reopened by
+`netfit.runfolder.open_checkpoints`). The config must match the one stored there except for
 fields that cannot change what has been computed so far (`SAFE_TO_CHANGE`).
 """
 
@@ -13,7 +14,6 @@ from typing import Any, Mapping
 
 from netfit.config import Config, load_config
 from netfit.errors import ConfigError, RunError
-from netfit.train.checkpoint import latest_valid
 
 # prefixes of dotted config paths that may differ on resume: limits, display, checkpoint cadence,
 # where runs go, and the final evaluation (which has not happened yet)
@@ -47,28 +47,6 @@ def resume_config(run_dir: str | Path, config: Any = None, overrides: Any = None
             hint="resume with the run's own config (only " + ", ".join(SAFE_TO_CHANGE) + " may change), "
                  "or start a new run")
     return given
-
-
-def open_checkpoint(run_dir: str | Path, fingerprint: Mapping[str, Any]) -> tuple[Path, dict[str, Any], list[dict]]:
-    """The newest valid checkpoint of `run_dir`, checked against the data it was trained on."""
-    path, payload, skipped = latest_valid(Path(run_dir) / "checkpoints")
-    saved = payload.get("meta", {}).get("fingerprint")
-    if saved is not None and dict(saved) != dict(fingerprint):
-        diff = [k for k in sorted(set(saved) | set(fingerprint)) if saved.get(k) != fingerprint.get(k)]
-        raise RunError("cannot resume: the data or its split differ from the run's", where=str(path),
-                       expected=f"the same data and split as at the start ({', '.join(diff)} differ)",
-                       found="other rows", hint="resume with the same data, or start a new run")
-    return path, payload, skipped
-
-
-def reopen(state: dict[str, Any], cfg: Config) -> None:
-    """Let a finished run train on when a safe change raised the limit it stopped at."""
-    reason, t = state["stop_reason"], cfg.train
-    es, wait = t.early_stopping, state["stopper"].get("wait", 0)
-    if ((reason == "max_epochs" and state["epoch"] < t.epochs)
-            or (reason == "max_time" and (t.max_time is None or state["seconds"] < t.max_time))
-            or (reason == "early_stopping" and es is not None and wait < es.patience)):
-        state["stop_reason"], state["stop_message"] = None, ""
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:

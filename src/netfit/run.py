@@ -1,42 +1,33 @@
-"""One run, top to bottom: data -> model -> train -> test once -> report and model files.
+"""The workflow of one run, top to bottom: data -> model -> train -> test once -> report.
 
-The run folder (runs/<name>-<timestamp>-<rand>/) holds everything the run leaves:
-config.yaml, model.safetensors, model.json, checkpoints/, history.csv, report.json,
-test_predictions.csv, report.html and, when enabled, logs/.
+What the run leaves on disk (the run folder) is written and read by `netfit.runfolder`; this
+module decides the order of the steps and makes the one evaluation on the test split.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
-import platform
-import secrets
 import time
-import warnings
-from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-import netfit
 from netfit.config import Config
 from netfit.data import Prepared, Split, prepare
+from netfit.data.preprocess import input_spec
 from netfit.errors import ConfigError, RunError, TrainingInterrupted
-from netfit.evaluate.baselines import baselines
+from netfit.evaluate.baselines import baselines, flat_features
 from netfit.evaluate.metrics import evaluate_predictions
 from netfit.evaluate.outputs import save_test_outputs
 from netfit.evaluate.report import write_report
-from netfit.io import atomic_write, write_json, write_text
-from netfit.model import build_model, count_parameters, output_size
+from netfit.io import write_json, write_text
+from netfit.model import count_parameters, model_for
 from netfit.plugins import build_metrics
-from netfit.resume import open_checkpoint, reopen
+from netfit.predict import Run
+from netfit.runfolder import (environment, fingerprint, make_run_dir, new_run_dir, open_checkpoints, save_model,
+                              write_history)
 from netfit.train.callbacks import Callback, CallbackList
-from netfit.train.checkpoint import Checkpoints
 from netfit.train.finetune import start_from
 from netfit.train import distributed, speed
 from netfit.train.interrupt import stop_on_signals
@@ -44,9 +35,7 @@ from netfit.train.loggers import build_loggers
 from netfit.train.loop import Streamed, Tensors, fit_loop, predict_tensors
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
-from netfit.tune.finders import resolve_auto
-
-FORMAT_VERSION = 1
+from netfit.tune.finders import LrFinding, find_batch_size, find_lr, resolve_auto
 
 
 def pick_device(name: str) -> torch.device:
@@ -56,22 +45,6 @@ def pick_device(name: str) -> torch.device:
         raise RunError("CUDA was requested but no CUDA device is available", where="train.device",
                        found="no GPU visible to torch", hint="use `device: auto` or `device: cpu`")
     return torch.device(name)
-
-
-def new_run_dir(cfg: Config) -> Path:
-    """A unique folder: parallel runs never collide (timestamp plus a random suffix)."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return make_run_dir(Path(cfg.output_dir) / f"{cfg.name}-{stamp}-{secrets.token_hex(3)}")
-
-
-def make_run_dir(path: Path) -> Path:
-    """Create a run folder that must not exist yet (a run never writes into another's folder)."""
-    try:
-        path.mkdir(parents=True, exist_ok=False)
-    except (FileExistsError, NotADirectoryError, PermissionError) as e:
-        raise RunError("cannot create the run folder", where=str(path), found=f"{type(e).__name__}: {e}",
-                       hint="set output_dir to a writable folder") from None
-    return path
 
 
 def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = (),
@@ -92,8 +65,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     speed.check_precision(cfg.train.precision, device)  # before the data is read
     prepared = prepare(cfg.data, cfg.seed, data=data, need_test=need_test)
     pre = prepared.preprocessor
-    n_out = output_size(prepared.task, len(pre.classes))
-    model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, n_out, input_spec(pre)).to(device)
+    model = model_for(cfg.model, pre, prepared.task).to(device)
     pretrained, init_summary = start_from(model, cfg.train)
     metrics = build_metrics(cfg.train.metrics)
     if resume is not None:
@@ -164,39 +136,9 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     write_json(run_dir / "report.json", report)
     if cfg.evaluate.report_html:
         write_report(run_dir)
-    from netfit.api import Run  # the API reads what this module writes
-
     run = Run(run_dir)
     hooks.on_report(report)
     return run
-
-
-def open_checkpoints(run_dir: Path, cfg: Config, prepared: Prepared, resume: bool, quiet: bool,
-                     read_only: bool = False) -> Checkpoints:
-    """The loop's checkpointer; when resuming, loaded with the newest valid checkpoint.
-
-    `read_only`: a torchrun rank other than 0 only reads the checkpoint (rank 0 tidies the folder)."""
-    folder = run_dir / "checkpoints"
-    checkpoints = Checkpoints(folder, cfg.train.checkpoint, meta={"fingerprint": prepared.fingerprint})
-    if not resume:
-        return checkpoints
-    if not read_only:
-        checkpoints.clean_temp_files()
-    path, payload, skipped = open_checkpoint(run_dir, prepared.fingerprint)
-    if read_only:
-        reopen(payload["state"], cfg)
-        checkpoints.resume = payload
-        return checkpoints
-    for bad in skipped:  # set aside, so pruning by step number never keeps them over good ones
-        (folder / bad["file"]).replace(folder / (bad["file"] + ".corrupt"))
-    s = payload["state"]
-    reopen(s, cfg)
-    s["resumed"].append({"checkpoint": path.name, "epoch": s["epoch"], "batch": s["batch"], "step": s["step"],
-                         "skipped": skipped})
-    checkpoints.resume = payload
-    if not quiet:
-        print(f"resuming {run_dir} from {path.name} (epoch {s['epoch']} done, batch {s['batch']} of the next)")
-    return checkpoints
 
 
 def report_interrupted(run_dir: Path, cfg: Config, prepared: Prepared, state: Any, exit_code: int) -> None:
@@ -270,11 +212,6 @@ def predict_split(model: torch.nn.Module, split: Split, task: str, pre: Any, dev
     return pre.decode_target(out) if task == "regression" else out
 
 
-def input_spec(pre: Any) -> dict[str, Any] | None:
-    """The image/sequence/text input the model reads (kind, shape, vocab size), None for tables."""
-    return pre.array.spec if getattr(pre, "array", None) is not None else None
-
-
 def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device,
                 run_dir: Path | None = None) -> dict[str, Any]:
     """The one evaluation on the test split, with bootstrap intervals and baselines beside it.
@@ -294,7 +231,7 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
         train = prepared.splits["train"]
         y_train = pre.decode_target(train.y) if task == "regression" else train.y
         vocab = (input_spec(pre) or {}).get("vocab_size")
-        report["baselines"] = baselines(task, _flat(train, vocab), y_train, _flat(test, vocab), y_true, pre.classes,
+        report["baselines"] = baselines(task, flat_features(train, vocab), y_train, flat_features(test, vocab), y_true, pre.classes,
                                         seed=cfg.seed, **{k: kw[k] for k in ("resamples", "confidence")})
     return report
 
@@ -313,75 +250,21 @@ def add_custom_scores(report: dict[str, Any], metrics: dict, model: torch.nn.Mod
         report["test"]["metrics"][name] = {"value": float(value), "ci_low": None, "ci_high": None}
 
 
-def _flat(split: Split, vocab_size: int | None = None) -> Any:
-    """Features for the linear baseline: numeric columns, codes of embedded columns, and the
-    flattened image/sequence (with its lengths) or, for text, sparse bag-of-words counts."""
-    x = split.x_num if not split.x_cat.shape[1] else np.hstack([split.x_num, split.x_cat.astype(np.float32)])
-    if split.x_array is None:
-        return x
-    if vocab_size is None:
-        extra = [split.x_array.reshape(len(split), -1)] + ([split.lengths[:, None]] if split.lengths is not None else [])
-        return np.hstack([x, *extra]).astype(np.float32)
-    from scipy import sparse
-
-    rows = np.repeat(np.arange(len(split)), split.x_array.shape[1])
-    ids = split.x_array.ravel()
-    real = ids > 0  # <pad> is not a word
-    counts = sparse.csr_matrix((np.ones(int(real.sum()), np.float32), (rows[real], ids[real])),
-                               shape=(len(split), vocab_size))  # duplicate (row, id) pairs add up
-    return sparse.hstack([sparse.csr_matrix(x), counts]).tocsr()
-
-
-def save_model(run_dir: Path, model: torch.nn.Module, cfg: Config, prepared: Prepared) -> None:
-    from safetensors.torch import save_file
-
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write(run_dir / "model.safetensors", lambda tmp: save_file(weights, str(tmp)))
-    pre = prepared.preprocessor
-    write_json(run_dir / "model.json", {
-        "format_version": FORMAT_VERSION,
-        "netfit_version": netfit.__version__,
-        "task": prepared.task,
-        "model": cfg.model.model_dump(mode="json"),
-        "n_num": pre.n_num,
-        "cat_cardinalities": list(pre.cat_cardinalities),
-        "input": input_spec(pre),
-        "n_out": output_size(prepared.task, len(pre.classes)),
-        "classes": list(pre.classes),
-        "preprocessor": pre.to_dict(),
-        "fingerprint": fingerprint(cfg, prepared),
-        "versions": versions(),
-    })
-
-
-def write_history(path: Path, history: list[dict[str, float]]) -> None:
-    columns = list(dict.fromkeys(k for row in history for k in row)) or ["epoch", "train_loss"]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(path, buf.getvalue())
-
-
 def _mean_throughput(history: list[dict[str, float]]) -> float | None:
     rates = [r["samples_per_s"] for r in history if "samples_per_s" in r]
     return round(float(np.median(rates)), 1) if rates else None
 
 
-def fingerprint(cfg: Config, prepared: Prepared) -> dict[str, Any]:
-    config_hash = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()
-    return {**prepared.fingerprint, "config_sha256": config_hash, "seed": cfg.seed}
-
-
-def versions() -> dict[str, str]:
-    import pandas
-    import sklearn
-
-    return {"netfit": netfit.__version__, "torch": torch.__version__, "numpy": np.__version__,
-            "pandas": pandas.__version__, "scikit-learn": sklearn.__version__, "python": platform.python_version()}
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    return {"device": str(device), "threads": torch.get_num_threads(), "platform": platform.platform(),
-            "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None, "versions": versions()}
-
+def range_test(cfg: Config) -> LrFinding:
+    """`netfit find-lr`: the range test for a config, on its training split (test never loaded)."""
+    torch.manual_seed(cfg.seed)  # the same initial weights as `netfit train` starts from
+    device = pick_device(cfg.train.device)
+    prepared = prepare(cfg.data, cfg.seed, need_test=False)
+    pre, task = prepared.preprocessor, prepared.task
+    model = model_for(cfg.model, pre, task).to(device)
+    train = to_tensors(prepared.splits["train"], device, task)
+    loss_fn = build_loss(cfg.train, task, prepared.splits["train"].y, pre.classes, device)
+    tcfg = cfg.train
+    if tcfg.batch_size == "auto":  # as in a run: the batch size first, the rate for that batch size
+        tcfg = tcfg.model_copy(update={"batch_size": find_batch_size(model, train, loss_fn, tcfg).batch_size})
+    return find_lr(model, train, loss_fn, tcfg, seed=cfg.seed)

@@ -19,6 +19,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter, ValidationError, create_model
 
+from netfit._version import __version__
 from netfit.errors import DataError
 
 # the JSON value each column type accepts (null is a missing value, imputed like in training)
@@ -58,7 +59,7 @@ def create_app(run_dir: str | Path, max_rows: int = 10000) -> FastAPI:
     types = {c: pre.types[c] for c in pre.input_columns}
     Row = row_model(types)
     rows_adapter = TypeAdapter(list[Row])
-    app = FastAPI(title="netfit prediction server", version=__import__("netfit").__version__,
+    app = FastAPI(title="netfit prediction server", version=__version__,
                   description=f"Predictions of the run {run.path.name} ({loaded.task}).")
     request_schema = {"type": "object", "required": ["rows"], "properties": {
         "rows": {"type": "array", "minItems": 1, "maxItems": max_rows, "items": Row.model_json_schema(by_alias=True)}}}

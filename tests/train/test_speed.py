@@ -140,7 +140,7 @@ def test_channels_last_cnn_trains_alike_and_saves_plain_weights(tmp_path):
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
     # a fresh load predicts the test split as the trained model did (test_predictions.csv)
     from netfit.data import prepare
-    from netfit.evaluate.predict import load_model
+    from netfit.runfolder import load_model
     from netfit.run import predict_split
 
     loaded = load_model(fast.path)

@@ -97,3 +97,22 @@ def _aligned_proba(model: Any, x: np.ndarray, K: int) -> np.ndarray:
     proba[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(x)
     return proba
 
+
+
+def flat_features(split: Any, vocab_size: int | None = None) -> Any:
+    """Features for the linear baseline: numeric columns, codes of embedded columns, and the
+    flattened image/sequence (with its lengths) or, for text, sparse bag-of-words counts."""
+    x = split.x_num if not split.x_cat.shape[1] else np.hstack([split.x_num, split.x_cat.astype(np.float32)])
+    if split.x_array is None:
+        return x
+    if vocab_size is None:
+        extra = [split.x_array.reshape(len(split), -1)] + ([split.lengths[:, None]] if split.lengths is not None else [])
+        return np.hstack([x, *extra]).astype(np.float32)
+    from scipy import sparse
+
+    rows = np.repeat(np.arange(len(split)), split.x_array.shape[1])
+    ids = split.x_array.ravel()
+    real = ids > 0  # <pad> is not a word
+    counts = sparse.csr_matrix((np.ones(int(real.sum()), np.float32), (rows[real], ids[real])),
+                               shape=(len(split), vocab_size))  # duplicate (row, id) pairs add up
+    return sparse.hstack([sparse.csr_matrix(x), counts]).tocsr()

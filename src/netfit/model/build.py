@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -77,6 +79,15 @@ def _architecture(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_
     from netfit.model.transformer import Transformer
 
     return {"cnn": CNN, "rnn": RNN, "transformer": Transformer}[cfg.type](cfg, spec, n_num, cat_cardinalities, n_out)
+
+
+def model_for(cfg: ModelConfig, pre: Any, task: str) -> nn.Module:
+    """The configured model for data a `Preprocessor` has read: its columns, its image, sequence or
+    text input and its classes set the input and output sizes. Training, `netfit check`'s plan, the
+    finders and loading a run folder all build their model here, so the four cannot drift apart."""
+    from netfit.data.preprocess import input_spec
+
+    return build_model(cfg, pre.n_num, pre.cat_cardinalities, output_size(task, len(pre.classes)), input_spec(pre))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -214,23 +214,3 @@ def resolve_auto(cfg: Config, model: nn.Module, train: Any, loss_fn: Any) -> tup
         tcfg = tcfg.model_copy(update={"optimizer": tcfg.optimizer.model_copy(update={"lr": lr.lr})})
         found["lr"] = asdict(lr)
     return (cfg.model_copy(update={"train": tcfg}) if found else cfg), found
-
-
-def range_test(cfg: Config) -> LrFinding:
-    """`netfit find-lr`: the range test for a config, on its training split (test never loaded)."""
-    from netfit.data import prepare
-    from netfit.model import build_model, output_size
-    from netfit.run import pick_device, to_tensors
-    from netfit.train.losses import build_loss
-
-    torch.manual_seed(cfg.seed)  # the same initial weights as `netfit train` starts from
-    device = pick_device(cfg.train.device)
-    prepared = prepare(cfg.data, cfg.seed, need_test=False)
-    pre, task = prepared.preprocessor, prepared.task
-    model = build_model(cfg.model, pre.n_num, pre.cat_cardinalities, output_size(task, len(pre.classes))).to(device)
-    train = to_tensors(prepared.splits["train"], device, task)
-    loss_fn = build_loss(cfg.train, task, prepared.splits["train"].y, pre.classes, device)
-    tcfg = cfg.train
-    if tcfg.batch_size == "auto":  # as in a run: the batch size first, the rate for that batch size
-        tcfg = tcfg.model_copy(update={"batch_size": find_batch_size(model, train, loss_fn, tcfg).batch_size})
-    return find_lr(model, train, loss_fn, tcfg, seed=cfg.seed)

@@ -28,7 +28,8 @@ from optuna.trial import TrialState
 from netfit.config import Config, load_config
 from netfit.errors import ConfigError, RunError
 from netfit.io import write_text
-from netfit.run import make_run_dir, train_run
+from netfit.run import train_run
+from netfit.runfolder import make_run_dir
 from netfit.train.callbacks import Callback, StopTraining
 from netfit.tune import study as studies
 from netfit.tune.report import best_trial, write_report

@@ -1,0 +1,133 @@
+"""A finished run as an object (`Run`), and its model applied to new data.
+
+    >>> run = netfit.load("runs/digits-mlp-20261125-101500-ab12cd")  # doctest: +SKIP
+    >>> run.predict(frame)  # doctest: +SKIP
+
+The model and its preprocessing are read back by `netfit.runfolder.load_model`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netfit.errors import DataError, RunError
+
+if TYPE_CHECKING:  # `import netfit` stays light: pandas, torch and the model code load on first use
+    import numpy as np
+    import pandas as pd
+
+    from netfit.runfolder import LoadedModel
+
+MODEL_FILES = ("model.json", "model.safetensors", "config.yaml")
+
+
+class Run:
+    """A finished run: its folder, metrics, history, and a model that predicts."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        missing = [f for f in MODEL_FILES if not (self.path / f).is_file()]
+        if not self.path.is_dir() or missing:
+            raise RunError("not a finished netfit run folder", where=str(self.path),
+                           expected=", ".join(MODEL_FILES), found=f"missing {', '.join(missing)}" if self.path.is_dir() else "no such folder",
+                           hint="pass the folder printed at the end of `netfit train` (under runs/)")
+        self._model = None
+
+    def __repr__(self) -> str:
+        return f"Run('{self.path}')"
+
+    @property
+    def report(self) -> dict[str, Any]:
+        path = self.path / "report.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Test metrics: {name: {"value", "ci_low", "ci_high"}}."""
+        test = self.report.get("test") or {}
+        return test.get("metrics", {})
+
+    @property
+    def history(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.read_csv(self.path / "history.csv")
+
+    @property
+    def config(self):
+        from netfit.config import load_config
+
+        return load_config(self.path / "config.yaml", require_data=False)
+
+    def predict(self, data: Any) -> "pd.DataFrame":
+        """Predictions for a DataFrame, CSV/Parquet path or array: a DataFrame with `prediction`
+        and, for classification, one `proba_<class>` column per class."""
+        return predict_frame(self._loaded(), data)
+
+    def predict_proba(self, data: Any) -> "np.ndarray":
+        return predict_output(self._loaded(), data)[0]
+
+    def evaluate(self, data: Any, *, resamples: int = 1000) -> dict[str, Any]:
+        """Score labelled data with the saved preprocessing: metrics with bootstrap intervals."""
+        return evaluate_data(self._loaded(), data, resamples=resamples)
+
+    def _loaded(self) -> "LoadedModel":
+        if self._model is None:
+            from netfit.runfolder import load_model
+
+            self._model = load_model(self.path)
+        return self._model
+
+
+def as_frame(data: Any, loaded: "LoadedModel") -> "pd.DataFrame":
+    """Accept a DataFrame, a CSV/Parquet path, or a 2-D array in the training column order."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)):
+        from netfit.data.sources import load_table
+
+        return load_table(str(data), loaded.config.data)
+    arr = np.asarray(data)
+    cols = list(loaded.preprocessor.input_columns)
+    if arr.ndim != 2 or arr.shape[1] != len(cols):
+        raise DataError("array input has the wrong shape", expected=f"(rows, {len(cols)}) in the order {cols[:5]}...",
+                        found=str(arr.shape), hint="pass a DataFrame with the training column names")
+    return pd.DataFrame(arr, columns=cols)
+
+
+def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = False):
+    """(output, split): class probabilities (n, K) or regression values in target units."""
+    from netfit.train.tensors import predict_split
+
+    frame = as_frame(data, loaded)
+    split = loaded.preprocessor.transform(frame, require_target=require_target)
+    bs = loaded.config.train.eval_batch_size
+    return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs), split
+
+
+def predict_frame(loaded: "LoadedModel", data: Any) -> "pd.DataFrame":
+    import pandas as pd
+
+    output, _ = predict_output(loaded, data)
+    if loaded.task == "regression":
+        return pd.DataFrame({"prediction": output})
+    labels = loaded.preprocessor.decode_target(output.argmax(1))
+    frame = pd.DataFrame({"prediction": labels})
+    for k, c in enumerate(loaded.classes):
+        frame[f"proba_{c}"] = output[:, k]
+    return frame
+
+
+def evaluate_data(loaded: "LoadedModel", data: Any, *, resamples: int = 1000) -> dict[str, Any]:
+    from netfit.evaluate.metrics import evaluate_predictions
+
+    output, split = predict_output(loaded, data, require_target=True)
+    pre = loaded.preprocessor
+    y = pre.decode_target(split.y) if loaded.task == "regression" else split.y
+    return evaluate_predictions(loaded.task, y, output, loaded.classes, resamples=resamples,
+                                confidence=loaded.config.evaluate.confidence, seed=loaded.config.seed)
