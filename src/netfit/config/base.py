@@ -13,4 +13,6 @@ ImportPath = Annotated[str, BeforeValidator(import_path_of), AfterValidator(chec
 
 
 class Section(BaseModel):
+    """A config section: an unknown key is an error (with the closest valid key), never ignored."""
+
     model_config = ConfigDict(extra="forbid")

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from netfit.config.base import ImportPath, Section
 
+
 class OptimizerConfig(Section):
     name: Literal["sgd", "adam", "adamw", "rmsprop"] = Field("adamw", description="Optimizer.")
     lr: Union[Literal["auto"], Annotated[float, Field(gt=0)]] = Field(
