@@ -16,16 +16,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from netfit.evaluate import metrics as m
-from netfit.evaluate.metrics import (
-    bootstrap_ci,
-    batched,
-    classification_metrics,
-    classification_resample_fns,
-    evaluate_predictions,
-    regression_metrics,
-    regression_resample_fns,
-)
+from netfit.errors import ConfigError, DataError
+from netfit.evaluate import bootstrap, metrics as m
+from netfit.evaluate.bootstrap import batched, bootstrap_ci, classification_resample_fns, regression_resample_fns
+from netfit.evaluate.metrics import classification_metrics, evaluate_predictions, regression_metrics
 
 TOL = 1e-12
 
@@ -237,7 +231,7 @@ def test_block_draws_equal_one_draw(monkeypatch, digits):
     y, proba = digits
     fns = classification_resample_fns(y, _normalised(proba))
     whole = bootstrap_ci(fns, len(y), resamples=101, seed=5)
-    monkeypatch.setattr(m, "_CHUNK_ELEMENTS", 7 * len(y))  # blocks of 7 resamples
+    monkeypatch.setattr(bootstrap, "_CHUNK_ELEMENTS", 7 * len(y))  # blocks of 7 resamples
     assert bootstrap_ci(fns, len(y), resamples=101, seed=5) == whole
 
 
@@ -281,9 +275,9 @@ def test_undefined_resamples_are_skipped_and_counted():
 
 
 def test_bootstrap_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="confidence"):
+    with pytest.raises(ConfigError, match="confidence"):
         bootstrap_ci({}, 10, confidence=1.5)
-    with pytest.raises(ValueError, match="resamples"):
+    with pytest.raises(ConfigError, match="resamples"):
         bootstrap_ci({}, 10, resamples=0)
 
 
@@ -314,11 +308,11 @@ def test_no_resamples_means_no_intervals(diabetes):
 
 
 def test_wrong_inputs_are_named():
-    with pytest.raises(ValueError, match="task"):
+    with pytest.raises(ConfigError, match="task"):
         evaluate_predictions("ranking", [0, 1], [0.2, 0.8], [0, 1])
-    with pytest.raises(ValueError, match="3 classes"):
+    with pytest.raises(DataError, match="3 classes"):
         evaluate_predictions("binary", [0, 1], [[0.2, 0.7, 0.1]] * 2, [0, 1, 2])
-    with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
+    with pytest.raises(DataError, match=r"shape \(n, 3\)"):
         classification_metrics([0, 1], [[0.2, 0.8]] * 2, [0, 1, 2])
-    with pytest.raises(ValueError, match="class indices"):
+    with pytest.raises(DataError, match="class indices"):
         classification_metrics([0, 5], [[0.2, 0.8]] * 2, [0, 1])

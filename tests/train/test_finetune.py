@@ -43,7 +43,7 @@ def test_mismatched_weights_list_every_mismatch_or_load_what_matches(digits_run,
 
 
 def test_init_from_a_folder_that_is_not_a_run(tmp_path):
-    with pytest.raises(RunError, match="model.safetensors"):
+    with pytest.raises(ConfigError, match="model.safetensors"):
         netfit.fit({"data": {"source": "sklearn:iris"}}, output_dir=str(tmp_path), train__init_from=str(tmp_path), **QUICK)
 
 

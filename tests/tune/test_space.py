@@ -5,9 +5,9 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from netfit.config import load_config
+from netfit.config import Config, check_space, load_config
 from netfit.errors import ConfigError
-from netfit.tune.space import check_space, sample
+from netfit.tune.space import sample
 
 IRIS = {"data": {"source": "sklearn:iris"}}
 
@@ -16,7 +16,7 @@ def test_a_valid_space_has_no_problems():
     space = {"train.optimizer.lr": {"log_uniform": [1e-5, 1.0]}, "model.dropout": {"uniform": [0, 0.5]},
              "train.epochs": {"int": [5, 20]}, "train.batch_size": {"choice": [32, 64]},
              "model.hidden": {"layers": [1, 3], "units": {"choice": [16, 32]}}}
-    assert check_space(space) == []
+    assert check_space(space, Config) == []
 
 
 @pytest.mark.parametrize("path, spec, needle", [

@@ -1,2 +1,2 @@
-"""Evaluate: test metrics with bootstrap confidence intervals (metrics.py), dummy and linear
-baselines on the same split (baselines.py), and prediction with a saved model (predict.py)."""
+"""Evaluate: test metrics (metrics.py) with seeded bootstrap confidence intervals (bootstrap.py), dummy
+and linear baselines on the same split (baselines.py), and prediction with a saved model (predict.py)."""

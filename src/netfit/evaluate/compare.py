@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from netfit.config import flatten
 from netfit.errors import RunError
 from netfit.evaluate import plots
-from netfit.evaluate.html import esc, figure, flatten, fmt, grid, metric_cell, page, section, table
+from netfit.evaluate.html import esc, figure, fmt, grid, metric_cell, page, section, table
 from netfit.evaluate.report import RunFiles, monitored, read_run
 from netfit.io import write_text
 

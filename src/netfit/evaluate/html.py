@@ -100,14 +100,3 @@ def metric_cell(entry: dict[str, Any] | None) -> str:
     if entry.get("ci_low") is None:
         return fmt(entry["value"])
     return f"{fmt(entry['value'])} [{fmt(entry['ci_low'])}, {fmt(entry['ci_high'])}]"
-
-
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as {"a.b.c": value} (config differences, hyperparameters)."""
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        out.update(flatten(value, path) if isinstance(value, dict) and value else {path: value})
-    return out

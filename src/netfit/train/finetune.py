@@ -60,9 +60,10 @@ def _read_weights(run_dir: Path) -> dict[str, torch.Tensor]:
 
     path = run_dir / "model.safetensors"
     if not path.is_file():
-        raise RunError("init_from is not a finished run folder", where=f"train.init_from: {run_dir}",
-                       expected="a folder holding model.safetensors", found="no such file",
-                       hint="pass the folder printed at the end of `netfit train` (under runs/)")
+        # the config names the wrong folder: a config problem, not a damaged run
+        raise ConfigError("init_from is not a finished run folder", where=f"train.init_from: {run_dir}",
+                          expected="a folder holding model.safetensors", found="no such file",
+                          hint="pass the folder printed at the end of `netfit train` (under runs/)")
     try:
         return load_file(str(path))
     except Exception as e:  # a damaged file surfaces as several error types; all mean the same here

@@ -14,7 +14,7 @@ from typing import Any
 
 from netfit.config import Config
 from netfit.errors import ConfigError
-from netfit.evaluate.html import flatten
+from netfit.config import flatten
 from netfit.train.callbacks import Callback
 
 MLFLOW_FLUSH_SECONDS = 5.0  # epoch rows are sent in batches: a database write per epoch would slow short epochs

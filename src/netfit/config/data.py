@@ -1,0 +1,153 @@
+"""The `data` section: where the rows come from, which columns, how they are split and preprocessed."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from netfit.config.base import Section
+
+SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+
+
+class SplitConfig(Section):
+    train: float = Field(0.7, gt=0, le=1, description="Fraction of rows for training.")
+    val: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for validation (early stopping, tuning).")
+    test: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for the final, once-only test.")
+    stratify: Union[Literal["auto"], bool] = Field(
+        "auto", description="Keep class proportions in every split; `auto`: for classification when every class can be split."
+    )
+    group_column: str | None = Field(None, description="Rows sharing a value of this column stay in one split (no group leakage).")
+    order_column: str | None = Field(None, description="Time-ordered split: validation and test are the latest rows by this column.")
+    column: str | None = Field(None, description="A column holding `train`/`val`/`test` per row: a split given by the user.")
+    method: Literal["random", "hash"] = Field(
+        "random", description="`random`: seeded (stratified) shuffle, or by group/order/column when given; `hash`: each row's "
+                              "split from a seeded hash of its id (`id_column`, else its row number in the source), the "
+                              "same in memory and when streaming; split sizes are then approximate. Streaming data uses `hash`."
+    )
+    id_column: str | None = Field(None, description="`method: hash`: the column whose value identifies a row (default: the row number).")
+
+    @model_validator(mode="after")
+    def _fractions_add_up(self) -> "SplitConfig":
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"split fractions must add up to 1, found train {self.train} + val {self.val} + "
+                f"test {self.test} = {total:g}; adjust them so they sum to 1"
+            )
+        chosen = [n for n in ("group_column", "order_column", "column") if getattr(self, n)]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one of group_column, order_column, column; found {', '.join(chosen)}")
+        if self.method == "hash" and chosen:
+            raise ValueError(f"method hash assigns rows by their id; it cannot be combined with {chosen[0]}")
+        if self.id_column and self.method != "hash":
+            raise ValueError("id_column is used by method: hash; set method: hash or remove id_column")
+        return self
+
+
+class PreprocessConfig(Section):
+    numeric: Literal["standardize", "minmax", "robust", "none"] = Field(
+        "standardize", description="Scaling of numeric columns, fitted on the training split."
+    )
+    categorical: Literal["auto", "onehot", "codes"] = Field(
+        "auto", description="`onehot`, integer `codes` (for embeddings), or `auto`: one-hot up to `max_onehot` categories, codes above."
+    )
+    max_onehot: int = Field(50, ge=1, description="Cardinality cap for one-hot encoding under `categorical: auto`.")
+    missing: Literal["median", "mean", "constant"] = Field("median", description="Imputation of missing numeric values.")
+    fill_value: float = Field(0.0, description="The value used by `missing: constant`.")
+    missing_categorical: Literal["most_frequent", "category"] = Field(
+        "category", description="Imputation of missing categories: the most frequent one, or a category of its own."
+    )
+    missing_indicator: bool = Field(False, description="Add a 0/1 column per numeric column that had missing values in training.")
+    drop_duplicates: bool = Field(False, description="Drop exact duplicate rows before splitting.")
+    drop_constant: bool = Field(True, description="Drop columns with a single value in training (with a warning).")
+
+
+class DataConfig(Section):
+    source: str | None = Field(
+        None, description="One source to split: a `.csv`, `.parquet` or `.npz` path, an image folder, `sklearn:NAME` "
+                          "(see `netfit datasets`) or `synthetic:order` / `synthetic:sentences` (generated)."
+    )
+    train: str | None = Field(None, description="A separate training source (instead of `source`).")
+    val: str | None = Field(None, description="A separate validation source (with `train`).")
+    test: str | None = Field(None, description="A separate test source (with `train`).")
+    target: str | None = Field(None, description="The target column; `target` for bundled data sets and `.npz` arrays.")
+    features: list[str] | None = Field(None, description="Feature columns; default: every other column.")
+    ignore: list[str] = Field(default_factory=list, description="Columns to leave out.")
+    weight_column: str | None = Field(None, description="A column of per-row sample weights used by the loss.")
+    types: dict[str, Literal["numeric", "categorical", "boolean"]] = Field(
+        default_factory=dict, description="Per-column type overrides; declared columns are never dropped as ids or dates."
+    )
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field("auto", description="The task; `auto` infers it from the target.")
+    x_key: str = Field("x", description="Name of the feature array inside a `.npz` archive.")
+    y_key: str = Field("y", description="Name of the target array inside a `.npz` archive.")
+    split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split.")
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig, description="Cleaning and preprocessing.")
+    # images, sequences and text (netfit.data.arrays); tabular columns beside them are still used
+    kind: Literal["auto", "table", "image", "sequence", "text"] = Field(
+        "auto", description="Data kind; `auto`: `text` with text_column, `sequence` with sequence_column, `image` "
+                            "with image_shape or an image folder, else `table`. `.npz` arrays of images or sequences need it."
+    )
+    image_shape: list[int] | None = Field(
+        None, description="Image shape [H, W] or [H, W, C]: checked against image arrays, or used to reshape flat pixel columns into images."
+    )
+    image_size: list[int] | None = Field(
+        None, description="Resize every image of an image folder to [H, W]; without it images of mixed sizes are an error."
+    )
+    pixel_max: float | None = Field(
+        None, gt=0, description="Pixels are divided by this to scale them to [0, 1]; default 255 for 8-bit images, else the training maximum."
+    )
+    sequence_column: str | None = Field(
+        None, description="A column holding one sequence per row (a list `[1, 2, 3]`, or `[[f1, f2], ...]` for several features)."
+    )
+    lengths_key: str = Field("lengths", description="Name of the optional array of sequence lengths inside a `.npz` archive.")
+    text_column: str | None = Field(None, description="A column of texts to classify or regress on.")
+    tokenizer: Literal["word", "char"] = Field("word", description="Text tokenizer: words (and punctuation marks) or characters.")
+    lowercase: bool = Field(True, description="Lowercase texts before tokenizing.")
+    vocab_min_freq: int = Field(1, ge=1, description="Tokens seen fewer times in the training split become `<unk>`.")
+    vocab_max_size: int | None = Field(20000, ge=1, description="Keep at most this many of the most frequent training tokens (plus `<pad>`, `<unk>`).")
+    max_len: int | None = Field(
+        None, ge=1, description="Steps per sequence or tokens per text; default the longest in the training split (longer ones later are truncated)."
+    )
+    memory_budget: Union[Annotated[int, Field(ge=1)], str, None] = Field(
+        None, description="Memory for the data, e.g. `2GB`, `500MB` or bytes: a Parquet file or folder larger than this "
+                          "(uncompressed) streams in row groups instead of loading whole; default: always load whole."
+    )
+    shuffle_buffer: int | None = Field(
+        None, ge=1, description="Streaming: rows shuffled together in memory (default: as many as fill an eighth of `memory_budget`)."
+    )
+    too_long: Literal["truncate", "error"] = Field(
+        "truncate", description="Sequences or texts longer than max_len: truncate them (the count is reported) or stop with an error."
+    )
+
+    @field_validator("memory_budget")
+    @classmethod
+    def _budget_bytes(cls, v: int | str | None) -> int | None:
+        return v if v is None or isinstance(v, int) else parse_bytes(v)
+
+    @model_validator(mode="after")
+    def _one_way_to_get_data(self) -> "DataConfig":
+        if self.source and self.train:
+            raise ValueError("give either data.source (split by netfit) or data.train/val/test, not both")
+        if (self.val or self.test) and not self.train:
+            raise ValueError("data.val/data.test need data.train")
+        for name in ("image_shape", "image_size"):
+            shape = getattr(self, name)
+            if shape is not None and (len(shape) not in (2, 3 if name == "image_shape" else 2) or min(shape) < 1):
+                raise ValueError(f"{name} must be positive sizes [H, W]" + (" or [H, W, C]" if name == "image_shape" else "")
+                                 + f", found {shape}")
+        return self
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+def parse_bytes(text: str) -> int:
+    """`500MB`, `2 GB`, `1.5GiB`, `1000` -> bytes (decimal units; KiB/MiB/GiB binary)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", str(text))
+    unit = match.group(2).upper() if match else None
+    if match is None or unit not in _UNITS or float(match.group(1)) * _UNITS[unit] < 1:
+        raise ValueError("expected a size like 500MB, 2GB or a number of bytes")
+    return int(float(match.group(1)) * _UNITS[unit])

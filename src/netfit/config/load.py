@@ -1,0 +1,217 @@
+"""Loading: YAML or a dict, overrides, validation, and one ConfigError listing every problem.
+
+`load_config` reads YAML (or takes a dict or a `Config`), applies overrides
+(`train.optimizer.lr=3e-4`), validates everything at once and raises one `ConfigError`
+listing every problem, with the closest valid key for a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from netfit.config.data import SKLEARN_DATASETS
+from netfit.config.schema import Config
+from netfit.config.space import section_type
+from netfit.errors import ConfigError
+
+
+def load_config(
+    config: "str | Path | Mapping[str, Any] | Config | None",
+    overrides: "Mapping[str, Any] | list[str] | None" = None,
+    *,
+    require_data: bool = True,
+) -> Config:
+    """Read, override and validate a config; raise one ConfigError listing every problem.
+
+    Args:
+        config: a YAML path, a dict, a `Config`, or None (all defaults).
+        overrides: `{"train.optimizer.lr": 3e-4}` or `["train.optimizer.lr=3e-4"]`;
+            keys may also use `__` instead of dots (`train__epochs`).
+        require_data: when True a data source must be configured.
+
+    Example:
+        >>> cfg = load_config({"data": {"source": "sklearn:iris"}}, ["train.epochs=5"])
+        >>> cfg.train.epochs
+        5
+    """
+    where = None
+    if isinstance(config, Config):
+        raw = config.to_dict()
+    elif config is None:
+        raw = {}
+    elif isinstance(config, Mapping):
+        raw = _deep_copy(config)
+    else:
+        where = str(config)
+        raw = _read_yaml(Path(config))
+    for key, value in _parse_overrides(overrides).items():
+        _set_path(raw, key, value)
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as e:
+        problems = [_describe(err) for err in e.errors()]
+        raise ConfigError(
+            f"invalid config ({len(problems)} problem{'s' * (len(problems) > 1)})",
+            where=where,
+            problems=problems,
+            hint="fix the fields listed; `netfit check CONFIG` validates without training, docs/config.md lists every field",
+        ) from None
+    if require_data:
+        _check_data_given(cfg, where)
+    return _resolve(cfg)
+
+
+def _resolve(cfg: Config) -> Config:
+    """Fill defaults that depend on other fields (the resolved config is what gets saved)."""
+    src = cfg.data.source or cfg.data.train or ""
+    if cfg.data.target is None and _names_its_target(src):
+        cfg.data.target = "target"
+    return cfg
+
+
+def _names_its_target(source: str) -> bool:
+    """Bundled, generated, array and image-folder data call their label column `target`."""
+    return source.startswith(("sklearn:", "synthetic:")) or source.endswith(".npz") or bool(source) and Path(source).is_dir()
+
+
+def _check_data_given(cfg: Config, where: str | None) -> None:
+    if not (cfg.data.source or cfg.data.train):
+        raise ConfigError(
+            "no data configured",
+            where=where,
+            expected="data.source (or data.train)",
+            found="neither",
+            hint="add `data: {source: sklearn:digits}` or a CSV/Parquet/NPZ path, or pass data= in Python",
+        )
+    src = cfg.data.source or cfg.data.train or ""
+    if src.startswith("sklearn:") and src.split(":", 1)[1] not in SKLEARN_DATASETS:
+        raise ConfigError(
+            "unknown bundled data set",
+            where=f"{where or 'config'}: data.source",
+            expected=", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS),
+            found=src,
+            hint="`netfit datasets` lists the bundled data sets",
+        )
+    if cfg.data.target is None and not (src.startswith("<") or _names_its_target(src)):
+        raise ConfigError(
+            "no target column configured",
+            where=f"{where or 'config'}: data.target",
+            expected="the name of the column to predict",
+            found="nothing",
+            hint="add `target: COLUMN` under `data:`",
+        )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(
+            "config file not found",
+            where=str(path),
+            hint="check the path; `netfit check CONFIG` validates a config without training",
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        loc = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(
+            "config is not valid YAML",
+            where=loc,
+            found=str(getattr(e, "problem", e)),
+            hint="check indentation and quoting near that line",
+        ) from None
+    if raw is None:
+        raise ConfigError("config file is empty", where=str(path), expected="a YAML mapping with at least `data:`",
+                          hint="start from examples/digits_mlp.yaml")
+    if not isinstance(raw, dict):
+        raise ConfigError("config must be a YAML mapping", where=str(path), found=type(raw).__name__,
+                          hint="write `key: value` pairs, e.g. `data: {source: sklearn:digits}`")
+    return raw
+
+
+def _parse_overrides(overrides: "Mapping[str, Any] | list[str] | None") -> dict[str, Any]:
+    if not overrides:
+        return {}
+    if isinstance(overrides, Mapping):
+        return {k.replace("__", "."): v for k, v in overrides.items()}
+    parsed: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("override must look like KEY=VALUE", where="--set", found=item,
+                              hint="e.g. --set train.optimizer.lr=3e-4")
+        try:
+            parsed[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            parsed[key.strip()] = text
+    return parsed
+
+
+def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as {"a.b.c": value}, the inverse of the dotted override paths (config
+    differences, hyperparameters for loggers).
+
+    Example:
+        >>> flatten({"train": {"epochs": 5, "optimizer": {"lr": 1e-3}}})
+        {'train.epochs': 5, 'train.optimizer.lr': 0.001}
+    """
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        out.update(flatten(value, path) if isinstance(value, dict) and value else {path: value})
+    return out
+
+
+def _deep_copy(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _deep_copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_deep_copy(v) for v in obj]
+    return obj
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    """One readable line per validation error: field path, value found, what is allowed."""
+    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before"))]
+    # pydantic adds the member of a Union it tried; drop those technical path parts
+    loc = [p for p in loc if not p.startswith(("literal[", "dict[", "tagged-union", "bool", "EarlyStopping", "Convergence"))]
+    path = ".".join(loc) or "config"
+    if err["type"] == "extra_forbidden":
+        suggestion = _closest_key(loc)
+        hint = f"; did you mean `{suggestion}`?" if suggestion else ""
+        return f"{path}: unknown field{hint}"
+    msg = err["msg"].removeprefix("Value error, ")
+    found = err.get("input")
+    if isinstance(found, (dict, list)) or err["type"] == "missing":
+        return f"{path}: {msg}"
+    return f"{path}: {msg} (found {found!r})"
+
+
+def _closest_key(loc: list[str]) -> str | None:
+    model: type[BaseModel] | None = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if model else None
+        model = section_type(field.annotation) if field else None
+    if model is None:
+        return None
+    match = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.5)
+    return ".".join(loc[:-1] + match) if match else None

@@ -1,0 +1,155 @@
+"""The `train` section: loss, optimizer, schedule, stopping rules, checkpoints and speed switches."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, field_validator
+
+from netfit.config.base import ImportPath, Section
+
+
+class OptimizerConfig(Section):
+    name: Literal["sgd", "adam", "adamw", "rmsprop"] = Field("adamw", description="Optimizer.")
+    lr: Union[Literal["auto"], Annotated[float, Field(gt=0)]] = Field(
+        1e-3, description="Learning rate; `auto` picks it with a learning-rate range test (recorded in report.json)."
+    )
+    weight_decay: float = Field(1e-4, ge=0, description="Weight decay (decoupled for AdamW, L2 for the others).")
+    momentum: float = Field(0.9, ge=0, lt=1, description="Momentum for `sgd` and `rmsprop`.")
+    nesterov: bool = Field(False, description="Nesterov momentum for `sgd`.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW betas.")
+    eps: float = Field(1e-8, gt=0, description="Numerical epsilon of adaptive optimizers.")
+
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _lr_auto_or_positive(cls, v: Any) -> Any:
+        return _auto_or_number(v, float, "a number > 0, e.g. 1e-3")
+
+
+class ScheduleConfig(Section):
+    name: Literal["constant", "step", "exponential", "cosine", "one_cycle", "reduce_on_plateau"] = Field(
+        "cosine", description="Learning-rate schedule."
+    )
+    warmup_epochs: float = Field(0, ge=0, description="Linear warm-up length for `cosine` (epochs, may be fractional).")
+    min_lr: float = Field(0.0, ge=0, description="Floor of the learning rate (`cosine`, `reduce_on_plateau`).")
+    step_size: int = Field(30, ge=1, description="Epochs between decays for `step`.")
+    gamma: float = Field(0.1, gt=0, le=1, description="Decay factor for `step` (per step_size) and `exponential` (per epoch).")
+    factor: float = Field(0.1, gt=0, lt=1, description="Decay factor for `reduce_on_plateau`.")
+    patience: int = Field(5, ge=0, description="Epochs without improvement before `reduce_on_plateau` lowers the rate.")
+    max_lr: float | None = Field(None, gt=0, description="Peak rate for `one_cycle`; default 10x `optimizer.lr`.")
+
+
+class EarlyStoppingConfig(Section):
+    monitor: str = Field("val_loss", description="Logged metric to watch: val_loss, val_accuracy, val_rmse, train_loss, ...")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="Whether lower or higher is better; `auto` from the name.")
+    patience: int = Field(10, ge=1, description="Validations without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
+    restore_best: bool = Field(True, description="Restore the weights of the best validation at the end.")
+
+
+class ConvergenceConfig(Section):
+    tol: float = Field(1e-5, ge=0, description="Stop when the relative change of the train loss stays under this ...")
+    window: int = Field(10, ge=2, description="... over this many consecutive epochs.")
+
+
+class DivergenceConfig(Section):
+    factor: float = Field(100.0, gt=1, description="The loss diverged when it exceeds this multiple of its best value (or is NaN/Inf).")
+    policy: Literal["recover", "stop"] = Field(
+        "recover", description="`recover`: roll back to the last good epoch and lower the learning rate; `stop`: end the run (exit 3)."
+    )
+    lr_factor: float = Field(0.1, gt=0, lt=1, description="`recover` multiplies the learning rate by this factor at each recovery.")
+    max_recoveries: int = Field(3, ge=0, description="`recover` gives up (and stops as `diverged`) after this many recoveries.")
+
+
+class CheckpointConfig(Section):
+    every_epochs: int | None = Field(1, ge=1, description="Write a checkpoint every N epochs (`null`: not at epoch ends).")
+    every_steps: int | None = Field(None, ge=1, description="Also write one every N optimizer steps, mid-epoch included.")
+    every_minutes: float | None = Field(None, gt=0, description="Also write one when this many minutes passed since the last.")
+    keep: int = Field(2, ge=1, description="Keep the newest N checkpoints (plus the best epoch's); older ones are deleted.")
+
+
+class TrainConfig(Section):
+    epochs: int = Field(200, ge=1, description="Maximum number of epochs.")
+    batch_size: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = Field(
+        64, description="Mini-batch size; `auto`: the largest that fits the GPU memory budget, on CPU the throughput knee."
+    )
+    eval_batch_size: int = Field(4096, ge=1, description="Batch size for validation, test and predict.")
+    loss: Union[Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"], ImportPath] = Field(
+        "auto", description="Loss; `auto`: cross_entropy (multiclass), bce (binary), mse (regression); "
+        "or your own `package.module:fn`, fn(output, target[, weight]) -> scalar tensor."
+    )
+    metrics: list[ImportPath] = Field(
+        default_factory=list, description="Your own metrics `package.module:fn`, fn(output, target) -> scalar tensor: "
+        "logged as `val_<fn>` (early stopping may monitor them) and scored on the test split."
+    )
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing for cross_entropy.")
+    class_weight: Union[Literal["balanced"], dict[str, float], None] = Field(
+        None, description="Per-class loss weights: `balanced` or a mapping class -> weight (cross_entropy, bce)."
+    )
+    pos_weight: float | None = Field(None, gt=0, description="Weight of positive examples for bce.")
+    huber_delta: float = Field(1.0, gt=0, description="Delta of the huber loss.")
+    l1: float = Field(0.0, ge=0, description="L1 penalty on weights (not biases) added to the loss.")
+    grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm to this value (off by default).")
+    grad_clip_value: float | None = Field(None, gt=0, description="Clip each gradient element to +/- this value.")
+    accumulate: int = Field(1, ge=1, description="Accumulate gradients over this many mini-batches per optimizer step.")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer.")
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="Learning-rate schedule.")
+    early_stopping: EarlyStoppingConfig | None = Field(
+        default_factory=EarlyStoppingConfig, description="Early stopping on a validation metric; `null` turns it off."
+    )
+    convergence: ConvergenceConfig | None = Field(
+        default_factory=ConvergenceConfig, description="Stop when the train loss stops changing; `null` turns it off."
+    )
+    divergence: DivergenceConfig = Field(default_factory=DivergenceConfig, description="When the loss counts as diverged, and what then.")
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="When training state is saved (for resume).")
+    max_time: float | None = Field(None, gt=0, description="Stop after this many seconds of training.")
+    val_every: int = Field(1, ge=1, description="Validate every N epochs.")
+    log_every: float = Field(0.5, gt=0, description="Seconds between progress reads of the running loss.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto`: CUDA when present, else CPU.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice).")
+    precision: Literal["32", "bf16", "fp16"] = Field(
+        "32", description="Float precision of forward and loss: `32`; `bf16` (CPU and CUDA) or `fp16` (CUDA only, "
+        "with loss scaling) run them under autocast; weights and optimizer stay float32."
+    )
+    compile: bool = Field(
+        False, description="Train through `torch.compile` (needs a C++ compiler on CPU, Triton on CUDA); the compile "
+        "time is reported apart as `compile_seconds`."
+    )
+    channels_last: Union[Literal["auto"], bool] = Field(
+        "auto", description="2-D image CNNs: channels-last memory format for weights and images; `auto`: on CUDA only."
+    )
+    data_on_device: Union[Literal["auto"], bool] = Field(
+        "auto", description="Keep each split on the device; `auto`: yes on CPU, and on CUDA when it fits half the free "
+        "GPU memory; otherwise batches are copied from host memory (pinned, non-blocking)."
+    )
+    init_from: str | None = Field(None, description="Fine-tuning: start from the weights of this run folder (names and shapes must match).")
+    init_strict: bool = Field(True, description="With `init_from`: `false` loads the weights that match and reports the rest.")
+    freeze: list[str] = Field(
+        default_factory=list, description="Parameter-name patterns (fnmatch, e.g. `body.0.*`) kept fixed: no gradient, not in the optimizer."
+    )
+    pretrained_lr: float | None = Field(
+        None, gt=0, description="Learning rate of unfrozen weights loaded by `init_from` (default: `optimizer.lr`); new layers use `optimizer.lr`."
+    )
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_auto_or_positive(cls, v: Any) -> Any:
+        return _auto_or_number(v, int, "a whole number >= 1, e.g. 64")
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_as_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v  # YAML reads `32` as a number
+
+
+def _auto_or_number(v: Any, kind: type, expected: str) -> Any:
+    """`auto` or a positive number: one readable error instead of one per member of the union."""
+    if v == "auto":
+        return v
+    try:
+        number = kind(float(v)) if not isinstance(v, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number <= 0 or (kind is int and float(v) != number):
+        raise ValueError(f"expected `auto` or {expected}")
+    return number
