@@ -44,8 +44,8 @@ def fit(config: Any = None, data: Any = None, *, quiet: bool = True, callbacks=(
         cfg = resume_config(resume, config, overrides)
     else:
         cfg = load_config(config, overrides, require_data=data is None)
-    if data is not None and cfg.data.target is None:
-        cfg.data.target = "target"
+    if data is not None:
+        cfg.data.target = cfg.data.target_name()
     return train_run(cfg, data, quiet=quiet, callbacks=list(callbacks), resume=resume)
 
 

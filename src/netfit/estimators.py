@@ -26,7 +26,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-TARGET, WEIGHT = "target", "sample_weight"
+from netfit.config.data import DEFAULT_TARGET
+
+TARGET, WEIGHT = DEFAULT_TARGET, "sample_weight"
 
 
 class _NetEstimator(BaseEstimator):

@@ -14,7 +14,7 @@ grammar), the stage sections `data`, `model`, `train`, the root `schema`, then `
 """
 
 from netfit.config.base import ImportPath, Section
-from netfit.config.data import SKLEARN_DATASETS, DataConfig, PreprocessConfig, SplitConfig, parse_bytes
+from netfit.config.data import DEFAULT_TARGET, SKLEARN_DATASETS, DataConfig, PreprocessConfig, SplitConfig, parse_bytes
 from netfit.config.docs import render_docs
 from netfit.config.load import flatten, load_config
 from netfit.config.model import Activation, Init, ModelConfig
@@ -24,7 +24,7 @@ from netfit.config.train import (CheckpointConfig, ConvergenceConfig, Divergence
                                  OptimizerConfig, ScheduleConfig, TrainConfig)
 
 __all__ = [
-    "KINDS", "SKLEARN_DATASETS", "Activation", "CheckpointConfig", "Config", "ConvergenceConfig", "DataConfig",
+    "DEFAULT_TARGET", "KINDS", "SKLEARN_DATASETS", "Activation", "CheckpointConfig", "Config", "ConvergenceConfig", "DataConfig",
     "DivergenceConfig", "EarlyStoppingConfig", "EvaluateConfig", "ImportPath", "Init", "LogConfig", "ModelConfig",
     "OptimizerConfig", "PreprocessConfig", "ScheduleConfig", "Section", "SplitConfig", "TrainConfig", "TuneConfig",
     "check_space", "flatten", "load_config", "parse_bytes", "render_docs", "section_type",

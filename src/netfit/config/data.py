@@ -65,6 +65,10 @@ class PreprocessConfig(Section):
     drop_constant: bool = Field(True, description="Drop columns with a single value in training (with a warning).")
 
 
+# the label column of bundled, generated, array and image-folder data, and of data given in Python
+DEFAULT_TARGET = "target"
+
+
 class DataConfig(Section):
     source: str | None = Field(
         None, description="One source to split: a `.csv`, `.parquet` or `.npz` path, an image folder, `sklearn:NAME` "
@@ -139,6 +143,10 @@ class DataConfig(Section):
                 raise ValueError(f"{name} must be positive sizes [H, W]" + (" or [H, W, C]" if name == "image_shape" else "")
                                  + f", found {shape}")
         return self
+
+    def target_name(self) -> str:
+        """The target column: the configured one, else `DEFAULT_TARGET`."""
+        return self.target or DEFAULT_TARGET
 
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from netfit.config.data import SKLEARN_DATASETS
+from netfit.config.data import DEFAULT_TARGET, SKLEARN_DATASETS
 from netfit.config.schema import Config
 from netfit.config.space import section_type
 from netfit.errors import ConfigError
@@ -70,7 +70,7 @@ def _resolve(cfg: Config) -> Config:
     """Fill defaults that depend on other fields (the resolved config is what gets saved)."""
     src = cfg.data.source or cfg.data.train or ""
     if cfg.data.target is None and _names_its_target(src):
-        cfg.data.target = "target"
+        cfg.data.target = DEFAULT_TARGET
     return cfg
 
 
