@@ -12,8 +12,8 @@ import netfit
 from netfit.config import load_config
 from netfit.data import prepare
 from netfit.model import build_model, output_size
-from netfit.run import to_tensors
 from netfit.train.losses import build_loss
+from netfit.train.tensors import to_tensors
 from netfit.tune.finders import find_batch_size, find_lr
 
 DIGITS = {"data": {"source": "sklearn:digits"}, "model": {"hidden": [64]}}

@@ -31,7 +31,8 @@ def load_model(run_dir: Path) -> LoadedModel:
     from netfit.config import load_config
     from netfit.data.preprocess import Preprocessor
     from netfit.model import build_model
-    from netfit.run import FORMAT_VERSION, pick_device
+    from netfit.run import FORMAT_VERSION
+    from netfit.train.tensors import pick_device
 
     meta = check_model_json(_read_model_json(run_dir / "model.json"), run_dir / "model.json", FORMAT_VERSION)
     cfg = load_config(run_dir / "config.yaml", require_data=False)
@@ -112,7 +113,7 @@ def as_frame(data: Any, loaded: LoadedModel) -> pd.DataFrame:
 
 def predict_output(loaded: LoadedModel, data: Any, require_target: bool = False):
     """(output, split): class probabilities (n, K) or regression values in target units."""
-    from netfit.run import predict_split
+    from netfit.train.tensors import predict_split
 
     frame = as_frame(data, loaded)
     split = loaded.preprocessor.transform(frame, require_target=require_target)

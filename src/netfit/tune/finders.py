@@ -220,8 +220,8 @@ def range_test(cfg: Config) -> LrFinding:
     """`netfit find-lr`: the range test for a config, on its training split (test never loaded)."""
     from netfit.data import prepare
     from netfit.model import build_model, output_size
-    from netfit.run import pick_device, to_tensors
     from netfit.train.losses import build_loss
+    from netfit.train.tensors import pick_device, to_tensors
 
     torch.manual_seed(cfg.seed)  # the same initial weights as `netfit train` starts from
     device = pick_device(cfg.train.device)
