@@ -66,8 +66,8 @@ class Environment:
         """One process reads its loss and clock at log points; DDP ranks only at the epoch end."""
         return not self.dist.enabled
 
-    def mid_epoch_reads(self, cfg: TrainConfig) -> tuple[float, float | None]:
-        """(log_every, max_time) inside an epoch: under DDP none, the ranks read at the epoch end together."""
+    def mid_epoch_limits(self, cfg: TrainConfig) -> tuple[float, float | None]:
+        """(log_every, max_time) checked inside an epoch; under DDP neither: ranks read at the epoch end, together."""
         return (cfg.log_every, cfg.max_time) if self.reads_mid_epoch else (math.inf, None)
 
     def halt_after_step(self) -> bool:
@@ -128,7 +128,7 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
     good = snapshot(parts, state) if cfg.divergence.policy == "recover" else None  # the rollback point
     callbacks, saving, sampler = env.callbacks, env.saving, StepSampler(env.callbacks.callbacks, state.step)
     n, B, K = len(train), cfg.batch_size, cfg.accumulate
-    log_every, time_limit = env.mid_epoch_reads(cfg)
+    log_every, time_limit = env.mid_epoch_limits(cfg)
     start = time.perf_counter() - state.seconds  # a resumed run keeps counting its earlier seconds
     callbacks.on_train_begin({"epochs": cfg.epochs, "steps_per_epoch": math.ceil(n / B), "samples": n})
 
