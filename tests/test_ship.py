@@ -15,7 +15,7 @@ import torch
 
 import netfit
 from netfit.data import prepare
-from netfit.run import to_tensors
+from netfit.train.tensors import to_tensors
 
 
 @pytest.fixture(scope="module")

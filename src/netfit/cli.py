@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from netfit.errors import NetfitError
+from netfit.errors import DivergenceError, NetfitError
 
 app = typer.Typer(
     add_completion=False,
@@ -60,11 +60,10 @@ def train(
     if run is None:  # a torchrun rank other than 0: rank 0 reports
         return
     report = run.report
-    if report.get("stop_reason") == "diverged":
-        typer.secho(f"error: training diverged: {report['stop_message']}.\n  the best weights (epoch "
-                    f"{report.get('best_epoch')}) were kept in {run.path}\n  how to fix: lower train.optimizer.lr, "
-                    "or set train.grad_clip (e.g. 1.0)", fg=typer.colors.RED, err=True)
-        raise typer.Exit(3)
+    if report.get("stop_reason") == "diverged":  # the run folder is complete; main() prints this and exits 3
+        raise DivergenceError(f"training diverged: {report['stop_message']}.\n  the best weights (epoch "
+                              f"{report.get('best_epoch')}) were kept in {run.path}",
+                              hint="lower train.optimizer.lr, or set train.grad_clip (e.g. 1.0)")
     _print_headline(report, run.path)
 
 

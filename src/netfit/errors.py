@@ -72,7 +72,11 @@ class RunError(NetfitError):
 
 
 class DivergenceError(NetfitError):
-    """Training diverged (non-finite or exploding loss) and was stopped."""
+    """Training diverged (non-finite or exploding loss) and was stopped.
+
+    `netfit train` raises it once the run folder is written (best weights, report), so the CLI
+    exits 3; `netfit.fit` returns the `Run`, whose report says `stop_reason: diverged`.
+    """
 
     exit_code = 3
 

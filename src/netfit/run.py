@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from netfit.config import Config
-from netfit.data import Prepared, Split, prepare
+from netfit.data import Prepared, prepare
 from netfit.data.preprocess import input_spec
-from netfit.errors import ConfigError, RunError, TrainingInterrupted
+from netfit.errors import ConfigError, TrainingInterrupted
 from netfit.evaluate.baselines import baselines, flat_features
 from netfit.evaluate.metrics import evaluate_predictions
 from netfit.evaluate.outputs import save_test_outputs
@@ -32,19 +32,11 @@ from netfit.train.finetune import start_from
 from netfit.train import distributed, speed
 from netfit.train.interrupt import stop_on_signals
 from netfit.train.loggers import build_loggers
-from netfit.train.loop import Streamed, Tensors, fit_loop, predict_tensors
+from netfit.train.loop import Environment, Objective, fit_loop
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
-from netfit.tune.finders import LrFinding, find_batch_size, find_lr, resolve_auto
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RunError("CUDA was requested but no CUDA device is available", where="train.device",
-                       found="no GPU visible to torch", hint="use `device: auto` or `device: cpu`")
-    return torch.device(name)
+from netfit.train.tensors import Streamed, Tensors, pick_device, predict_split, predict_tensors, target_scale, to_tensors
+from netfit.train.finders import LrFinding, find_batch_size, find_lr, resolve_auto
 
 
 def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = (),
@@ -96,9 +88,8 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     else:  # the other ranks run your callbacks too, but draw and log nothing
         hooks = CallbackList(list(callbacks))
     with stop_on_signals() as stop:
-        result = fit_loop(model, train, val, cfg.train, task=prepared.task, loss_fn=loss_fn, seed=cfg.seed,
-                          target_scale=target_scale(pre), callbacks=hooks, checkpoints=checkpoints, stop=stop,
-                          metrics=metrics, pretrained=pretrained, dist=dist)
+        result = fit_loop(model, train, val, cfg.train, Objective(loss_fn, prepared.task, target_scale(pre), metrics),
+                          Environment(cfg.seed, hooks, checkpoints, stop, dist), pretrained)
     distributed.stop(dist)
     if not dist.is_main:
         return None
@@ -153,20 +144,6 @@ def report_interrupted(run_dir: Path, cfg: Config, prepared: Prepared, state: An
                               hint=f"resume with `netfit train CONFIG --resume {run_dir}` (or netfit.fit(resume=...))")
 
 
-def to_tensors(split: Split, device: torch.device, task: str, on_device: str | bool = True) -> Tensors:
-    """A split as device tensors, moved once; the loop then only slices them.
-
-    `on_device` (`train.data_on_device`): False, or `auto` on CUDA when the split does not fit
-    half the free GPU memory, leaves the tensors in host memory; the loop copies each batch."""
-    arrays = [*split.inputs(), split.y, *([split.w] if split.w is not None else [])]
-    device = speed.data_device(sum(a.nbytes for a in arrays), device, on_device)
-    inputs = device_inputs(split, device)
-    y_dtype = torch.float32 if task == "regression" else torch.int64
-    y = torch.as_tensor(split.y, dtype=y_dtype, device=device)
-    w = torch.as_tensor(split.w, dtype=torch.float32, device=device) if split.w is not None else None
-    return Tensors(inputs, y, w)
-
-
 def streamed(prepared: Prepared, device: torch.device, dist: distributed.Dist) -> Streamed:
     """The training rows of a source larger than data.memory_budget, read block by block."""
     if dist.enabled:
@@ -186,30 +163,6 @@ def check_finders(cfg: Config, train: Tensors, device: torch.device) -> None:
                           hint="set these fields to numbers, or `train.data_on_device: true` if the split fits")
 
 
-def device_inputs(split: Split, device: torch.device) -> list[torch.Tensor]:
-    """The model's inputs of a split on the device: float32 features, int64 codes/ids/lengths."""
-    return [torch.as_tensor(a, device=device) for a in split.inputs()]
-
-
-def target_scale(pre: Any) -> float:
-    """The factor that maps the model's (standardized) regression output back to target units."""
-    return float(pre.target_std) if pre.task == "regression" else 1.0
-
-
-def outputs_to_predictions(out: torch.Tensor, task: str) -> np.ndarray:
-    """Class probabilities (n, K) for classification, raw model output (n,) for regression."""
-    if task == "multiclass":
-        return torch.softmax(out.float(), dim=1).cpu().numpy()
-    if task == "binary":
-        p1 = torch.sigmoid(out.float().squeeze(1)).cpu().numpy()
-        return np.stack([1 - p1, p1], axis=1)
-    return out.float().squeeze(1).cpu().numpy()
-
-
-def predict_split(model: torch.nn.Module, split: Split, task: str, pre: Any, device: torch.device,
-                  batch_size: int = 4096) -> np.ndarray:
-    out = outputs_to_predictions(predict_tensors(model, device_inputs(split, device), batch_size), task)
-    return pre.decode_target(out) if task == "regression" else out
 
 
 def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device,

@@ -12,9 +12,11 @@ from sklearn.datasets import load_digits
 
 from netfit.config import TrainConfig, load_config
 from netfit.model import build_model
+from netfit.train.callbacks import Callback, CallbackList, StepSampler
 from netfit.train.losses import build_loss
-from netfit.train.loop import Tensors, fit_loop
+from netfit.train.loop import Environment, Objective, fit_loop
 from netfit.train.optim import Schedule, build_optimizer
+from netfit.train.tensors import Tensors
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +58,69 @@ def test_loop_matches_a_hand_written_pytorch_loop(digits, clip):
     ours = build_model(mcfg, 64, [], 10)
     theirs = copy.deepcopy(ours)
     loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
-    result = fit_loop(ours, Tensors([x], y), None, cfg, task="multiclass", loss_fn=loss_fn, seed=7)
+    result = fit_loop(ours, Tensors([x], y), None, cfg, Objective(loss_fn, "multiclass"), Environment(seed=7))
     hand_loop(theirs, x, y, cfg, seed=7)
     assert result.state.stop_reason == "max_epochs" and result.state.epoch == 3
     for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
+
+
+class GradientTaker(Callback):
+    """A sampled in-step hook: copies of every parameter's gradient at its steps."""
+
+    sample_every = 10
+
+    def __init__(self):
+        self.seen = []
+
+    def on_step_sampled(self, sample):
+        grads = [p.grad.detach().clone() for p in sample.model.parameters()]
+        self.seen.append(((sample.epoch, sample.batch, sample.step), grads, sample.grad_scale))
+
+
+def test_a_sampled_step_hook_sees_each_steps_real_gradients_before_the_optimizer_step(digits):
+    x, y = digits  # 600 rows at batch 32: 19 steps an epoch, 57 in all
+    cfg = train_cfg()
+    mcfg = load_config({"model": {"hidden": [32], "dropout": 0.0}}, require_data=False).model
+    torch.manual_seed(0)
+    ours = build_model(mcfg, 64, [], 10)
+    theirs = copy.deepcopy(ours)
+    loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
+    taker = GradientTaker()
+    fit_loop(ours, Tensors([x], y), None, cfg, Objective(loss_fn, "multiclass"),
+             Environment(seed=7, callbacks=CallbackList([taker])))
+    assert [where for where, _, _ in taker.seen] == [(1, 10, 10), (2, 1, 20), (2, 11, 30), (3, 2, 40), (3, 12, 50)]
+    # the oracle's gradients at the same steps, taken after backward and before opt.step()
+    opt = torch.optim.SGD(theirs.parameters(), lr=cfg.optimizer.lr, momentum=cfg.optimizer.momentum)
+    g, step, expected = torch.Generator().manual_seed(7), 0, []
+    for _ in range(cfg.epochs):
+        perm = torch.randperm(len(y), generator=g)
+        for lo in range(0, len(y), cfg.batch_size):
+            idx = perm[lo:lo + cfg.batch_size]
+            F.cross_entropy(theirs(x[idx]), y[idx]).backward()
+            step += 1
+            if step % 10 == 0:
+                expected.append([p.grad.detach().clone() for p in theirs.parameters()])
+            opt.step()
+            opt.zero_grad()
+    for (where, grads, scale), want in zip(taker.seen, expected, strict=True):
+        assert scale == 1.0
+        assert all(torch.isfinite(gr).all() and gr.abs().sum() > 0 for gr in grads), where
+        for gr, w in zip(grads, want, strict=True):
+            torch.testing.assert_close(gr, w, rtol=0, atol=1e-6, msg=str(where))
+    # reading the gradients changed nothing: the weights are the oracle's
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
+
+
+def test_the_step_sampler_is_off_without_listeners_and_replans_after_a_resume_or_rollback():
+    assert StepSampler([Callback()]).due == -1  # the loop's per-step check never matches
+    taker = GradientTaker()
+    assert StepSampler([taker]).due == 9  # sampled when 9 steps are done: the 10th step's gradients
+    sampler = StepSampler([taker], step=25)  # resumed after 25 steps
+    assert sampler.due == 29
+    sampler.reset(12)  # rolled back to step 12
+    assert sampler.due == 19
 
 
 def test_gradient_accumulation_equals_one_big_batch(digits):
@@ -76,7 +136,7 @@ def test_gradient_accumulation_equals_one_big_batch(digits):
         cfg.optimizer.momentum = 0.0
         loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
         # the same permutation for both: one epoch, same seed, same n
-        fit_loop(model, Tensors([x[:n]], y[:n]), None, cfg, task="multiclass", loss_fn=loss_fn, seed=3)
+        fit_loop(model, Tensors([x[:n]], y[:n]), None, cfg, Objective(loss_fn, "multiclass"), Environment(seed=3))
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         torch.testing.assert_close(p, q, rtol=0, atol=1e-5, msg=name)
 

@@ -20,10 +20,11 @@ from safetensors.torch import load_file
 import netfit
 from netfit.config import load_config
 from netfit.model import build_model
-from netfit.train.checkpoint import Checkpoints, TrainState, load_checkpoint, restore
-from netfit.train.loop import Tensors, fit_loop
+from netfit.train.checkpoint import Checkpoints, Parts, TrainState, load_checkpoint, restore
+from netfit.train.loop import Environment, Objective, fit_loop
 from netfit.train.losses import build_loss
 from netfit.train.optim import Schedule, build_optimizer
+from netfit.train.tensors import Tensors
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = {"evaluate__bootstrap": 0, "evaluate__baselines": False, "evaluate__report_html": False}
@@ -103,7 +104,7 @@ def small_digits():
 def fit_small(model, cfg, x, y):
     loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
     val = Tensors([x[:100]], y[:100])
-    return fit_loop(model, Tensors([x], y), val, cfg, task="multiclass", loss_fn=loss_fn, seed=5)
+    return fit_loop(model, Tensors([x], y), val, cfg, Objective(loss_fn, "multiclass"), Environment(seed=5))
 
 
 def test_host_held_data_trains_bit_identically_to_data_on_the_device():
@@ -141,7 +142,7 @@ def test_channels_last_cnn_trains_alike_and_saves_plain_weights(tmp_path):
     # a fresh load predicts the test split as the trained model did (test_predictions.csv)
     from netfit.data import prepare
     from netfit.runfolder import load_model
-    from netfit.run import predict_split
+    from netfit.train.tensors import predict_split
 
     loaded = load_model(fast.path)
     assert all(p.is_contiguous() for p in loaded.model.parameters())
@@ -158,8 +159,7 @@ def test_grad_scaler_state_is_checkpointed_and_old_checkpoints_load(tmp_path):
 
     def parts(scaler):
         opt = build_optimizer(cfg.train.optimizer, model)
-        return {"model": model, "optimizer": opt, "schedule": Schedule(cfg.train.schedule, opt, 1e-3, 2, 2),
-                "best_weights": model.state_dict(), "scaler": scaler}
+        return Parts(model, opt, Schedule(cfg.train.schedule, opt, 1e-3, 2, 2), model.state_dict(), scaler)
 
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
     scaler.load_state_dict({**scaler.state_dict(), "_growth_tracker": 7})

@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ import torch
 from netfit.config import CheckpointConfig
 from netfit.errors import RunError
 from netfit.io import atomic_write
+
+if TYPE_CHECKING:  # annotations only
+    from netfit.train.optim import Schedule
 
 MAGIC = b"NETFIT-CHECKPOINT 1\n"
 NAME = re.compile(r"^step-(\d+)\.pt$")
@@ -54,6 +57,26 @@ class TrainState:
     best_checkpoint: str | None = None  # file name of the best epoch's checkpoint (never pruned)
     resumed: list[dict[str, Any]] = field(default_factory=list)
     compile_seconds: float = 0.0  # torch.compile's share of `seconds` (train.compile)
+
+
+@dataclass
+class Parts:
+    """The objects whose state a checkpoint holds beside the counters: what resume and a
+    divergence rollback load back into, in place."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    best_weights: dict[str, torch.Tensor]  # restored at the end, and the fallback on divergence
+    scaler: torch.amp.GradScaler | None = None  # fp16 loss scaling; None at 32 and bf16
+
+    def keep_best(self) -> None:
+        """The model's current weights become the best ones (copies: later steps cannot change them)."""
+        self.best_weights = weights_copy(self.model)
+
+
+def weights_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 @dataclass
@@ -176,19 +199,19 @@ class Checkpoints:
     def due_at_epoch_end(self, epoch: int, final: bool) -> bool:
         return final or bool(self.cfg.every_epochs and epoch % self.cfg.every_epochs == 0)
 
-    def save(self, parts: dict[str, Any], state: TrainState, generator: torch.Generator, position: Position,
+    def save(self, parts: Parts, state: TrainState, generator: torch.Generator, position: Position,
              best: bool = False) -> Path:
-        """Write one checkpoint from the loop's parts (model, optimizer, schedule, best_weights and
-        the fp16 GradScaler or None); `best` marks it as the best epoch's, kept when older ones are pruned."""
+        """Write one checkpoint of the loop's parts and state; `best` marks it as the best epoch's,
+        kept when older ones are pruned."""
         path = self.folder / f"step-{state.step:09d}.pt"
         if best:
             state.best_checkpoint = path.name
         payload = {
-            "model": parts["model"].state_dict(),
-            "optimizer": parts["optimizer"].state_dict(),
-            "schedule": parts["schedule"].state_dict(),
-            "best_weights": parts["best_weights"],
-            "scaler": parts["scaler"].state_dict() if parts.get("scaler") is not None else {},
+            "model": parts.model.state_dict(),
+            "optimizer": parts.optimizer.state_dict(),
+            "schedule": parts.schedule.state_dict(),
+            "best_weights": parts.best_weights,
+            "scaler": parts.scaler.state_dict() if parts.scaler is not None else {},
             "state": asdict(state),
             "rng": rng_state(generator),
             "position": asdict(position) if state.batch else {},
@@ -218,20 +241,20 @@ class Checkpoints:
             tmp.unlink(missing_ok=True)
 
 
-def restore(payload: dict[str, Any], parts: dict[str, Any], stopper: Any, generator: torch.Generator):
-    """Load a checkpoint into the loop's parts; return (state, best_weights, position)."""
-    parts["model"].load_state_dict(payload["model"])
-    parts["optimizer"].load_state_dict(payload["optimizer"])  # moves its state to the parameters' device
-    parts["schedule"].load_state_dict(payload["schedule"])
-    if parts.get("scaler") is not None and payload.get("scaler"):  # older checkpoints and bf16/32 runs have none
-        parts["scaler"].load_state_dict(payload["scaler"])
+def restore(payload: dict[str, Any], parts: Parts, stopper: Any, generator: torch.Generator) -> tuple[TrainState, Position]:
+    """Load a checkpoint into the loop's parts (best weights included); return (state, position)."""
+    parts.model.load_state_dict(payload["model"])
+    parts.optimizer.load_state_dict(payload["optimizer"])  # moves its state to the parameters' device
+    parts.schedule.load_state_dict(payload["schedule"])
+    if parts.scaler is not None and payload.get("scaler"):  # older checkpoints and bf16/32 runs have none
+        parts.scaler.load_state_dict(payload["scaler"])
     state = TrainState(**payload["state"])
     if stopper is not None and state.stopper:
         stopper.load_state_dict(state.stopper)
     set_rng_state(payload["rng"], generator)
-    target = next(parts["model"].parameters()).device
-    best = {k: v.to(target) for k, v in payload["best_weights"].items()}
+    target = next(parts.model.parameters()).device
+    parts.best_weights = {k: v.to(target) for k, v in payload["best_weights"].items()}
     position = Position(**payload["position"])
     if position.running is not None:
         position.running = position.running.to(target)
-    return state, best, position
+    return state, position

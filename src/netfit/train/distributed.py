@@ -78,6 +78,12 @@ def loss_scale(n_rank: int, n_global: int, d: Dist) -> float:
     return n_rank * d.world_size / n_global if d.enabled else 1.0
 
 
+def rank_rows(batch_idx: torch.Tensor, d: Dist) -> tuple[torch.Tensor, float]:
+    """This rank's rows of one global batch and the share its loss is weighted by."""
+    mine = shard(batch_idx, d)
+    return mine, loss_scale(len(mine), len(batch_idx), d)
+
+
 def wrap(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
     """The module the training step calls: DDP around `model` in a job, `model` itself otherwise."""
     if not d.enabled:

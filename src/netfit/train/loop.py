@@ -4,15 +4,14 @@ Speed is the product here. Data lives on the device as tensors; a batch is an in
 a seeded permutation; the running loss stays on the device and is read (one host sync) only
 every `log_every` seconds and at the epoch end. The non-finite-loss check rides on those reads.
 The speed switches (precision, compile, channels-last, host-held data) are set up once before
-the loop, in `netfit.train.speed`.
+the loop, in `netfit.train.speed`; the step itself is `netfit.train.step`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -20,80 +19,80 @@ from torch import nn
 from netfit.config import TrainConfig
 from netfit.errors import ConfigError
 from netfit.train import distributed, speed
-from netfit.train.callbacks import CallbackList, StopTraining
-from netfit.train.checkpoint import Checkpoints, Position, TrainState, restore
+from netfit.train.callbacks import CallbackList, StepSampler, StopTraining
+from netfit.train.checkpoint import Checkpoints, Parts, Position, TrainState, restore, weights_copy
 from netfit.train.distributed import Dist
 from netfit.train.interrupt import StopFlag
 from netfit.train.losses import LossFn
 from netfit.train.optim import Schedule, build_optimizer
 from netfit.train.recover import roll_back, snapshot
+from netfit.train.step import Step
 from netfit.train.stopping import EarlyStopping, converged, diverged, metric_mode
+from netfit.train.tensors import Streamed, Tensors, batches, predict_tensors
 
 
 @dataclass
-class Tensors:
-    """One split as tensors, on the device (or in host memory, see `train.data_on_device`):
-    model inputs, target and optional sample weights."""
+class Objective:
+    """What training minimises and validation reports: the loss, the task, the factor from the
+    model's output to target units (regression), and your own metrics {name: fn(output, target)}."""
 
-    inputs: list[torch.Tensor]
-    y: torch.Tensor
-    w: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return len(self.y)
+    loss_fn: LossFn
+    task: str
+    target_scale: float = 1.0
+    metrics: dict | None = None
 
 
 @dataclass
-class Streamed:
-    """Training rows too many to hold in memory, read in shuffled blocks (`netfit.data.stream`)."""
+class Environment:
+    """Where the loop runs: the shuffling seed, callbacks, checkpointer, stop flag and DDP place.
 
-    stream: Any  # TrainStream: len() rows, blocks(seed, batch_size) -> preprocessed Splits
-    convert: Callable[[Any], Tensors]  # a block -> tensors on the device
-    device: torch.device
-
-    def __len__(self) -> int:
-        return len(self.stream)
-
-
-Batch = tuple[list[torch.Tensor], torch.Tensor, "torch.Tensor | None", float]
-
-
-def batches(train: Tensors | Streamed, generator: torch.Generator, size: int, start: int, dist: Dist) -> Iterator[Batch]:
-    """One epoch's mini-batches from batch `start` on: (inputs, target, weights, loss share).
-
-    In-memory rows: index slices of a seeded permutation, drawn now (from `generator`); under DDP
-    each rank takes its rows of every global batch, its loss weighted by its share. Streamed rows:
-    the stream's shuffled blocks for a seed drawn now, sliced in order; earlier batches of a resumed
-    epoch are read again and skipped.
+    The DDP decisions live here, so the loop reads the same in one process and under torchrun:
+    ranks meet only at the epoch end, where they read the loss and agree on stopping together.
     """
-    if isinstance(train, Streamed):
-        seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
-        return _streamed_batches(train, seed, size, start)
-    return _tensor_batches(train, torch.randperm(len(train), device=train.y.device, generator=generator), size, start, dist)
 
+    seed: int
+    callbacks: CallbackList = field(default_factory=lambda: CallbackList([]))
+    checkpoints: Checkpoints | None = None  # its `resume` payload, when set, is continued exactly
+    stop: StopFlag = field(default_factory=StopFlag)  # the Ctrl-C/SIGTERM flag
+    dist: Dist = field(default_factory=Dist)
 
-def _tensor_batches(train: Tensors, perm: torch.Tensor, size: int, start: int, dist: Dist) -> Iterator[Batch]:
-    for lo in range(start * size, len(train), size):
-        idx = perm[lo:lo + size]
-        share = 1.0
-        if dist.enabled:
-            mine = distributed.shard(idx, dist)
-            share, idx = distributed.loss_scale(len(mine), len(idx), dist), mine
-        yield [x[idx] for x in train.inputs], train.y[idx], train.w[idx] if train.w is not None else None, share
+    @property
+    def saving(self) -> Checkpoints | None:
+        """Every rank may resume; only rank 0 writes."""
+        return self.checkpoints if self.dist.is_main else None
 
+    @property
+    def reads_mid_epoch(self) -> bool:
+        """One process reads its loss and clock at log points; DDP ranks only at the epoch end."""
+        return not self.dist.enabled
 
-def _streamed_batches(train: Streamed, seed: int, size: int, start: int) -> Iterator[Batch]:
-    i = 0
-    for block in train.stream.blocks(seed, size):
-        count = math.ceil(len(block) / size)
-        if i + count <= start:  # a resumed epoch: these batches were trained on before the stop
-            i += count
-            continue
-        t = train.convert(block)
-        for lo in range(0, len(t), size):
-            if i >= start:
-                yield [x[lo:lo + size] for x in t.inputs], t.y[lo:lo + size], t.w[lo:lo + size] if t.w is not None else None, 1.0
-            i += 1
+    def mid_epoch_limits(self, cfg: TrainConfig) -> tuple[float, float | None]:
+        """(log_every, max_time) checked inside an epoch; under DDP neither: ranks read at the epoch end, together."""
+        return (cfg.log_every, cfg.max_time) if self.reads_mid_epoch else (math.inf, None)
+
+    def halt_after_step(self) -> bool:
+        """A signal stops one process after this step; DDP ranks go on to the epoch end, where they agree."""
+        return self.stop.requested and self.reads_mid_epoch
+
+    def agree_on_stop(self, state: TrainState, epoch: int) -> None:
+        """Under DDP every rank follows rank 0 (time limit, pruning, signals), or the others would hang."""
+        if self.reads_mid_epoch:
+            return
+        if state.stop_reason is None and self.stop.requested:
+            state.stop_reason, state.stop_message = "interrupted", f"stopped by {self.stop.name} after epoch {epoch}"
+        state.stop_reason, state.stop_message = distributed.follow_main((state.stop_reason, state.stop_message), self.dist)
+
+    def drop_checkpoints_after(self, step: int) -> None:
+        """After a rollback: a later resume must not land in the abandoned attempt."""
+        if self.saving is not None:
+            self.saving.drop_after(step)
+
+    def save(self, parts: Parts, state: TrainState, generator: torch.Generator, position: Position,
+             best: bool = False) -> None:
+        """A checkpoint (rank 0 only), announced to the callbacks; mid-epoch when `state.batch` is set."""
+        path = self.saving.save(parts, state, generator, position, best=best)
+        where = {"epoch": state.epoch + 1, "batch": state.batch} if state.batch else {"epoch": state.epoch}
+        self.callbacks.on_checkpoint({**where, "step": state.step, "path": str(path)})
 
 
 @dataclass
@@ -106,48 +105,30 @@ def steps_per_epoch(n: int, cfg: TrainConfig) -> int:
     return math.ceil(math.ceil(n / cfg.batch_size) / cfg.accumulate)
 
 
-def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainConfig, *, task: str,
-             loss_fn: LossFn, seed: int, target_scale: float = 1.0, callbacks: CallbackList | None = None,
-             checkpoints: Checkpoints | None = None, stop: StopFlag | None = None, metrics: dict | None = None,
-             pretrained: frozenset[str] = frozenset(), dist: Dist | None = None) -> LoopResult:
+def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, cfg: TrainConfig,
+             objective: Objective, env: Environment, pretrained: frozenset[str] = frozenset()) -> LoopResult:
     """Train `model` in place until a stopping criterion holds; return the state and best weights.
 
-    `checkpoints` saves training state as configured and, when its `resume` payload is set,
-    continues from it exactly (mid-epoch too). `stop` is the Ctrl-C/SIGTERM flag.
-    `metrics`: your own validation metrics {name: fn(output, target)}; `pretrained`: names of
-    parameters loaded by `init_from` (they learn at `cfg.pretrained_lr`). `dist`: this process's
-    place in a torchrun job; each rank trains on its slice of every global batch under DDP.
+    A resume payload on `env.checkpoints` is continued exactly (mid-epoch too). `pretrained`:
+    parameters loaded by `init_from` (they learn at `cfg.pretrained_lr`).
+
+    Example:
+        >>> fit_loop(model, Tensors([x], y), None, cfg, Objective(loss_fn, "multiclass"), Environment(seed=0))  # doctest: +SKIP
     """
-    callbacks = callbacks or CallbackList([])
-    stop = stop or StopFlag()
-    dist = dist or Dist()
     data_device = train.device if isinstance(train, Streamed) else train.y.device
     device = speed.model_device(model, data_device)
-    channels_last = speed.use_channels_last(cfg.channels_last, model, device)
-    if channels_last:  # convolutions follow the weights' format, so each batch converts in the first one
-        model.to(memory_format=torch.channels_last)
-    net = distributed.wrap(model, dist)  # DDP all-reduces gradients in backward; `model` keeps the state
-    timer = None
-    if cfg.compile:  # `net` is the compiled wrapper; `model` keeps the plain state dict
-        net, probe_seconds = speed.compile_model(net, device)
-        timer = speed.CompileTimer(probe_seconds)
-    amp, scaler = speed.autocast(cfg.precision, device), speed.grad_scaler(cfg.precision, device)
-    # host-held data (or data_on_device: false): each gathered batch is copied to the device
-    fetch = speed.batch_copier(device) if data_device != device or cfg.data_on_device is False else None
-    saving = checkpoints if dist.is_main else None  # every rank may resume; only rank 0 writes
-    optimizer = build_optimizer(cfg.optimizer, model, pretrained, cfg.pretrained_lr)
-    schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(len(train), cfg))
+    net, timer, channels_last = _network(model, cfg, device, env.dist)
+    parts = _parts(model, cfg, pretrained, device, len(train))
+    step = Step(net, parts, cfg, objective.loss_fn, device, data_device)
     stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping and val is not None else None
-    generator = torch.Generator(device=data_device).manual_seed(seed)  # shuffling has its own stream
-    l1_params = [p for p in model.parameters() if p.ndim > 1 and p.requires_grad] if cfg.l1 > 0 else []
+    generator = torch.Generator(device=data_device).manual_seed(env.seed)  # shuffling has its own stream
     state, position = TrainState(best_epoch=0), Position()
-    # the initial weights are the fallback when the loss diverges before any epoch completes
-    parts = {"model": model, "optimizer": optimizer, "schedule": schedule,
-             "best_weights": {k: v.detach().clone() for k, v in model.state_dict().items()}, "scaler": scaler}
-    if checkpoints is not None and checkpoints.resume is not None:
-        state, parts["best_weights"], position = restore(checkpoints.resume, parts, stopper, generator)
+    if env.checkpoints is not None and env.checkpoints.resume is not None:
+        state, position = restore(env.checkpoints.resume, parts, stopper, generator)
     good = snapshot(parts, state) if cfg.divergence.policy == "recover" else None  # the rollback point
+    callbacks, saving, sampler = env.callbacks, env.saving, StepSampler(env.callbacks.callbacks, state.step)
     n, B, K = len(train), cfg.batch_size, cfg.accumulate
+    log_every, time_limit = env.mid_epoch_limits(cfg)
     start = time.perf_counter() - state.seconds  # a resumed run keeps counting its earlier seconds
     callbacks.on_train_begin({"epochs": cfg.epochs, "steps_per_epoch": math.ceil(n / B), "samples": n})
 
@@ -156,149 +137,178 @@ def fit_loop(model: nn.Module, train: Tensors, val: Tensors | None, cfg: TrainCo
         callbacks.on_epoch_begin({"epoch": epoch})
         model.train()
         t0 = time.perf_counter()
-        if state.batch:  # resumed mid-epoch: regenerate the same permutation, keep the running loss
-            generator.set_state(position.epoch_rng)
-        else:  # summed batch losses stay on the device, read only at log points
-            position = Position(generator.get_state(), torch.zeros((), device=device))
-        running = position.running
-        seen_batches, last_read, reason = state.batch, t0, None
+        position = _epoch_position(state, position, generator, device)
+        running, seen, last_read, reason = position.running, state.batch, t0, None
         if timer is not None:
             timer.start(t0)
-        for i, (xs, y, w, share) in enumerate(batches(train, generator, B, state.batch, dist), start=state.batch):
-            lo = i * B
-            if fetch is not None:
-                xs, y, w = [fetch(x) for x in xs], fetch(y), (fetch(w) if w is not None else None)
-            with amp:  # autocast at bf16/fp16; a do-nothing context at 32
-                out = net(*xs)
-            # the loss in float32 (a no-op at 32); an empty slice (a global tail smaller than the
-            # world) still joins the gradient all-reduce
-            loss = loss_fn(out.float(), y, w) if len(y) else out.sum() * 0
-            if l1_params:
-                loss = loss + cfg.l1 * sum(p.abs().sum() for p in l1_params)
-            scaled = loss * share if dist.enabled else loss
-            scaled = scaled / K if K > 1 else scaled
-            (scaler.scale(scaled) if scaler is not None else scaled).backward()
-            running += loss.detach()
-            seen_batches += 1
+        for i, (xs, y, w, share) in enumerate(batches(train, generator, B, state.batch, env.dist), start=state.batch):
+            running += step.backward(xs, y, w, share)
+            seen += 1
             now = time.perf_counter()
             if timer is not None:
                 timer.step(now)
-            if (i + 1) % K == 0 or lo + B >= n:
-                if scaler is not None and (cfg.grad_clip is not None or cfg.grad_clip_value is not None):
-                    scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-                if cfg.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)
-                if cfg.grad_clip_value is not None:
-                    nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip_value, foreach=True)
-                if scaler is not None:  # skips the step when fp16 gradients overflowed, then adapts the scale
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                schedule.after_step()
+            if (i + 1) % K == 0 or (i + 1) * B >= n:  # the step's last micro-batch, or the epoch's
+                if state.step == sampler.due:  # sampled in-step hooks: one integer comparison when unused
+                    sampler.sample(parts, epoch, i + 1)
+                step.update()
                 state.step += 1
                 # plain Python checks: a signal flag and integer/clock comparisons, no tensor read
-                # under DDP a signal is honoured at the epoch end, where all ranks agree on it
-                halt = stop.requested and not dist.enabled
+                halt = env.halt_after_step()
                 if halt or (saving is not None and saving.due(state.step, now)):
-                    _save_mid_epoch(saving, parts, state, generator, position, i + 1, now - start, callbacks)
+                    _save_mid_epoch(env, parts, state, generator, position, i + 1, now - start)
                     if halt:
                         state.stop_reason = "interrupted"
-                        state.stop_message = f"stopped by {stop.name} at epoch {epoch}, batch {i + 1}"
+                        state.stop_message = f"stopped by {env.stop.name} at epoch {epoch}, batch {i + 1}"
                         break
-            # the only host sync inside the epoch; under DDP ranks read at the epoch end instead, together
-            if not dist.enabled and now - last_read >= cfg.log_every:
-                mean = running.item() / seen_batches
+            if now - last_read >= log_every:  # the only host sync inside the epoch
+                mean = running.item() / seen
                 reason = diverged(mean, state.best_train_loss, cfg.divergence)
                 if reason:
                     break
                 callbacks.on_log({"epoch": epoch, "batch": i + 1, "train_loss": mean})
                 last_read = now
-            if cfg.max_time is not None and not dist.enabled and now - start >= cfg.max_time:
-                state.stop_reason = "max_time"
-                state.stop_message = f"the time limit of {cfg.max_time:g} s was reached"
+            if time_limit is not None and now - start >= time_limit:
+                state.stop_reason, state.stop_message = "max_time", _time_is_up(cfg)
                 break
         if state.stop_reason == "interrupted":
             break
 
-        train_loss = distributed.mean_over_ranks(running, seen_batches, dist)
+        train_loss = distributed.mean_over_ranks(running, seen, env.dist)
         reason = reason or diverged(train_loss, state.best_train_loss, cfg.divergence)
         if reason:
-            rolled = roll_back(good, parts, stopper, state, reason, cfg.divergence) if good is not None else None
-            if rolled is None:
-                tried = f" (after {len(state.recoveries)} recoveries)" if state.recoveries else ""
-                state.stop_reason, state.stop_message = "diverged", reason + tried
-                break
-            state = rolled  # retry from the last good epoch with a lower learning rate
-            if saving is not None:
-                saving.drop_after(state.step)
+            state = _roll_back_or_stop(good, parts, stopper, state, reason, cfg)
+            if state.stop_reason is None:  # retrying from the last good epoch: forget what came after it
+                sampler.reset(state.step)
+                env.drop_checkpoints_after(state.step)
             continue
         train_seconds = time.perf_counter() - t0
         if timer is not None:  # compiling happens in this process's first epoch only
-            state.compile_seconds += timer.seconds()
-            timer = None
+            state.compile_seconds, timer = state.compile_seconds + timer.seconds(), None
         state.epoch, state.batch = epoch, 0
-        schedule.after_epoch()
-        row = {"epoch": epoch, "train_loss": train_loss, "lr": optimizer.param_groups[0]["lr"]}
+        parts.schedule.after_epoch()
+        row = {"epoch": epoch, "train_loss": train_loss, "lr": parts.optimizer.param_groups[0]["lr"]}
         improved = False
         if val is not None and len(val) and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
-            row.update(validate(model, val, loss_fn, task, cfg, target_scale, metrics))
-            try:
-                callbacks.on_validation_end(dict(row))
-            except StopTraining as halt:  # a callback ends training at this boundary (e.g. pruning)
-                state.stop_reason, state.stop_message = halt.reason, halt.message
-            if stopper is not None:
-                improved = stopper.update(_monitored(row, stopper.cfg.monitor), epoch)
-                if stopper.should_stop and state.stop_reason is None:
-                    state.stop_reason = "early_stopping"
-                    state.stop_message = (f"{stopper.cfg.monitor} did not improve for {stopper.cfg.patience} "
-                                          f"validations (best {stopper.best:.4g} at epoch {stopper.best_epoch})")
-            mon = stopper.cfg.monitor if stopper else "val_loss"
-            schedule.after_validation(_monitored(row, mon), metric_mode(mon))
-        if state.best_train_loss is None or train_loss < state.best_train_loss:
-            state.best_train_loss = train_loss
-            improved = improved or stopper is None
-        if improved:  # keep the best weights: restored at the end, and the fallback on divergence
-            parts["best_weights"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            state.best_epoch = epoch
-        seconds = time.perf_counter() - t0
-        row.update({"recoveries": len(state.recoveries), "seconds": seconds, "samples_per_s": n / max(train_seconds, 1e-9)})
-        if cfg.compile:
-            row["compile_seconds"] = state.compile_seconds
-        state.history.append(row)
-        state.seconds = time.perf_counter() - start
-        state.stopper = stopper.state_dict() if stopper else {}
-        if state.stop_reason is None:
-            state.stop_reason, state.stop_message = _stop_after_epoch(state, cfg, start)
-        if dist.enabled:  # every rank follows rank 0 (time limit, pruning, signals), or the others would hang
-            if state.stop_reason is None and stop.requested:
-                state.stop_reason, state.stop_message = "interrupted", f"stopped by {stop.name} after epoch {epoch}"
-            state.stop_reason, state.stop_message = distributed.follow_main((state.stop_reason, state.stop_message), dist)
+            row.update(validate(model, val, objective, cfg))
+            improved = _after_validation(row, state, stopper, parts.schedule, callbacks)
+        improved = _keep_best(parts, state, train_loss, improved, stopper is None)
+        row.update({"recoveries": len(state.recoveries), "seconds": time.perf_counter() - t0,
+                    "samples_per_s": n / max(train_seconds, 1e-9)})
+        _record_epoch(row, state, stopper, cfg, start)
+        env.agree_on_stop(state, epoch)
         if saving is not None and saving.due_at_epoch_end(epoch, final=state.stop_reason is not None):
-            path = saving.save(parts, state, generator, Position(), best=improved)
-            callbacks.on_checkpoint({"epoch": epoch, "step": state.step, "path": str(path)})
+            env.save(parts, state, generator, Position(), best=improved)
         if good is not None:
             good = snapshot(parts, state)
         callbacks.on_epoch_end(dict(row))
 
     state.seconds = time.perf_counter() - start
     if state.stop_reason != "interrupted":  # an interrupted run keeps its weights as checkpointed
-        _restore_best(model, state, parts["best_weights"], stopper is not None and cfg.early_stopping.restore_best)
+        _restore_best(model, state, parts.best_weights, stopper is not None and cfg.early_stopping.restore_best)
     if channels_last:  # hand back the model in the usual format
         model.to(memory_format=torch.contiguous_format)
     callbacks.on_train_end({"stop_reason": state.stop_reason, "message": state.stop_message, "epochs": state.epoch})
-    return LoopResult(state, parts["best_weights"])
+    return LoopResult(state, parts.best_weights)
 
 
-def _save_mid_epoch(checkpoints: Checkpoints | None, parts: dict, state: TrainState, generator: torch.Generator,
-                    position: Position, batch: int, seconds: float, callbacks: CallbackList) -> None:
+def _network(model: nn.Module, cfg: TrainConfig, device: torch.device, dist: Dist):
+    """The module the step calls, the compile timer (None unless `train.compile`) and whether the
+    model trains in channels-last format.
+
+    DDP wraps the model under torchrun (it all-reduces gradients in backward); torch.compile
+    wraps that. `model` keeps the plain state dict either way."""
+    channels_last = speed.use_channels_last(cfg.channels_last, model, device)
+    if channels_last:  # convolutions follow the weights' format, so each batch converts in the first one
+        model.to(memory_format=torch.channels_last)
+    net = distributed.wrap(model, dist)
+    if not cfg.compile:
+        return net, None, channels_last
+    net, probe_seconds = speed.compile_model(net, device)
+    return net, speed.CompileTimer(probe_seconds), channels_last
+
+
+def _parts(model: nn.Module, cfg: TrainConfig, pretrained: frozenset[str], device: torch.device, n: int) -> Parts:
+    """The optimizer, its schedule and the fp16 scaler for `model`; the initial weights are the
+    best so far (the fallback when the loss diverges before any epoch completes)."""
+    optimizer = build_optimizer(cfg.optimizer, model, pretrained, cfg.pretrained_lr)
+    schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(n, cfg))
+    return Parts(model, optimizer, schedule, weights_copy(model), speed.grad_scaler(cfg.precision, device))
+
+
+def _epoch_position(state: TrainState, position: Position, generator: torch.Generator, device: torch.device) -> Position:
+    """Where the epoch starts: resumed mid-epoch, the same permutation again and the running loss
+    kept; else a fresh start, the summed batch losses on the device (read only at log points)."""
+    if state.batch:
+        generator.set_state(position.epoch_rng)
+        return position
+    return Position(generator.get_state(), torch.zeros((), device=device))
+
+
+def _after_validation(row: dict[str, float], state: TrainState, stopper: EarlyStopping | None, schedule: Schedule,
+                      callbacks: CallbackList) -> bool:
+    """Callbacks, early stopping and a plateau schedule see the validation; True on a new best."""
+    improved = False
+    try:
+        callbacks.on_validation_end(dict(row))
+    except StopTraining as halt:  # a callback ends training at this boundary (e.g. pruning)
+        state.stop_reason, state.stop_message = halt.reason, halt.message
+    if stopper is not None:
+        improved = stopper.update(_monitored(row, stopper.cfg.monitor), row["epoch"])
+        if stopper.should_stop and state.stop_reason is None:
+            state.stop_reason = "early_stopping"
+            state.stop_message = (f"{stopper.cfg.monitor} did not improve for {stopper.cfg.patience} "
+                                  f"validations (best {stopper.best:.4g} at epoch {stopper.best_epoch})")
+    mon = stopper.cfg.monitor if stopper else "val_loss"
+    schedule.after_validation(_monitored(row, mon), metric_mode(mon))
+    return improved
+
+
+def _save_mid_epoch(env: Environment, parts: Parts, state: TrainState, generator: torch.Generator,
+                    position: Position, batch: int, seconds: float) -> None:
     """A checkpoint after `batch` batches of the current epoch (due, or asked for by a signal)."""
-    if checkpoints is None:
-        return
-    state.batch, state.seconds = batch, seconds
-    path = checkpoints.save(parts, state, generator, position)
-    callbacks.on_checkpoint({"epoch": state.epoch + 1, "batch": batch, "step": state.step, "path": str(path)})
+    if env.saving is not None:
+        state.batch, state.seconds = batch, seconds
+        env.save(parts, state, generator, position)
+
+
+def _roll_back_or_stop(good, parts: Parts, stopper: EarlyStopping | None, state: TrainState, reason: str,
+                       cfg: TrainConfig) -> TrainState:
+    """The loss diverged: the last good state with a lower learning rate, or `state` stopped as
+    diverged when there is none (policy `stop`, or the recoveries are used up)."""
+    rolled = roll_back(good, parts, stopper, state, reason, cfg.divergence) if good is not None else None
+    if rolled is not None:
+        return rolled
+    tried = f" (after {len(state.recoveries)} recoveries)" if state.recoveries else ""
+    state.stop_reason, state.stop_message = "diverged", reason + tried
+    return state
+
+
+def _keep_best(parts: Parts, state: TrainState, train_loss: float, improved: bool, no_stopper: bool) -> bool:
+    """Keep the best weights (restored at the end, and the fallback on divergence); True when this
+    epoch's are: a new best validation, or without early stopping a new best train loss."""
+    if state.best_train_loss is None or train_loss < state.best_train_loss:
+        state.best_train_loss = train_loss
+        improved = improved or no_stopper
+    if improved:
+        parts.keep_best()
+        state.best_epoch = state.epoch
+    return improved
+
+
+def _record_epoch(row: dict[str, float], state: TrainState, stopper: EarlyStopping | None, cfg: TrainConfig,
+                  start: float) -> None:
+    """The epoch's history row and counters; then whether a stopping criterion now holds."""
+    if cfg.compile:
+        row["compile_seconds"] = state.compile_seconds
+    state.history.append(row)
+    state.seconds = time.perf_counter() - start
+    state.stopper = stopper.state_dict() if stopper else {}
+    if state.stop_reason is None:
+        state.stop_reason, state.stop_message = _stop_after_epoch(state, cfg, start)
+
+
+def _time_is_up(cfg: TrainConfig) -> str:
+    return f"the time limit of {cfg.max_time:g} s was reached"
 
 
 def _stop_after_epoch(state: TrainState, cfg: TrainConfig, start: float) -> tuple[str | None, str]:
@@ -308,7 +318,7 @@ def _stop_after_epoch(state: TrainState, cfg: TrainConfig, start: float) -> tupl
         return "converged", (f"the train loss changed by less than {cfg.convergence.tol:g} (relative) "
                              f"over {cfg.convergence.window} epochs")
     if cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time:
-        return "max_time", f"the time limit of {cfg.max_time:g} s was reached"
+        return "max_time", _time_is_up(cfg)
     return None, ""
 
 
@@ -328,43 +338,25 @@ def _monitored(row: dict[str, float], monitor: str) -> float:
     return row[monitor]
 
 
-@torch.inference_mode()
-def predict_tensors(model: nn.Module, inputs: list[torch.Tensor], batch_size: int, precision: str = "32") -> torch.Tensor:
-    """Model outputs (float32) for all rows, in eval mode, with a large batch.
-
-    Inputs held in host memory are copied to the model's device a batch at a time; `precision`
-    bf16/fp16 runs the forward under autocast, as in training."""
-    model.eval()
-    n = len(inputs[0])
-    device = speed.model_device(model, inputs[0].device)
-    amp = speed.autocast(precision, device)
-    outs = []
-    for lo in range(0, max(n, 1), batch_size):  # zero rows still go through once: the output keeps its (0, n_out) shape
-        with amp:
-            outs.append(model(*[x[lo:lo + batch_size].to(device) for x in inputs]).float())
-    return torch.cat(outs)
-
-
-def validate(model: nn.Module, data: Tensors, loss_fn: LossFn, task: str, cfg: TrainConfig,
-             target_scale: float, custom: dict | None = None) -> dict[str, float]:
+def validate(model: nn.Module, data: Tensors, objective: Objective, cfg: TrainConfig) -> dict[str, float]:
     """Validation loss and the cheap monitored metrics, computed on the device; one read at the end.
 
     Runs at `cfg.eval_batch_size` and `cfg.precision`."""
     out = predict_tensors(model, data.inputs, cfg.eval_batch_size, cfg.precision)
     y, w = data.y.to(out.device), (data.w.to(out.device) if data.w is not None else None)  # no-ops unless host-held
     with torch.inference_mode():
-        metrics = {"val_loss": loss_fn(out, y, w)}
-        if task == "multiclass":
+        metrics = {"val_loss": objective.loss_fn(out, y, w)}
+        if objective.task == "multiclass":
             metrics["val_accuracy"] = (out.argmax(1) == y).float().mean()
-        elif task == "binary":
+        elif objective.task == "binary":
             metrics["val_accuracy"] = ((out.squeeze(1) > 0).long() == y).float().mean()
         else:
-            err = (out.squeeze(1) - y) * target_scale  # in the target's own units
+            err = (out.squeeze(1) - y) * objective.target_scale  # in the target's own units
             metrics["val_rmse"] = err.square().mean().sqrt()
             metrics["val_mae"] = err.abs().mean()
-        if custom:
+        if objective.metrics:
             from netfit.plugins import score_metrics
 
-            metrics.update({f"val_{k}": v for k, v in score_metrics(custom, out, y).items()})
+            metrics.update({f"val_{k}": v for k, v in score_metrics(objective.metrics, out, y).items()})
         values = torch.stack(list(metrics.values())).tolist()  # one host sync for all of them
     return dict(zip(metrics, values))

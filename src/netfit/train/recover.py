@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from netfit.config import DivergenceConfig
-from netfit.train.checkpoint import TrainState
+from netfit.train.checkpoint import Parts, TrainState, weights_copy
 
 
 @dataclass
@@ -28,31 +28,31 @@ class GoodState:
     state: dict[str, Any]
 
 
-def snapshot(parts: dict[str, Any], state: TrainState) -> GoodState:
+def snapshot(parts: Parts, state: TrainState) -> GoodState:
     """Deep copies (tensors cloned) so later steps cannot change them."""
     return GoodState(
-        model={k: v.detach().clone() for k, v in parts["model"].state_dict().items()},
-        optimizer=copy.deepcopy(parts["optimizer"].state_dict()),
-        schedule=copy.deepcopy(parts["schedule"].state_dict()),
+        model=weights_copy(parts.model),
+        optimizer=copy.deepcopy(parts.optimizer.state_dict()),
+        schedule=copy.deepcopy(parts.schedule.state_dict()),
         state=asdict(state),
     )
 
 
-def roll_back(good: GoodState, parts: dict[str, Any], stopper: Any, state: TrainState, reason: str,
+def roll_back(good: GoodState, parts: Parts, stopper: Any, state: TrainState, reason: str,
               cfg: DivergenceConfig) -> TrainState | None:
     """Restore `good` with the learning rate lowered; None when no recovery is left (or policy `stop`)."""
     if cfg.policy == "stop" or len(state.recoveries) >= cfg.max_recoveries:
         return None
-    parts["model"].load_state_dict(good.model)
-    parts["optimizer"].load_state_dict(copy.deepcopy(good.optimizer))
-    parts["schedule"].load_state_dict(copy.deepcopy(good.schedule))
+    parts.model.load_state_dict(good.model)
+    parts.optimizer.load_state_dict(copy.deepcopy(good.optimizer))
+    parts.schedule.load_state_dict(copy.deepcopy(good.schedule))
     restored = TrainState(**copy.deepcopy(good.state))
     restored.batch = 0  # a good state taken mid-epoch (right after a resume) restarts that epoch afresh
     if stopper is not None and restored.stopper:
         stopper.load_state_dict(restored.stopper)
     lr_scale = state.lr_scale * cfg.lr_factor
     # the good state may predate earlier recoveries: scale by what it lacks, not by one factor
-    scale_lr(parts["optimizer"], parts["schedule"], lr_scale / restored.lr_scale)
+    scale_lr(parts.optimizer, parts.schedule, lr_scale / restored.lr_scale)
     restored.lr_scale = lr_scale
     restored.recoveries = state.recoveries + [{
         "epoch": state.epoch + 1, "step": state.step, "reason": reason,

@@ -12,9 +12,9 @@ import netfit
 from netfit.config import load_config
 from netfit.data import prepare
 from netfit.model import build_model, output_size
-from netfit.run import to_tensors
 from netfit.train.losses import build_loss
-from netfit.tune.finders import find_batch_size, find_lr
+from netfit.train.tensors import to_tensors
+from netfit.train.finders import find_batch_size, find_lr
 
 DIGITS = {"data": {"source": "sklearn:digits"}, "model": {"hidden": [64]}}
 
@@ -82,7 +82,7 @@ def test_find_lr_command_prints_the_curve_and_the_rate(tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_batch_finder_on_gpu_picks_the_largest_batch_within_the_memory_budget(digits_parts):
-    from netfit.tune.finders import MEMORY_BUDGET
+    from netfit.train.finders import MEMORY_BUDGET
 
     cfg, model, train, loss_fn = digits_parts
     device = torch.device("cuda")
