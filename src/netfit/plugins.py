@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from netfit.errors import ConfigError
 
-if TYPE_CHECKING:  # config.py imports this module; torch loads only where a component is built
+if TYPE_CHECKING:  # the config package imports this module; torch loads only where a component is built
     import torch
 
 IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
