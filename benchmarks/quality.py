@@ -120,6 +120,7 @@ def run_one(learner: str, job: Job, rows: str) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             record["metrics"] = spec.fit(job, rows)
+        record["via"] = record["metrics"].pop("via", None)  # how netfit read the data
         record["seconds"] = time.perf_counter() - start
     except Exception as e:  # a failed fit is a result: it ranks last and its message is reported
         record["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
@@ -146,7 +147,9 @@ def run_benchmark(sets: list[str], learners: list[str], seeds: list[int], thread
                     if learner not in warm:  # first fit untimed: imports and lazy set-up are not fit time
                         warm.add(learner)
                         run_one(learner, job, "train")
-                    all_rows = ["train"] if learner.startswith("netfit") else ["train+val", "train"]
+                    # netfit: train, early stopping on val; series: the archive's training split only
+                    all_rows = ["train"] if learner.startswith("netfit") else \
+                        ["train+val"] if job.kind == "series" else ["train+val", "train"]
                     for rows in all_rows:
                         rec = run_one(learner, job, rows)
                         rec["variant"] = fit_name
@@ -288,7 +291,7 @@ def cell(summary: dict, key: tuple) -> str:
         return ""
     if c["failed"]:
         return "not installed" if c["errors"] and c["errors"][0] == "not installed" else "FAIL"
-    return f"{c['mean']:.3f} ± {c['std']:.3f}"
+    return f"{c['mean']:.3f} ± {c['std']:.3f}" if len(c["values"]) > 1 else f"{c['mean']:.3f}"
 
 
 def section(title: str, sets: list[str], names: list[str], records: list[dict], key: str, sizes: dict,
@@ -335,7 +338,9 @@ def write_report(records: list[dict], sets: list[str], learners: list[str], args
     lines = [f"# Quality benchmark ({'ablation' if variants else 'defaults'})", "",
              f"`{' '.join(['benchmarks/quality.py'] + args.argv)}`, {datetime.now():%Y-%m-%d %H:%M}, "
              f"{platform.machine()} {os.cpu_count()} cores, {args.threads} thread(s) per fit, torch {torch.__version__}, "
-             f"seeds {args.seed_list}; wall time {seconds / 60:.1f} min.", ""]
+             f"seeds {args.seed_list}; wall time {seconds / 60:.1f} min; load average {args.load[0]:.1f} at the "
+             f"start, {os.getloadavg()[0]:.1f} at the end (this run adds about {args.threads}; more means the cores "
+             "were shared and fit seconds are inflated).", ""]
     titles = {"table": "Tables", "series": "Time series (the archive's split)", "image": "Images"}
     all_goals = []
     for kind in ("table", "series", "image"):
@@ -368,6 +373,11 @@ def _notes(records: list[dict], sets: list[str], learners: list[str], variants: 
         if r.get("learner") and r["error"] and (r["set"], r.get("variant") or r["learner"], r["error"]) not in seen:
             seen.add((r["set"], r.get("variant") or r["learner"], r["error"]))
             lines.append(f"- {r['set']} / {r.get('variant') or r['learner']} ({r['rows']}): {r['error']}")
+    read = {}
+    for r in records:
+        if r.get("via") and DATASETS[r["set"]].kind != "table":
+            read.setdefault((r.get("variant") or r["learner"], r["via"]), []).append(r["set"])
+    lines += [f"- {who} read {', '.join(dict.fromkeys(s))} as: {via}" for (who, via), s in read.items()]
     if not variants:
         lines += [f"- {n}: {LEARNERS[n].note}" for n in learners if LEARNERS[n].note]
         lines.append("- FCN/ResNet (published): Wang, Yan & Oates (2017), \"Time series classification from scratch "
@@ -430,8 +440,15 @@ def _overrides(ap: argparse.ArgumentParser, items: list[str]) -> dict[str, objec
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             ap.error(f"--set {item!r}: expected KEY=VALUE, e.g. train.optimizer.lr=3e-3")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = _number(yaml.safe_load(value))  # as netfit's --set reads it; 3e-3 too
     return out
+
+
+def _number(value: object) -> object:
+    try:
+        return float(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -441,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from threadpoolctl import threadpool_limits
 
-    start = time.perf_counter()
+    start, args.load = time.perf_counter(), os.getloadavg()
     with threadpool_limits(args.threads):
         records = run_benchmark(args.set_list, args.learner_list, args.seed_list, args.threads, args.variants)
     text = write_report(records, args.set_list, args.learner_list, args, time.perf_counter() - start, args.variants)

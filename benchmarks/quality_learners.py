@@ -101,7 +101,7 @@ def netfit_fit(job: Job, rows: str, extra: dict | None = None) -> dict[str, floa
     overrides = {k.replace(".", "__"): v for k, v in job.overrides.items()}
     with tempfile.TemporaryDirectory() as out:
         run = netfit.fit(config, data=data, output_dir=out, **overrides)
-        report, metrics = run.report, run.metrics
+        report, metrics, run_type = run.report, run.metrics, run.config.model.type
     task = "regression" if report["task"] == "regression" else "classification"
     if task != job.task:
         raise RuntimeError(f"netfit inferred task {report['task']!r} for a {job.task} target "
@@ -109,7 +109,8 @@ def netfit_fit(job: Job, rows: str, extra: dict | None = None) -> dict[str, floa
     if report["split_sizes"]["test"] != len(job.y["test"]):
         raise RuntimeError(f"netfit scored {report['split_sizes']['test']} test rows of {len(job.y['test'])}")
     names = ("rmse", "r2") if task == "regression" else ("accuracy", "log_loss")
-    return {n: float(metrics[n]["value"]) for n in names}
+    read_as = (report["data"].get("input") or {}).get("kind", f"table of {report['data'].get('n_num')} columns")
+    return {**{n: float(metrics[n]["value"]) for n in names}, "via": f"{read_as}, model.type {run_type}"}
 
 
 def netfit_cnn(job: Job, rows: str) -> dict[str, float]:
