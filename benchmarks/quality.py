@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 import warnings
+from dataclasses import replace
 from datetime import datetime
 from importlib.util import find_spec
 from pathlib import Path
@@ -71,7 +72,9 @@ def carve(y: np.ndarray, task: str, seed: int, fraction: float = 0.2) -> np.ndar
     """A seeded (stratified when possible) validation mask of `fraction` of the training rows."""
     from sklearn.model_selection import train_test_split
 
-    strat = y if task == "classification" and np.bincount(y).min() >= 2 else None
+    counts = np.bincount(y) if task == "classification" else np.zeros(1)
+    # stratified when every class can give a row to each side (PigCVP: 52 classes of 2 rows cannot)
+    strat = y if counts.min() >= 2 and round(fraction * len(y)) >= len(counts) else None
     _, val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed, stratify=strat)
     return np.isin(np.arange(len(y)), val)
 
@@ -107,14 +110,20 @@ def make_jobs(name: str, seeds: list[int], threads: int) -> list[Job]:
 
 
 # ------------------------------------------------------------------ runner
-def run_one(learner: str, job: Job, rows: str) -> dict:
+WARM: set[str] = set()  # learners this process has fitted once
+
+
+def run_one(learner: str, job: Job, rows: str, variant: str | None = None) -> dict:
     """One fit: metrics, seconds (fit and predict), or the error that stopped it."""
     spec = LEARNERS[learner]
-    record = {"set": job.name, "learner": learner, "seed": job.seed, "rows": rows, "metrics": None, "seconds": None,
-              "error": None, "n_test": len(job.y["test"])}
+    record = {"set": job.name, "learner": learner, "variant": variant, "seed": job.seed, "rows": rows,
+              "metrics": None, "seconds": None, "error": None, "n_test": len(job.y["test"])}
     if spec.module and find_spec(spec.module) is None:
         record["error"] = "not installed"
         return record
+    if learner not in WARM:  # a first fit, untimed: imports and lazy set-up are not fit time
+        WARM.add(learner)
+        run_one(learner, job, "train")
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -128,35 +137,52 @@ def run_one(learner: str, job: Job, rows: str) -> dict:
 
 
 def run_benchmark(sets: list[str], learners: list[str], seeds: list[int], threads: int = 1,
-                  variants: dict[str, dict] | None = None, log=print) -> list[dict]:
-    """Every learner (or netfit variant) on every set and seed; contenders also on train only."""
-    records, warm = [], set()
+                  variants: dict[str, dict] | None = None, workers: int = 1, log=print) -> list[dict]:
+    """Every learner (or netfit variant) on every set and seed; contenders also on train only.
+
+    workers > 1 runs that many fits at once in separate processes (each with `threads` threads).
+    """
+    records, fits = [], []
     for name in sets:
         try:
             jobs = make_jobs(name, seeds, threads)
-        except ImportError as e:
-            log(f"{name}: not loaded ({e})")
+        except Exception as e:  # a package missing (ImportError) or a broken file: the other sets still run
+            log(f"{name}: not loaded ({type(e).__name__}: {e})")
             records.append({"set": name, "learner": None, "error": f"data not loaded: {e}"})
             continue
         for job in jobs:
-            for fit_name, overrides in (variants or {None: {}}).items():
+            for variant, overrides in (variants or {None: {}}).items():
                 for learner in (["netfit"] if variants else learners):
                     if job.kind not in LEARNERS[learner].kinds:
                         continue
-                    job.overrides = dict(overrides)
-                    if learner not in warm:  # first fit untimed: imports and lazy set-up are not fit time
-                        warm.add(learner)
-                        run_one(learner, job, "train")
                     # netfit: train, early stopping on val; series: the archive's training split only
                     all_rows = ["train"] if learner.startswith("netfit") else \
                         ["train+val"] if job.kind == "series" else ["train+val", "train"]
-                    for rows in all_rows:
-                        rec = run_one(learner, job, rows)
-                        rec["variant"] = fit_name
-                        records.append(rec)
-                        log(f"{name} seed {job.seed} {fit_name or learner} ({rows}): "
-                            f"{rec['error'] or _fmt_metrics(rec['metrics'])} {rec['seconds'] or 0:.1f}s")
+                    fits += [(learner, replace(job, overrides=dict(overrides)), rows, variant) for rows in all_rows]
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_limit, initargs=(threads,)) as pool:
+            done = pool.map(run_one, *zip(*fits)) if fits else []
+            records += [_logged(rec, log) for rec in done]
+    else:
+        records += [_logged(run_one(*fit), log) for fit in fits]
     return records
+
+
+def _limit(threads: int) -> None:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
+def _logged(rec: dict, log) -> dict:
+    log(f"{rec['set']} seed {rec['seed']} {rec['variant'] or rec['learner']} ({rec['rows']}): "
+        f"{rec['error'] or _fmt_metrics(rec['metrics'])} {rec['seconds'] or 0:.1f}s")
+    return rec
 
 
 def _fmt_metrics(m: dict) -> str:
@@ -306,7 +332,8 @@ def section(title: str, sets: list[str], names: list[str], records: list[dict], 
         if reference:
             row += [_f(v) for v in PUBLISHED.get(s, (None, None))]
         lines.append("| " + " | ".join(row) + " |")
-    others = [n for n in names if not n.startswith("netfit") and key == "learner"]
+    others = [n for n in names if key == "learner" and not n.startswith("netfit")
+              and any(k[1] == n and k[0] in sets for k in train_only)]
     if others:
         lines += ["", "Contenders fitted on train only (without the validation rows):", "",
                   "| set | " + " | ".join(others) + " |", "|---|" + "---|" * len(others)]
@@ -337,9 +364,9 @@ def write_report(records: list[dict], sets: list[str], learners: list[str], args
 
     lines = [f"# Quality benchmark ({'ablation' if variants else 'defaults'})", "",
              f"`{' '.join(['benchmarks/quality.py'] + args.argv)}`, {datetime.now():%Y-%m-%d %H:%M}, "
-             f"{platform.machine()} {os.cpu_count()} cores, {args.threads} thread(s) per fit, torch {torch.__version__}, "
+             f"{platform.machine()} {os.cpu_count()} cores, {args.jobs} fit(s) at once of {args.threads} thread(s), torch {torch.__version__}, "
              f"seeds {args.seed_list}; wall time {seconds / 60:.1f} min; load average {args.load[0]:.1f} at the "
-             f"start, {os.getloadavg()[0]:.1f} at the end (this run adds about {args.threads}; more means the cores "
+             f"start, {os.getloadavg()[0]:.1f} at the end (this run adds about {args.jobs * args.threads}; more means the cores "
              "were shared and fit seconds are inflated).", ""]
     titles = {"table": "Tables", "series": "Time series (the archive's split)", "image": "Images"}
     all_goals = []
@@ -401,6 +428,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--seeds", type=int, help="number of seeds (default 3; 1 with --quick)")
     ap.add_argument("--learners", help=f"comma-separated learners (default all): {', '.join(LEARNERS)}")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads per fit (default 1)")
+    ap.add_argument("--jobs", type=int, default=1, help="fits run at once, in separate processes (default 1)")
     ap.add_argument("--ablate", action="store_true", help="the ablation table: netfit with each of VARIANTS")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="with --ablate: one more variant of netfit config overrides (repeatable)")
@@ -412,8 +440,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         [n for n, d in DATASETS.items() if d.quick or not args.quick]
     args.learner_list = _names(ap, args.learners, LEARNERS, "--learners") or list(LEARNERS)
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
-    if seeds < 1 or args.threads < 1:
-        ap.error(f"--seeds and --threads must be at least 1 (got {seeds}, {args.threads})")
+    if min(seeds, args.threads, args.jobs) < 1:
+        ap.error(f"--seeds, --threads and --jobs must be at least 1 (got {seeds}, {args.threads}, {args.jobs})")
     args.seed_list = list(range(seeds))
     if args.set and not args.ablate:
         ap.error("--set adds an ablation variant: use it with --ablate")
@@ -460,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
 
     start, args.load = time.perf_counter(), os.getloadavg()
     with threadpool_limits(args.threads):
-        records = run_benchmark(args.set_list, args.learner_list, args.seed_list, args.threads, args.variants)
+        records = run_benchmark(args.set_list, args.learner_list, args.seed_list, args.threads, args.variants, args.jobs)
     text = write_report(records, args.set_list, args.learner_list, args, time.perf_counter() - start, args.variants)
     write_atomic(args.out, text)
     print(text)
