@@ -9,8 +9,8 @@ Prints per data set the mean and seed std, ranks (ties averaged, a failed fit ra
 mean rank, fit seconds and PASS/FAIL for the goals of issue 17; writes the same as markdown.
 
     .venv/bin/pip install -c constraints.txt -e '.[quality]'
-    .venv/bin/python benchmarks/quality.py            # every set, 3 seeds (~30 min on 2 cores)
-    .venv/bin/python benchmarks/quality.py --quick    # 6 small sets, 1 seed
+    .venv/bin/python benchmarks/quality.py            # every set, 3 seeds (~20-25 min on 2 cores, estimated)
+    .venv/bin/python benchmarks/quality.py --quick    # 5 small sets, 1 seed
     .venv/bin/python benchmarks/quality.py --ablate --sets iris,diabetes --set train.optimizer.lr=3e-3
 
 Data sets: quality_data.py. Contenders: quality_learners.py. Ablation variants: VARIANTS below.
@@ -400,11 +400,12 @@ def _notes(records: list[dict], sets: list[str], learners: list[str], variants: 
         if r.get("learner") and r["error"] and (r["set"], r.get("variant") or r["learner"], r["error"]) not in seen:
             seen.add((r["set"], r.get("variant") or r["learner"], r["error"]))
             lines.append(f"- {r['set']} / {r.get('variant') or r['learner']} ({r['rows']}): {r['error']}")
-    read = {}
+    read: dict[str, tuple[dict, dict]] = {}  # how netfit read arrays: via -> (sets, who), insertion-ordered
     for r in records:
         if r.get("via") and DATASETS[r["set"]].kind != "table":
-            read.setdefault((r.get("variant") or r["learner"], r["via"]), []).append(r["set"])
-    lines += [f"- {who} read {', '.join(dict.fromkeys(s))} as: {via}" for (who, via), s in read.items()]
+            sets_, who = read.setdefault(r["via"], ({}, {}))
+            sets_[r["set"]], who[r.get("variant") or r["learner"]] = None, None
+    lines += [f"- {', '.join(who)} read {', '.join(s)} as: {via}" for via, (s, who) in read.items()]
     if not variants:
         lines += [f"- {n}: {LEARNERS[n].note}" for n in learners if LEARNERS[n].note]
         lines.append("- FCN/ResNet (published): Wang, Yan & Oates (2017), \"Time series classification from scratch "
