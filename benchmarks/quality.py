@@ -9,7 +9,7 @@ Prints per data set the mean and seed std, ranks (ties averaged, a failed fit ra
 mean rank, fit seconds and PASS/FAIL for the goals of issue 17; writes the same as markdown.
 
     .venv/bin/pip install -c constraints.txt -e '.[quality]'
-    .venv/bin/python benchmarks/quality.py            # every set, 3 seeds (~20-25 min on 2 cores, estimated)
+    .venv/bin/python benchmarks/quality.py            # every set, 3 seeds (~30 min on 2 cores, estimated)
     .venv/bin/python benchmarks/quality.py --quick    # 5 small sets, 1 seed
     .venv/bin/python benchmarks/quality.py --ablate --sets iris,diabetes --set train.optimizer.lr=3e-3
 
