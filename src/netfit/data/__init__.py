@@ -27,7 +27,8 @@ from netfit.data.arrays import build_encoder, with_digests
 from netfit.data.messages import DataWarning, warn
 from netfit.data.prepared import Prepared, Split
 from netfit.data.preprocess import Preprocessor
-from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task, normalise_labels
+from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task
+from netfit.data.values import normalise_labels
 from netfit.data.sources import frame_from_data, frame_sha256, list_datasets, load_table, source_sha256
 from netfit.data.stream import prepare_stream, release_memory, should_stream
 from netfit.data.split import SPLITS, count_cross_duplicates, split_rows, validate_split_columns

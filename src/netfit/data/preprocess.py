@@ -26,7 +26,8 @@ from netfit.config import PreprocessConfig
 from netfit.data.arrays import encoder_from_dict
 from netfit.data.prepared import Split
 from netfit.data.messages import quote_list, row_where, warn
-from netfit.data.schema import boolean_values, class_labels, normalise_labels, numeric_values, weight_values
+from netfit.data.values import (boolean_values, category_strings, class_labels, normalise_labels, numeric_values,
+                                weight_values)
 from netfit.errors import DataError, RunError, short_list
 
 STATE_VERSION = 1
@@ -471,17 +472,3 @@ def usable_scaling(center: float, scale: float) -> tuple[float, float]:
     if not np.isfinite(scale) or scale == 0:
         scale = 1.0
     return float(center) if np.isfinite(center) else 0.0, float(scale)
-
-
-def category_strings(s: pd.Series) -> pd.Series:
-    """Categories as strings, missing as NaN; integral numbers without `.0` (so 3 and 3.0 agree)."""
-    missing = s.isna().to_numpy()
-    if ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s):
-        values = s.to_numpy(dtype="float64", na_value=np.nan)
-        text = np.array(pd.Series(values, index=s.index).astype(str), dtype=object)
-        integral = ~missing & np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**62)
-        text[integral] = pd.Series(values[integral].astype(np.int64)).astype(str).to_numpy(dtype=object)
-    else:
-        text = np.array(s.astype(str), dtype=object)  # a writable copy (pandas may hand out views)
-    text[missing] = np.nan
-    return pd.Series(text, index=s.index, name=s.name, dtype=object)

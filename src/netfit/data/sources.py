@@ -19,7 +19,10 @@ import numpy as np
 import pandas as pd
 
 from netfit.config import SKLEARN_DATASETS, DataConfig
+from netfit.data.arrays import frame_from_array_input, resolve_kind, row_digests
+from netfit.data.images import read_image_folder
 from netfit.data.messages import quote_list
+from netfit.data.values import target_name
 from netfit.errors import DataError
 
 SUPPORTED_EXTENSIONS = (".csv", ".parquet", ".npz")
@@ -33,11 +36,6 @@ _DATASET_TASKS = {
     "breast_cancer": "binary",
     "diabetes": "regression",
 }
-
-
-def target_name(cfg: DataConfig) -> str:
-    """The target column: `data.target`, else `target` (the bundled sets' and arrays' name)."""
-    return cfg.target or "target"
 
 
 # ---------------------------------------------------------------- files and bundled sets
@@ -65,8 +63,6 @@ def load_table(source: str, cfg: DataConfig) -> pd.DataFrame:
     if path.is_dir() and any(path.rglob("*.parquet")):
         return _string_columns(_read_parquet_folder(path, source), source)
     if path.is_dir():
-        from netfit.data.images import read_image_folder
-
         return read_image_folder(path, cfg, source)
     _check_file(path, source)
     suffix = path.suffix.lower()
@@ -161,8 +157,6 @@ def _read_npz(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
 
 def _arrays_frame(x: Any, y: Any, lengths: Any, cfg: DataConfig, label: str) -> pd.DataFrame:
     """Image and sequence arrays keep one array per row; other arrays become flat columns."""
-    from netfit.data.arrays import frame_from_array_input, resolve_kind
-
     kind = resolve_kind(cfg, label)
     if kind in ("image", "sequence") and not (kind == "image" and np.ndim(x) == 2):  # 2-D: flat pixel columns
         return frame_from_array_input(x, y, lengths, kind, target_name(cfg), label)
@@ -292,8 +286,6 @@ def file_sha256(path: str | Path) -> str:
 
 def frame_sha256(df: pd.DataFrame) -> str:
     """sha256 of a table's column names and values (for data that is not a file)."""
-    from netfit.data.arrays import row_digests
-
     digest = hashlib.sha256("\x1f".join(df.columns).encode())
     # cells holding arrays (images, sequences) are hashed by their bytes, not their repr
     arrays = {c: row_digests(df[c]) for c in df.columns if df[c].dtype == object and

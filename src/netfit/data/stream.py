@@ -35,9 +35,9 @@ import pandas as pd
 from netfit.config import DataConfig
 from netfit.data.messages import DataWarning, warn
 from netfit.data.prepared import Prepared, Split
-from netfit.data.preprocess import Preprocessor, category_strings, usable_scaling
-from netfit.data.schema import (Schema, boolean_values, build_schema, class_labels, clean_rows, coerce_frame,
-                                infer_task, normalise_labels, numeric_values)
+from netfit.data.preprocess import Preprocessor, usable_scaling
+from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task
+from netfit.data.values import boolean_values, category_strings, class_labels, normalise_labels, numeric_values
 from netfit.data.split import SPLITS, hash_split
 from netfit.data.sources import file_sha256, folder_sha256
 from netfit.errors import ConfigError, DataError
