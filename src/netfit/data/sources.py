@@ -22,6 +22,7 @@ from netfit.config import SKLEARN_DATASETS, DataConfig
 from netfit.data.arrays import frame_from_array_input, resolve_kind, row_digests
 from netfit.data.images import read_image_folder
 from netfit.data.messages import quote_list
+from netfit.data.parquet import is_parquet_folder, read_parquet_file, read_parquet_folder
 from netfit.data.values import target_name
 from netfit.errors import DataError
 
@@ -60,13 +61,13 @@ def load_table(source: str, cfg: DataConfig) -> pd.DataFrame:
 
         return load_synthetic(source)
     path = Path(source)
-    if path.is_dir() and any(path.rglob("*.parquet")):
-        return _string_columns(_read_parquet_folder(path, source), source)
+    if is_parquet_folder(path):
+        return _string_columns(read_parquet_folder(path, source), source)
     if path.is_dir():
         return read_image_folder(path, cfg, source)
     _check_file(path, source)
     suffix = path.suffix.lower()
-    readers = {".csv": _read_csv, ".parquet": _read_parquet, ".npz": _read_npz}
+    readers = {".csv": _read_csv, ".parquet": lambda p, s, c: read_parquet_file(p, s), ".npz": _read_npz}
     if suffix not in readers:
         raise DataError(
             "unsupported file type",
@@ -111,30 +112,6 @@ def _read_csv(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
     except UnicodeDecodeError as e:
         raise DataError("cannot decode CSV file", where=f"{source}: byte {e.start}", expected="UTF-8 text",
                         found=str(e.reason), hint="save the file as UTF-8 (or convert it to Parquet)") from None
-
-
-def _read_parquet(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
-    import pyarrow  # pandas reads Parquet through pyarrow; its errors are ArrowException
-
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError, pyarrow.ArrowException) as e:
-        raise DataError("cannot read Parquet file", where=source, found=str(e).splitlines()[0],
-                        hint="check that the file is Parquet (not CSV renamed) and was written completely") from None
-
-
-def _read_parquet_folder(path: Path, source: str) -> pd.DataFrame:
-    """Every Parquet file under a folder, in path order (the order streaming numbers rows in)."""
-    import pyarrow
-
-    from netfit.data.stream import parquet_files
-
-    try:
-        frames = [pd.read_parquet(f) for f in parquet_files(path)]
-    except (OSError, ValueError, pyarrow.ArrowException) as e:
-        raise DataError("cannot read Parquet data", where=source, found=str(e).splitlines()[0],
-                        hint="check that every file is Parquet with the same columns, written completely") from None
-    return pd.concat(frames, ignore_index=True)
 
 
 def _read_npz(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:

@@ -34,6 +34,7 @@ import pandas as pd
 
 from netfit.config import DataConfig
 from netfit.data.messages import DataWarning, warn
+from netfit.data.parquet import Chunk, arrow_frame, is_parquet_folder, parquet_chunks, read_chunk, read_slices, table_bytes
 from netfit.data.prepared import Prepared, Split
 from netfit.data.preprocess import Preprocessor, usable_scaling
 from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task
@@ -43,52 +44,8 @@ from netfit.data.sources import file_sha256, folder_sha256
 from netfit.errors import ConfigError, DataError
 
 HEAD_ROWS = 50_000  # rows read first to infer column types and the task
-SAMPLE_ROWS = 200_000
-SLICE_ROWS = 16_384  # rows read and preprocessed at a time  # at most this many training rows kept for medians, quartiles and baselines
+SAMPLE_ROWS = 200_000  # at most this many training rows kept for medians, quartiles and baselines
 _ROW = "__netfit_row__"
-
-
-@dataclass
-class Chunk:
-    """One row group of the source: the unit of reading and of shuffling."""
-
-    fragment: Any  # a pyarrow.dataset fragment restricted to this row group
-    path: str
-    start: int  # the source row number of its first row (files in path order)
-    rows: int
-
-
-# ---------------------------------------------------------------- the source
-def is_parquet_folder(path: Path) -> bool:
-    return path.is_dir() and any(path.rglob("*.parquet"))
-
-
-def parquet_files(path: Path) -> list[Path]:
-    """The Parquet files of a source: the file itself, or a folder's files in path order."""
-    return [path] if path.is_file() else sorted(p for p in path.rglob("*.parquet") if p.is_file())
-
-
-def parquet_chunks(source: str) -> list[Chunk]:
-    """Every row group of a Parquet file or folder, with its place in the source."""
-    import pyarrow
-    import pyarrow.dataset as ds
-
-    files = parquet_files(Path(source))
-    try:
-        dataset = ds.dataset([str(f) for f in files], format="parquet")
-        chunks, start = [], 0
-        for fragment in dataset.get_fragments():  # in the order the files were given
-            for piece in fragment.split_by_row_group():
-                group = piece.row_groups[0]
-                chunks.append(Chunk(piece, fragment.path, start, group.num_rows))
-                start += group.num_rows
-    except (OSError, ValueError, pyarrow.ArrowException) as e:
-        raise DataError("cannot read Parquet data", where=source, found=str(e).splitlines()[0],
-                        hint="check that every file is Parquet with the same columns, written completely") from None
-    if start == 0:
-        raise DataError("Parquet data has no rows", where=source, found=f"{len(files)} file(s), 0 rows",
-                        hint="point data.source at the file or folder that holds the data")
-    return chunks
 
 
 def should_stream(cfg: DataConfig) -> bool:
@@ -99,46 +56,6 @@ def should_stream(cfg: DataConfig) -> bool:
     if not (path.suffix.lower() == ".parquet" and path.is_file()) and not is_parquet_folder(path):
         return False
     return table_bytes(parquet_chunks(cfg.source), cfg.source) > cfg.memory_budget
-
-
-def table_bytes(chunks: list[Chunk], source: str) -> int:
-    """The source's size in memory, from its first row group read as a table (Parquet's own
-    uncompressed sizes count dictionary-encoded text once per distinct value, far below a table's)."""
-    first = next(c for c in chunks if c.rows)
-    return int(_arrow_table(first, source).nbytes / first.rows * sum(c.rows for c in chunks))
-
-
-def read_chunk(chunk: Chunk, source: str) -> pd.DataFrame:
-    """A whole row group, every column, as a table."""
-    return _frame(_arrow_table(chunk, source))
-
-
-def _frame(table: Any) -> pd.DataFrame:
-    frame = table.to_pandas(use_threads=False)
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
-
-
-def _arrow_table(chunk: Chunk, source: str) -> Any:
-    import pyarrow
-
-    return pyarrow.Table.from_batches(list(_slices(chunk, None, source, rows=None)), schema=chunk.fragment.physical_schema)
-
-
-def _slices(chunk: Chunk, columns: list[str] | None, source: str, rows: int | None = SLICE_ROWS) -> Iterator[Any]:
-    """A row group's rows as Arrow record batches of at most `rows` rows (None: the reader's own batches)."""
-    import pyarrow
-    import pyarrow.dataset as ds
-
-    options = {"batch_size": rows} if rows else {}
-    # the system allocator hands freed memory back; Arrow's default pool keeps much of it
-    scanner = ds.Scanner.from_fragment(chunk.fragment, columns=columns, use_threads=False,
-                                       memory_pool=pyarrow.system_memory_pool(), **options)
-    try:
-        yield from scanner.to_batches()
-    except (OSError, ValueError, pyarrow.ArrowException) as e:
-        raise DataError("cannot read Parquet data", where=f"{chunk.path} (rows {chunk.start}-{chunk.start + chunk.rows - 1})",
-                        found=str(e).splitlines()[0], hint="check that every file has the same columns and types") from None
 
 
 # ---------------------------------------------------------------- statistics of the training rows
@@ -295,7 +212,7 @@ def take(split: Split, idx: np.ndarray) -> Split:
 
 # ---------------------------------------------------------------- prepare
 class _Reader:
-    """Reads a chunk in slices of SLICE_ROWS rows (bounding the working memory of a row group of any
+    """Reads a chunk in slices of READ_SLICE_ROWS rows (bounding the working memory of a row group of any
     size): cleaned tables, each with its rows' split codes (0 train, 1 val, 2 test)."""
 
     def __init__(self, cfg: DataConfig, seed: int, schema: Schema):
@@ -304,9 +221,9 @@ class _Reader:
 
     def __call__(self, chunk: Chunk) -> Iterator[tuple[pd.DataFrame, np.ndarray, dict[str, int]]]:
         start = chunk.start
-        for table in _slices(chunk, self.columns, self.cfg.source):
+        for table in read_slices(chunk, self.columns, self.cfg.source):
             where = f"{chunk.path} (rows from {start})"
-            frame = coerce_frame(_frame(table), self.schema, where)
+            frame = coerce_frame(arrow_frame(table), self.schema, where)
             frame = frame.assign(**{_ROW: np.arange(start, start + len(frame))})
             start += len(frame)
             frame, dropped = clean_rows(frame, self.schema, drop_duplicates=False)
