@@ -23,7 +23,7 @@ from pandas.api import types as ptypes
 from netfit.config import DataConfig
 from netfit.data.arrays import array_columns, resolve_kind, with_digests
 from netfit.data.images import IMAGE_COLUMN
-from netfit.data.messages import closest_hint, quote_list, row_where, warn
+from netfit.data.messages import closest_hint, quote_list, warn
 from netfit.data.values import boolean_values, class_labels, finite_floats, numeric_values, target_name, weight_values
 from netfit.errors import DataError, short_list
 

@@ -27,6 +27,7 @@ from netfit.data.values import category_strings, numeric_values
 from netfit.errors import DataError
 
 SPLITS = ("train", "val", "test")
+ROW_COLUMN = "__netfit_row__"  # the source row number, carried through cleaning for the hash split
 _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                   "test": "test", "testing": "test"}
 
