@@ -66,7 +66,7 @@ class Prepared:
     summary: dict[str, Any] = field(default_factory=dict)  # counts for the report's data section
     fingerprint: dict[str, str] = field(default_factory=dict)  # data and split hashes
     # a source larger than data.memory_budget: the training rows, read block by block
-    # (netfit.data.stream.TrainStream); splits["train"] then holds a sample of them
+    # (netfit.data.shuffle.TrainStream); splits["train"] then holds a sample of them
     stream: Any = None
 
     def sizes(self) -> dict[str, int]:

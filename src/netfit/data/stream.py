@@ -15,6 +15,10 @@ Passes over the source:
 3. every epoch: row groups in a seeded order, their training rows through a shuffle buffer of
    `data.shuffle_buffer` rows (default: an eighth of the budget), in shuffled blocks.
 
+This module runs the passes; the row groups are read by `netfit.data.parquet`, the statistics
+kept by `netfit.data.stats`, the epochs shuffled by `netfit.data.shuffle`, and the report's data
+section built by `netfit.data.summary`, as for data in memory.
+
 What streaming leaves out: dropping duplicates (needs every row at once), group/order/column
 splits, image/sequence/text data, and the count of rows shared across splits.
 """
