@@ -219,7 +219,7 @@ def test_integer_classes_stay_json_integers():
 
 
 def test_large_tables_transform_in_slices_to_the_same_numbers(make_mixed, monkeypatch):
-    """A table larger than SLICE_ROWS is transformed slice by slice (bounded float64 working
+    """A table larger than TRANSFORM_SLICE_ROWS is transformed slice by slice (bounded float64 working
     memory); the result is the whole-table result to the bit, float32 columns included."""
     import netfit.data.preprocess as preprocess
 
@@ -228,7 +228,7 @@ def test_large_tables_transform_in_slices_to_the_same_numbers(make_mixed, monkey
     types = {"age": "numeric", "income": "numeric", "ratio": "numeric", "city": "categorical", "plan": "categorical"}
     pre = Preprocessor(types, "y", "binary", PreprocessConfig(missing_indicator=True)).fit(df.iloc[:3000])
     whole = pre.transform(df)
-    monkeypatch.setattr(preprocess, "SLICE_ROWS", 700)
+    monkeypatch.setattr(preprocess, "TRANSFORM_SLICE_ROWS", 700)
     sliced = pre.transform(df)
     assert sliced.x_num.dtype == np.float32 and sliced.x_num.shape == whole.x_num.shape
     np.testing.assert_array_equal(sliced.x_num, whole.x_num)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -16,10 +17,11 @@ import yaml
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
-import netfit.data
 from netfit.config import load_config
 from netfit.tune.search import trial_value, tune
 
+# the in-memory path's module, which reads every source (`netfit.data.prepare` names its function)
+loading = importlib.import_module("netfit.data.prepare")
 QUICK = {"bootstrap": 0, "baselines": False}
 
 
@@ -83,8 +85,8 @@ def test_trials_never_read_the_test_source(tmp_path, monkeypatch):
     for name, part in (("train", frame[:90]), ("val", frame[90:120]), ("test", frame[120:])):
         part.to_csv(tmp_path / f"{name}.csv", index=False)
     reads = []
-    real = netfit.data.load_table
-    monkeypatch.setattr(netfit.data, "load_table", lambda source, cfg: reads.append(Path(source).name) or real(source, cfg))
+    real = loading.load_table
+    monkeypatch.setattr(loading, "load_table", lambda source, cfg: reads.append(Path(source).name) or real(source, cfg))
     cfg = iris(tmp_path, 3)
     cfg["data"] = {"train": str(tmp_path / "train.csv"), "val": str(tmp_path / "val.csv"),
                    "test": str(tmp_path / "test.csv"), "target": "target"}

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from netfit.config import DataConfig
+from netfit.data.images import IMAGE_COLUMN, ImageEncoder
 from netfit.data.messages import quote_list
+from netfit.data.sequences import SEQUENCE_COLUMN, SequenceEncoder
+from netfit.data.text import TEXT_COLUMN, TextEncoder
 from netfit.errors import DataError
 
-IMAGE_COLUMN = "image"  # the column image folders and image arrays are loaded into
-SEQUENCE_COLUMN = "sequence"  # the column sequence arrays are loaded into
-TEXT_COLUMN = "text"  # the default text column
 KINDS = ("table", "image", "sequence", "text")
 
 
@@ -76,10 +76,6 @@ def array_columns(df: pd.DataFrame, cfg: DataConfig, kind: str, reserved: set[st
 
 def build_encoder(cfg: DataConfig, kind: str, columns: list[str]) -> Any:
     """An unfitted encoder for `kind` reading `columns`; None for tables."""
-    from netfit.data.images import ImageEncoder
-    from netfit.data.sequences import SequenceEncoder
-    from netfit.data.text import TextEncoder
-
     if kind == "image":
         shape = list(cfg.image_shape) if cfg.image_shape else None
         return ImageEncoder(columns, shape, cfg.pixel_max)
@@ -95,10 +91,6 @@ def encoder_from_dict(state: dict[str, Any] | None) -> Any:
     """Rebuild a fitted encoder from its `to_dict()` (None stays None)."""
     if not state:
         return None
-    from netfit.data.images import ImageEncoder
-    from netfit.data.sequences import SequenceEncoder
-    from netfit.data.text import TextEncoder
-
     classes = {"image": ImageEncoder, "sequence": SequenceEncoder, "text": TextEncoder}
     fields = {k: v for k, v in state.items() if k != "kind"}
     return classes[state["kind"]](**fields)

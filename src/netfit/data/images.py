@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from netfit.config import DataConfig
-from netfit.data.arrays import IMAGE_COLUMN
 from netfit.data.messages import row_where
 from netfit.errors import DataError
 
+IMAGE_COLUMN = "image"  # the column image folders and image arrays are loaded into
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 

@@ -1,4 +1,5 @@
-"""The data stage's hand-off: `Split` (one preprocessed split) and `Prepared` (all of them).
+"""The data stage's hand-off: `Split` (one preprocessed split) and `Prepared` (all of them); `LoadedTable`,
+one source as the in-memory path loaded it.
 
 Defined apart from `netfit.data` so the stage's modules can use them without import cycles;
 `from netfit.data import Split, Prepared` is the way to import them.
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass
@@ -64,10 +66,20 @@ class Prepared:
     summary: dict[str, Any] = field(default_factory=dict)  # counts for the report's data section
     fingerprint: dict[str, str] = field(default_factory=dict)  # data and split hashes
     # a source larger than data.memory_budget: the training rows, read block by block
-    # (netfit.data.stream.TrainStream); splits["train"] then holds a sample of them
+    # (netfit.data.shuffle.TrainStream); splits["train"] then holds a sample of them
     stream: Any = None
 
     def sizes(self) -> dict[str, int]:
         """Rows per split (all training rows when they stream)."""
         return {name: len(self.stream) if name == "train" and self.stream is not None else len(s)
                 for name, s in self.splits.items()}
+
+
+@dataclass
+class LoadedTable:
+    """One loaded source: its rows, its name for messages, its fingerprint."""
+
+    frame: pd.DataFrame | None  # set to None once cleaned: the cleaned copy is what the run keeps
+    label: str
+    sha256: str
+    rows: int = 0  # rows as loaded

@@ -15,7 +15,7 @@ units, so metrics should be computed on decoded values::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -24,51 +24,18 @@ from pandas.api import types as ptypes
 
 from netfit.config import PreprocessConfig
 from netfit.data.arrays import encoder_from_dict
+from netfit.data.columns import (BooleanColumn, CategoricalColumn, NumericColumn, boolean_column, categorical_column,
+                                 numeric_column, scaling)
 from netfit.data.prepared import Split
 from netfit.data.messages import quote_list, row_where, warn
-from netfit.data.schema import boolean_values, class_labels, normalise_labels, numeric_values, weight_values
+from netfit.data.values import (boolean_values, category_strings, class_labels, normalise_labels, numeric_values,
+                                weight_values)
 from netfit.errors import DataError, RunError, short_list
 
 STATE_VERSION = 1
 
 
-@dataclass
-class NumericColumn:
-    """Fitted state of a numeric column: x -> (x or fill - center) / scale."""
-
-    name: str
-    fill: float
-    center: float
-    scale: float
-    indicator: bool  # add a 0/1 "was missing" column
-
-
-@dataclass
-class BooleanColumn:
-    """Fitted state of a boolean column: 0/1, missing -> fill (the training mode)."""
-
-    name: str
-    fill: float
-
-
-@dataclass
-class CategoricalColumn:
-    """Fitted state of a categorical column (categories as strings, sorted)."""
-
-    name: str
-    categories: list[str]
-    onehot: bool
-    missing_category: bool  # missing values have a category of their own, after the others
-    fill: str | None  # category used for missing values (missing: most_frequent), else None
-
-    @property
-    def width(self) -> int:
-        """One-hot columns, or embedding size (codes incl. 0 for unknown)."""
-        n = len(self.categories) + int(self.missing_category)
-        return n if self.onehot else n + 1
-
-
-SLICE_ROWS = 32_768  # rows transformed at a time (a bound on the float64 working memory)
+TRANSFORM_SLICE_ROWS = 32_768  # rows transformed at a time (a bound on the float64 working memory)
 
 
 class Preprocessor:
@@ -129,8 +96,10 @@ class Preprocessor:
             raise DataError("no feature columns left", where=where,
                             found=f"every feature is constant in the training split: {quote_list(self.types)}",
                             hint="check the data, or set data.preprocess.drop_constant: false")
-        self.numeric = [self._fit_numeric(df, c, where) for c in kept if self.types[c] == "numeric"]
-        self.booleans = [self._fit_boolean(df, c, where) for c in kept if self.types[c] == "boolean"]
+        self.numeric = [numeric_column(c, numeric_values(df[c], c, where).to_numpy(), self.cfg)
+                        for c in kept if self.types[c] == "numeric"]
+        self.booleans = [boolean_column(c, boolean_values(df[c], c, where).to_numpy())
+                         for c in kept if self.types[c] == "boolean"]
         self.categoricals = [self._fit_categorical(df[c]) for c in kept if self.types[c] == "categorical"]
         if self.target:
             self._fit_target(df[self.target], classes)
@@ -141,7 +110,7 @@ class Preprocessor:
     def fit_stream(self, sample: pd.DataFrame, stats: Any, classes: list[Any] | None, where: str) -> "Preprocessor":
         """Fit from one streaming pass over a training split too large to hold in memory.
 
-        `stats` (`netfit.data.stream.TrainStats`) holds exact counts, means, spreads, extremes and
+        `stats` (`netfit.data.stats.TrainStats`) holds exact counts, means, spreads, extremes and
         category counts of every training row; `sample`, a seeded sample of those rows, gives what
         needs the values themselves: medians and quartiles (`missing: median`, `numeric: robust`).
         """
@@ -156,7 +125,7 @@ class Preprocessor:
         for col in self.booleans:
             seen, true = stats.booleans[col.name]
             col.fill = float(seen > 0 and true / seen >= 0.5)
-        self.categoricals = [self._categorical(c.name, stats.categories[c.name], stats.category_missing[c.name])
+        self.categoricals = [categorical_column(c.name, stats.categories[c.name], stats.category_missing[c.name], self.cfg)
                              for c in self.categoricals]
         if self.task == "regression" and self.scale_target and stats.target.n:
             self.target_mean, self.target_std = stats.target.scaling("standardize")
@@ -170,44 +139,16 @@ class Preprocessor:
                  f"(data.preprocess.drop_constant: false keeps them)")
         return {c: "constant in the training split" for c in constant}
 
-    def _fit_numeric(self, df: pd.DataFrame, name: str, where: str) -> NumericColumn:
-        values = numeric_values(df[name], name, where).to_numpy()
-        seen = values[~np.isnan(values)]
-        if seen.size == 0 or self.cfg.missing == "constant":
-            fill = self.cfg.fill_value
-        else:
-            fill = np.median(seen) if self.cfg.missing == "median" else np.mean(seen)
-        center, scale = _scaling(seen, self.cfg.numeric)
-        indicator = self.cfg.missing_indicator and seen.size < values.size
-        return NumericColumn(name, float(fill), center, scale, bool(indicator))
-
-    def _fit_boolean(self, df: pd.DataFrame, name: str, where: str) -> BooleanColumn:
-        values = boolean_values(df[name], name, where).to_numpy()
-        seen = values[~np.isnan(values)]
-        # the mode; ties go to 1 (True), an all-missing column to 0
-        return BooleanColumn(name, float(seen.size > 0 and seen.mean() >= 0.5))
-
     def _fit_categorical(self, s: pd.Series) -> CategoricalColumn:
         text = category_strings(s)
-        return self._categorical(str(s.name), text.value_counts(), bool(text.isna().any()))
-
-    def _categorical(self, name: str, counts: pd.Series, has_missing: bool) -> CategoricalColumn:
-        """A categorical column from its training counts (category -> rows) and whether a value was missing."""
-        categories = sorted(counts.index)
-        mode = self.cfg.categorical
-        onehot = mode == "onehot" or (mode == "auto" and len(categories) <= self.cfg.max_onehot)
-        if self.cfg.missing_categorical == "most_frequent" and len(categories) > 0:
-            # most frequent; ties go to the first in sorted order, so the result is deterministic
-            top = counts[counts == counts.max()].index
-            return CategoricalColumn(name, categories, onehot, False, min(top))
-        return CategoricalColumn(name, categories, onehot, has_missing, None)
+        return categorical_column(str(s.name), text.value_counts(), bool(text.isna().any()), self.cfg)
 
     def _fit_target(self, y: pd.Series, classes: list[Any] | None) -> None:
         if self.task == "regression":
             values = numeric_values(y, self.target, "train split").to_numpy()
             values = values[~np.isnan(values)]
             if self.scale_target and values.size:
-                self.target_mean, self.target_std = _scaling(values, "standardize")
+                self.target_mean, self.target_std = scaling(values, "standardize")
             return
         self.classes = list(classes) if classes is not None else class_labels(y)
 
@@ -246,14 +187,14 @@ class Preprocessor:
     def _x_num(self, df: pd.DataFrame, where: str) -> np.ndarray:
         """Numeric, one-hot and indicator columns as one float32 matrix.
 
-        Computed in float64, in slices of SLICE_ROWS rows written into the float32 result, so a
+        Computed in float64, in slices of TRANSFORM_SLICE_ROWS rows written into the float32 result, so a
         large table needs its float32 result plus one slice in float64, not float64 copies of
         all of it. Slices only when no value can be an error (numbers in numeric columns, no
         boolean columns): an error names the row, counted in the whole table.
         """
         numeric = df[[c.name for c in self.numeric]].dtypes
         safe = not self.booleans and all(ptypes.is_numeric_dtype(t) and not ptypes.is_bool_dtype(t) for t in numeric)
-        step = SLICE_ROWS if safe else max(len(df), 1)
+        step = TRANSFORM_SLICE_ROWS if safe else max(len(df), 1)
         out = None
         for lo in range(0, max(len(df), 1), step):
             part = df.iloc[lo:lo + step] if step < len(df) else df
@@ -293,7 +234,7 @@ class Preprocessor:
         blocks = []
         for col in self.categoricals:
             if col.onehot:
-                codes = self._codes(df[col.name], col)
+                codes = col.codes(df[col.name])
                 block = np.zeros((len(df), col.width + 1))
                 block[np.arange(len(df)), codes] = 1.0
                 blocks.append(block[:, 1:])  # code 0 (unknown) has no column: an all-zero row
@@ -303,7 +244,7 @@ class Preprocessor:
         embedded = [c for c in self.categoricals if not c.onehot]
         if not embedded:
             return np.zeros((len(df), 0), dtype=np.int64)
-        return np.stack([self._codes(df[c.name], c) for c in embedded], axis=1)
+        return np.stack([c.codes(df[c.name]) for c in embedded], axis=1)
 
     def _indicator_block(self, df: pd.DataFrame) -> np.ndarray:
         flagged = [c.name for c in self.numeric if c.indicator]
@@ -311,16 +252,6 @@ class Preprocessor:
             return np.zeros((len(df), 0))
         # numeric_values already ran on these columns, so text cannot reach this point
         return np.stack([numeric_values(df[c], c, "data").isna().to_numpy(float) for c in flagged], axis=1)
-
-    def _codes(self, s: pd.Series, col: CategoricalColumn) -> np.ndarray:
-        """1..K for training categories, K+1 for missing (own category), 0 for unknown."""
-        text = category_strings(s)
-        if col.fill is not None:
-            text = text.fillna(col.fill)
-        codes = pd.Index(col.categories, dtype=object).get_indexer(text) + 1
-        if col.missing_category:
-            codes[text.isna().to_numpy()] = len(col.categories) + 1
-        return codes.astype(np.int64)
 
     def unseen_categories(self, df: pd.DataFrame) -> dict[str, int]:
         """Per categorical column, how many rows hold a category not seen in training."""
@@ -452,36 +383,6 @@ def _check_finite(x: np.ndarray, names: list[str], where: str) -> None:
                         hint="rescale those columns (e.g. log or divide by a constant) or clear the outliers")
 
 
-def _scaling(values: np.ndarray, method: str) -> tuple[float, float]:
-    """(center, scale) for a method; a zero or undefined scale becomes 1 (no division by 0)."""
-    if values.size == 0 or method == "none":
-        return 0.0, 1.0
-    if method == "standardize":
-        center, scale = values.mean(), values.std()
-    elif method == "minmax":
-        center, scale = values.min(), values.max() - values.min()
-    else:  # robust: median and interquartile range
-        q25, center, q75 = np.percentile(values, [25, 50, 75])
-        scale = q75 - q25
-    return usable_scaling(center, scale)
-
-
-def usable_scaling(center: float, scale: float) -> tuple[float, float]:
-    """A zero or undefined scale becomes 1 and an undefined center 0: no division by 0."""
-    if not np.isfinite(scale) or scale == 0:
-        scale = 1.0
-    return float(center) if np.isfinite(center) else 0.0, float(scale)
-
-
-def category_strings(s: pd.Series) -> pd.Series:
-    """Categories as strings, missing as NaN; integral numbers without `.0` (so 3 and 3.0 agree)."""
-    missing = s.isna().to_numpy()
-    if ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s):
-        values = s.to_numpy(dtype="float64", na_value=np.nan)
-        text = np.array(pd.Series(values, index=s.index).astype(str), dtype=object)
-        integral = ~missing & np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**62)
-        text[integral] = pd.Series(values[integral].astype(np.int64)).astype(str).to_numpy(dtype=object)
-    else:
-        text = np.array(s.astype(str), dtype=object)  # a writable copy (pandas may hand out views)
-    text[missing] = np.nan
-    return pd.Series(text, index=s.index, name=s.name, dtype=object)
+def input_spec(pre: Any) -> dict[str, Any] | None:
+    """The image/sequence/text input the model reads (kind, shape, vocab size), None for tables."""
+    return pre.array.spec if getattr(pre, "array", None) is not None else None

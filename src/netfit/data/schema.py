@@ -21,16 +21,15 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from netfit.config import DataConfig
-from netfit.data.arrays import IMAGE_COLUMN, array_columns, resolve_kind, with_digests
-from netfit.data.messages import closest_hint, quote_list, row_where, warn
-from netfit.data.sources import target_name
+from netfit.data.arrays import array_columns, resolve_kind, with_digests
+from netfit.data.images import IMAGE_COLUMN
+from netfit.data.messages import closest_hint, quote_list, warn
+from netfit.data.values import boolean_values, class_labels, finite_floats, numeric_values, target_name, weight_values
 from netfit.errors import DataError, short_list
 
 # an integer target with more distinct values than this is treated as a quantity (regression)
 MAX_INTEGER_CLASSES = 20
 _DATE_PATTERN = r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$"
-_BOOL_WORDS = {"true": 1.0, "t": 1.0, "yes": 1.0, "y": 1.0, "1": 1.0, "1.0": 1.0,
-               "false": 0.0, "f": 0.0, "no": 0.0, "n": 0.0, "0": 0.0, "0.0": 0.0}
 _DROP_REASONS = {"id": "looks like a row id (every value unique, not numeric)", "date": "holds dates"}
 
 
@@ -184,70 +183,17 @@ def coerce_frame(df: pd.DataFrame, schema: Schema, where: str, require_target: b
     _require_columns(df, needed + ([schema.weight] if schema.weight else []), where, "column", "the data")
     changes = {}
     for col, kind in schema.types.items():
-        if kind == "numeric" and not _finite_floats(df[col]):
+        if kind == "numeric" and not finite_floats(df[col]):
             changes[col] = numeric_values(df[col], col, where)
         elif kind == "boolean":
             changes[col] = boolean_values(df[col], col, where)
     target = df.get(schema.target)
     if target is not None and ptypes.is_numeric_dtype(target) and not ptypes.is_bool_dtype(target) \
-            and not _finite_floats(target):
+            and not finite_floats(target):
         changes[schema.target] = numeric_values(target, schema.target, where)  # +/-inf as missing
     if schema.weight:
         changes[schema.weight] = weight_values(df[schema.weight], schema.weight, where)
     return df.assign(**changes)
-
-
-def _finite_floats(s: pd.Series) -> bool:
-    """A float column without +/-inf is already what coercion makes of it: kept as it is, float32
-    included (widening a large float32 table to float64 would double its memory)."""
-    return s.dtype in (np.float32, np.float64) and not np.isinf(s.to_numpy()).any()
-
-
-def numeric_values(s: pd.Series, column: str, where: str) -> pd.Series:
-    """A column as float64; +/-inf become NaN; text is an error naming column, row and value."""
-    if ptypes.is_numeric_dtype(s) or ptypes.is_bool_dtype(s):
-        values = s.to_numpy(dtype="float64", na_value=np.nan)
-    else:
-        parsed = pd.to_numeric(s, errors="coerce")
-        bad = (s.notna() & parsed.isna()).to_numpy()
-        if bad.any():
-            pos = int(np.argmax(bad))
-            raise DataError("numeric column holds text", where=row_where(where, column, pos),
-                            expected="a number (or an empty cell for missing)", found=repr(s.iloc[pos]),
-                            hint=f"if the column is categorical, declare it: `types: {{{column}: categorical}}` "
-                                 f"under data:; otherwise fix or clear that value")
-        values = parsed.to_numpy(dtype="float64", na_value=np.nan)
-    values = np.where(np.isinf(values), np.nan, values)
-    return pd.Series(values, index=s.index, name=s.name)
-
-
-def boolean_values(s: pd.Series, column: str, where: str) -> pd.Series:
-    """True/False, yes/no, 1/0 (any case) as 1.0/0.0; missing as NaN; anything else is an error."""
-    if ptypes.is_bool_dtype(s):
-        return s.astype("float64")
-    missing = s.isna().to_numpy()
-    words = s.astype(str).str.strip().str.lower().map(_BOOL_WORDS)
-    mapped = np.array(words.to_numpy(dtype="float64", na_value=np.nan))  # a writable copy (pandas may hand out views)
-    mapped[missing] = np.nan
-    bad = ~missing & np.isnan(mapped)
-    if bad.any():
-        pos = int(np.argmax(bad))
-        raise DataError("boolean column holds other values", where=row_where(where, column, pos),
-                        expected="true/false, yes/no or 1/0", found=repr(s.iloc[pos]),
-                        hint=f"declare it categorical: `types: {{{column}: categorical}}` under data:")
-    return pd.Series(mapped, index=s.index, name=s.name)
-
-
-def weight_values(s: pd.Series, column: str, where: str) -> pd.Series:
-    """Sample weights: numbers >= 0, none missing."""
-    values = numeric_values(s, column, where)
-    bad = (values.isna() | (values < 0)).to_numpy()
-    if bad.any():
-        pos = int(np.argmax(bad))
-        raise DataError("invalid sample weight", where=row_where(where, column, pos),
-                        expected="a finite number >= 0", found=repr(s.iloc[pos]),
-                        hint="fix that weight, or give every row weight 1 by removing data.weight_column")
-    return values
 
 
 # ---------------------------------------------------------------- rows
@@ -301,25 +247,3 @@ def _looks_continuous(y: pd.Series) -> bool:
     values = y.to_numpy(dtype="float64", na_value=np.nan)
     values = values[~np.isnan(values)]
     return bool((values != np.round(values)).any() or len(np.unique(values)) > MAX_INTEGER_CLASSES)
-
-
-def normalise_labels(y: pd.Series) -> pd.Series:
-    """Class labels in one comparable form: bools, ints (integral numbers), floats or strings."""
-    if ptypes.is_bool_dtype(y):
-        return y.astype(bool)
-    if ptypes.is_numeric_dtype(y):
-        values = y.to_numpy(dtype="float64", na_value=np.nan)
-        # integral values as ints (classes 0, 1 rather than 0.0, 1.0); 2**53 keeps floats exact
-        integral = np.isfinite(values).all() and (values == np.round(values)).all()
-        integral = integral and np.abs(values).max(initial=0) < 2**53
-        return pd.Series(values.astype(np.int64) if integral else values, index=y.index, name=y.name)
-    if ptypes.is_object_dtype(y) and y.map(type).isin([bool, np.bool_]).all():
-        return y.astype(bool)
-    return y.astype(str).astype(object)
-
-
-def class_labels(y: pd.Series) -> list[Any]:
-    """Sorted distinct labels as plain Python values (JSON-safe)."""
-    labels = normalise_labels(y.dropna()).unique()
-    return sorted(v.item() if isinstance(v, np.generic) else v for v in labels)
-

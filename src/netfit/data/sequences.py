@@ -21,6 +21,8 @@ import pandas as pd
 from netfit.data.messages import row_where, warn
 from netfit.errors import DataError
 
+SEQUENCE_COLUMN = "sequence"  # the column sequence arrays are loaded into
+
 
 @dataclass
 class SequenceEncoder:

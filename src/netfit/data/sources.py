@@ -19,7 +19,11 @@ import numpy as np
 import pandas as pd
 
 from netfit.config import SKLEARN_DATASETS, DataConfig
+from netfit.data.arrays import frame_from_array_input, resolve_kind, row_digests
+from netfit.data.images import read_image_folder
 from netfit.data.messages import quote_list
+from netfit.data.parquet import is_parquet_folder, read_parquet_file, read_parquet_folder
+from netfit.data.values import target_name
 from netfit.errors import DataError
 
 SUPPORTED_EXTENSIONS = (".csv", ".parquet", ".npz")
@@ -33,11 +37,6 @@ _DATASET_TASKS = {
     "breast_cancer": "binary",
     "diabetes": "regression",
 }
-
-
-def target_name(cfg: DataConfig) -> str:
-    """The target column: `data.target`, else `target` (the bundled sets' and arrays' name)."""
-    return cfg.target or "target"
 
 
 # ---------------------------------------------------------------- files and bundled sets
@@ -62,15 +61,13 @@ def load_table(source: str, cfg: DataConfig) -> pd.DataFrame:
 
         return load_synthetic(source)
     path = Path(source)
-    if path.is_dir() and any(path.rglob("*.parquet")):
-        return _string_columns(_read_parquet_folder(path, source), source)
+    if is_parquet_folder(path):
+        return _string_columns(read_parquet_folder(path, source), source)
     if path.is_dir():
-        from netfit.data.images import read_image_folder
-
         return read_image_folder(path, cfg, source)
     _check_file(path, source)
     suffix = path.suffix.lower()
-    readers = {".csv": _read_csv, ".parquet": _read_parquet, ".npz": _read_npz}
+    readers = {".csv": _read_csv, ".parquet": lambda p, s, c: read_parquet_file(p, s), ".npz": _read_npz}
     if suffix not in readers:
         raise DataError(
             "unsupported file type",
@@ -117,30 +114,6 @@ def _read_csv(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
                         found=str(e.reason), hint="save the file as UTF-8 (or convert it to Parquet)") from None
 
 
-def _read_parquet(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
-    import pyarrow  # pandas reads Parquet through pyarrow; its errors are ArrowException
-
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError, pyarrow.ArrowException) as e:
-        raise DataError("cannot read Parquet file", where=source, found=str(e).splitlines()[0],
-                        hint="check that the file is Parquet (not CSV renamed) and was written completely") from None
-
-
-def _read_parquet_folder(path: Path, source: str) -> pd.DataFrame:
-    """Every Parquet file under a folder, in path order (the order streaming numbers rows in)."""
-    import pyarrow
-
-    from netfit.data.stream import parquet_files
-
-    try:
-        frames = [pd.read_parquet(f) for f in parquet_files(path)]
-    except (OSError, ValueError, pyarrow.ArrowException) as e:
-        raise DataError("cannot read Parquet data", where=source, found=str(e).splitlines()[0],
-                        hint="check that every file is Parquet with the same columns, written completely") from None
-    return pd.concat(frames, ignore_index=True)
-
-
 def _read_npz(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
     try:
         with np.load(path, allow_pickle=False) as archive:  # no pickle: loading data never runs code
@@ -161,8 +134,6 @@ def _read_npz(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
 
 def _arrays_frame(x: Any, y: Any, lengths: Any, cfg: DataConfig, label: str) -> pd.DataFrame:
     """Image and sequence arrays keep one array per row; other arrays become flat columns."""
-    from netfit.data.arrays import frame_from_array_input, resolve_kind
-
     kind = resolve_kind(cfg, label)
     if kind in ("image", "sequence") and not (kind == "image" and np.ndim(x) == 2):  # 2-D: flat pixel columns
         return frame_from_array_input(x, y, lengths, kind, target_name(cfg), label)
@@ -292,8 +263,6 @@ def file_sha256(path: str | Path) -> str:
 
 def frame_sha256(df: pd.DataFrame) -> str:
     """sha256 of a table's column names and values (for data that is not a file)."""
-    from netfit.data.arrays import row_digests
-
     digest = hashlib.sha256("\x1f".join(df.columns).encode())
     # cells holding arrays (images, sequences) are hashed by their bytes, not their repr
     arrays = {c: row_digests(df[c]) for c in df.columns if df[c].dtype == object and

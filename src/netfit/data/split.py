@@ -23,10 +23,11 @@ from pandas.api import types as ptypes
 
 from netfit.config import SplitConfig
 from netfit.data.messages import quote_list, row_where, warn
-from netfit.data.schema import numeric_values
+from netfit.data.values import category_strings, numeric_values
 from netfit.errors import DataError
 
 SPLITS = ("train", "val", "test")
+ROW_COLUMN = "__netfit_row__"  # the source row number, carried through cleaning for the hash split
 _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                   "test": "test", "testing": "test"}
 
@@ -235,8 +236,6 @@ def hash_split(ids: np.ndarray | pd.Series, cfg: SplitConfig, seed: int) -> np.n
     (int64) or the values of `split.id_column` (hashed through their text, so 7 and 7.0 agree).
     """
     if isinstance(ids, pd.Series):
-        from netfit.data.preprocess import category_strings
-
         keys = pd.util.hash_pandas_object(category_strings(ids).fillna(""), index=False).to_numpy()
     else:
         keys = np.asarray(ids, dtype=np.int64).view(np.uint64)

@@ -15,6 +15,10 @@ Passes over the source:
 3. every epoch: row groups in a seeded order, their training rows through a shuffle buffer of
    `data.shuffle_buffer` rows (default: an eighth of the budget), in shuffled blocks.
 
+This module runs the passes; the row groups are read by `netfit.data.parquet`, the statistics
+kept by `netfit.data.stats`, the epochs shuffled by `netfit.data.shuffle`, and the report's data
+section built by `netfit.data.summary`, as for data in memory.
+
 What streaming leaves out: dropping duplicates (needs every row at once), group/order/column
 splits, image/sequence/text data, and the count of rows shared across splits.
 """
@@ -22,73 +26,30 @@ splits, image/sequence/text data, and the count of rows shared across splits.
 from __future__ import annotations
 
 import hashlib
-import math
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
 from netfit.config import DataConfig
 from netfit.data.messages import DataWarning, warn
+from netfit.data.parquet import Chunk, arrow_frame, is_parquet_folder, parquet_chunks, read_chunk, read_slices, table_bytes
 from netfit.data.prepared import Prepared, Split
-from netfit.data.preprocess import Preprocessor, category_strings, usable_scaling
-from netfit.data.schema import (Schema, boolean_values, build_schema, class_labels, clean_rows, coerce_frame,
-                                infer_task, normalise_labels, numeric_values)
-from netfit.data.split import SPLITS, hash_split
+from netfit.data.preprocess import Preprocessor
+from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task
+from netfit.data.shuffle import TrainStream, concat_splits
 from netfit.data.sources import file_sha256, folder_sha256
+from netfit.data.split import ROW_COLUMN, SPLITS, hash_split
+from netfit.data.stats import TrainStats
+from netfit.data.summary import Counts, class_counts, data_summary
+from netfit.data.values import class_labels, normalise_labels
 from netfit.errors import ConfigError, DataError
 
-HEAD_ROWS = 50_000  # rows read first to infer column types and the task
-SAMPLE_ROWS = 200_000
-SLICE_ROWS = 16_384  # rows read and preprocessed at a time  # at most this many training rows kept for medians, quartiles and baselines
-_ROW = "__netfit_row__"
-
-
-@dataclass
-class Chunk:
-    """One row group of the source: the unit of reading and of shuffling."""
-
-    fragment: Any  # a pyarrow.dataset fragment restricted to this row group
-    path: str
-    start: int  # the source row number of its first row (files in path order)
-    rows: int
-
-
-# ---------------------------------------------------------------- the source
-def is_parquet_folder(path: Path) -> bool:
-    return path.is_dir() and any(path.rglob("*.parquet"))
-
-
-def parquet_files(path: Path) -> list[Path]:
-    """The Parquet files of a source: the file itself, or a folder's files in path order."""
-    return [path] if path.is_file() else sorted(p for p in path.rglob("*.parquet") if p.is_file())
-
-
-def parquet_chunks(source: str) -> list[Chunk]:
-    """Every row group of a Parquet file or folder, with its place in the source."""
-    import pyarrow
-    import pyarrow.dataset as ds
-
-    files = parquet_files(Path(source))
-    try:
-        dataset = ds.dataset([str(f) for f in files], format="parquet")
-        chunks, start = [], 0
-        for fragment in dataset.get_fragments():  # in the order the files were given
-            for piece in fragment.split_by_row_group():
-                group = piece.row_groups[0]
-                chunks.append(Chunk(piece, fragment.path, start, group.num_rows))
-                start += group.num_rows
-    except (OSError, ValueError, pyarrow.ArrowException) as e:
-        raise DataError("cannot read Parquet data", where=source, found=str(e).splitlines()[0],
-                        hint="check that every file is Parquet with the same columns, written completely") from None
-    if start == 0:
-        raise DataError("Parquet data has no rows", where=source, found=f"{len(files)} file(s), 0 rows",
-                        hint="point data.source at the file or folder that holds the data")
-    return chunks
+HEADROW_COLUMNS = 50_000  # rows read first to infer column types and the task
+SAMPLEROW_COLUMNS = 200_000  # at most this many training rows kept for medians, quartiles and baselines
 
 
 def should_stream(cfg: DataConfig) -> bool:
@@ -99,168 +60,6 @@ def should_stream(cfg: DataConfig) -> bool:
     if not (path.suffix.lower() == ".parquet" and path.is_file()) and not is_parquet_folder(path):
         return False
     return table_bytes(parquet_chunks(cfg.source), cfg.source) > cfg.memory_budget
-
-
-def table_bytes(chunks: list[Chunk], source: str) -> int:
-    """The source's size in memory, from its first row group read as a table (Parquet's own
-    uncompressed sizes count dictionary-encoded text once per distinct value, far below a table's)."""
-    first = next(c for c in chunks if c.rows)
-    return int(_arrow_table(first, source).nbytes / first.rows * sum(c.rows for c in chunks))
-
-
-def read_chunk(chunk: Chunk, source: str) -> pd.DataFrame:
-    """A whole row group, every column, as a table."""
-    return _frame(_arrow_table(chunk, source))
-
-
-def _frame(table: Any) -> pd.DataFrame:
-    frame = table.to_pandas(use_threads=False)
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
-
-
-def _arrow_table(chunk: Chunk, source: str) -> Any:
-    import pyarrow
-
-    return pyarrow.Table.from_batches(list(_slices(chunk, None, source, rows=None)), schema=chunk.fragment.physical_schema)
-
-
-def _slices(chunk: Chunk, columns: list[str] | None, source: str, rows: int | None = SLICE_ROWS) -> Iterator[Any]:
-    """A row group's rows as Arrow record batches of at most `rows` rows (None: the reader's own batches)."""
-    import pyarrow
-    import pyarrow.dataset as ds
-
-    options = {"batch_size": rows} if rows else {}
-    # the system allocator hands freed memory back; Arrow's default pool keeps much of it
-    scanner = ds.Scanner.from_fragment(chunk.fragment, columns=columns, use_threads=False,
-                                       memory_pool=pyarrow.system_memory_pool(), **options)
-    try:
-        yield from scanner.to_batches()
-    except (OSError, ValueError, pyarrow.ArrowException) as e:
-        raise DataError("cannot read Parquet data", where=f"{chunk.path} (rows {chunk.start}-{chunk.start + chunk.rows - 1})",
-                        found=str(e).splitlines()[0], hint="check that every file has the same columns and types") from None
-
-
-# ---------------------------------------------------------------- statistics of the training rows
-@dataclass
-class Moments:
-    """Count, mean, spread and extremes of a column's values, merged chunk by chunk (Chan et al.)."""
-
-    n: int = 0
-    mean: float = 0.0
-    m2: float = 0.0  # sum of squared deviations from the mean
-    lo: float = math.inf
-    hi: float = -math.inf
-    missing: int = 0
-
-    def add(self, values: np.ndarray) -> None:
-        seen = values[~np.isnan(values)]
-        self.missing += len(values) - len(seen)
-        if not len(seen):
-            return
-        n, mean = len(seen), float(seen.mean())
-        m2 = float(np.square(seen - mean).sum())
-        total = self.n + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self.m2 += m2 + delta * delta * self.n * n / total
-        self.n = total
-        self.lo, self.hi = min(self.lo, float(seen.min())), max(self.hi, float(seen.max()))
-
-    def scaling(self, method: str) -> tuple[float, float]:
-        """(center, scale) of `standardize` or `minmax`, as the in-memory fit computes them."""
-        if not self.n:
-            return 0.0, 1.0
-        if method == "standardize":
-            return usable_scaling(self.mean, math.sqrt(self.m2 / self.n))
-        return usable_scaling(self.lo, self.hi - self.lo)
-
-    def distinct(self) -> int:
-        """0, 1 or 2 (meaning: more than one) distinct values, missing counted as one."""
-        return (0 if not self.n else 1 if self.lo == self.hi else 2) + (self.missing > 0)
-
-
-@dataclass
-class TrainStats:
-    """Exact statistics of the training rows, one chunk at a time."""
-
-    schema: Schema
-    task: str
-    numeric: dict[str, Moments] = field(default_factory=dict)
-    booleans: dict[str, list[int]] = field(default_factory=dict)  # [seen, true]
-    categories: dict[str, pd.Series] = field(default_factory=dict)  # category -> rows
-    category_missing: dict[str, bool] = field(default_factory=dict)
-    target: Moments = field(default_factory=Moments)
-    missing: Counter = field(default_factory=Counter)
-    rows: int = 0
-
-    def update(self, df: pd.DataFrame, where: str) -> None:
-        self.rows += len(df)
-        for name, kind in self.schema.types.items():
-            s = df[name]
-            self.missing[name] += int(s.isna().sum())
-            if kind == "numeric":
-                self.numeric.setdefault(name, Moments()).add(numeric_values(s, name, where).to_numpy())
-            elif kind == "boolean":
-                values = boolean_values(s, name, where).to_numpy()
-                counts = self.booleans.setdefault(name, [0, 0])
-                counts[0] += int((~np.isnan(values)).sum())
-                counts[1] += int(np.nansum(values))
-            else:
-                text = category_strings(s)
-                old = self.categories.get(name, pd.Series(dtype="int64"))
-                self.categories[name] = old.add(text.value_counts(), fill_value=0).astype("int64")
-                self.category_missing[name] = self.category_missing.get(name, False) or bool(text.isna().any())
-        if self.task == "regression":
-            self.target.add(df[self.schema.target].to_numpy(dtype="float64"))
-
-    def constant_columns(self) -> list[str]:
-        """Columns with a single value (missing counts as a value) in the training rows."""
-        def distinct(name: str, kind: str) -> int:
-            if kind == "numeric":
-                return self.numeric[name].distinct()
-            if kind == "boolean":
-                seen, true = self.booleans[name]
-                return int(true > 0) + int(seen > true) + int(self.missing[name] > 0)
-            return len(self.categories[name]) + int(self.category_missing[name])
-        return [name for name, kind in self.schema.types.items() if distinct(name, kind) <= 1]
-
-
-# ---------------------------------------------------------------- the training rows, epoch by epoch
-class TrainStream:
-    """The training rows of a streamed source, preprocessed block by block."""
-
-    def __init__(self, chunks: list[Chunk], read: Callable[[Chunk], Split | None], rows: int, buffer_rows: int):
-        self.chunks, self.read, self.rows, self.buffer_rows = chunks, read, rows, buffer_rows
-
-    def __len__(self) -> int:
-        return self.rows
-
-    def blocks(self, seed: int, batch_size: int) -> Iterator[Split]:
-        """Every training row once, shuffled: row groups in a seeded order through a shuffle buffer.
-
-        Every block but the last holds a multiple of `batch_size` rows, so batches never straddle
-        blocks and an epoch has ceil(rows / batch_size) of them. The same seed gives the same blocks.
-        """
-        rng = np.random.default_rng(seed)
-        pending: list[Split] = []
-        held = 0
-        for k in rng.permutation(len(self.chunks)):
-            part = self.read(self.chunks[k])
-            if part is None:  # no training rows in this row group
-                continue
-            pending.append(part)
-            held += len(part)
-            if held >= self.buffer_rows:  # emit the shuffled buffer but half of it, which mixes with later chunks
-                block = concat_splits(pending)
-                order = rng.permutation(held)
-                out = (held - self.buffer_rows // 2) // batch_size * batch_size
-                if out:
-                    yield take(block, order[:out])
-                pending, held = [take(block, order[out:])], held - out
-        if held:
-            block = concat_splits(pending)
-            yield take(block, rng.permutation(held))
 
 
 class _Rows:
@@ -280,22 +79,9 @@ class _Rows:
         self.filled += len(part)
 
 
-def concat_splits(parts: list[Split]) -> Split:
-    if len(parts) == 1:
-        return parts[0]
-    w = np.concatenate([p.w for p in parts]) if parts[0].w is not None else None
-    return Split(np.concatenate([p.x_num for p in parts]), np.concatenate([p.x_cat for p in parts]),
-                 np.concatenate([p.y for p in parts]), w, np.concatenate([p.rows for p in parts]))
-
-
-def take(split: Split, idx: np.ndarray) -> Split:
-    return Split(split.x_num[idx], split.x_cat[idx], split.y[idx], split.w[idx] if split.w is not None else None,
-                 split.rows[idx])
-
-
 # ---------------------------------------------------------------- prepare
 class _Reader:
-    """Reads a chunk in slices of SLICE_ROWS rows (bounding the working memory of a row group of any
+    """Reads a chunk in slices of READ_SLICEROW_COLUMNS rows (bounding the working memory of a row group of any
     size): cleaned tables, each with its rows' split codes (0 train, 1 val, 2 test)."""
 
     def __init__(self, cfg: DataConfig, seed: int, schema: Schema):
@@ -304,13 +90,13 @@ class _Reader:
 
     def __call__(self, chunk: Chunk) -> Iterator[tuple[pd.DataFrame, np.ndarray, dict[str, int]]]:
         start = chunk.start
-        for table in _slices(chunk, self.columns, self.cfg.source):
+        for table in read_slices(chunk, self.columns, self.cfg.source):
             where = f"{chunk.path} (rows from {start})"
-            frame = coerce_frame(_frame(table), self.schema, where)
-            frame = frame.assign(**{_ROW: np.arange(start, start + len(frame))})
+            frame = coerce_frame(arrow_frame(table), self.schema, where)
+            frame = frame.assign(**{ROW_COLUMN: np.arange(start, start + len(frame))})
             start += len(frame)
             frame, dropped = clean_rows(frame, self.schema, drop_duplicates=False)
-            ids = frame[self.cfg.split.id_column] if self.cfg.split.id_column else frame[_ROW].to_numpy()
+            ids = frame[self.cfg.split.id_column] if self.cfg.split.id_column else frame[ROW_COLUMN].to_numpy()
             yield frame, hash_split(ids, self.cfg.split, self.seed), dropped
 
     def every(self, chunks: list[Chunk]) -> Iterator[tuple[pd.DataFrame, np.ndarray, dict[str, int]]]:
@@ -341,7 +127,7 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
     sizes, split_hash = Counter(), {name: hashlib.sha256(name.encode()) for name in SPLITS}
     for frame, codes, counts in read.every(chunks):
         dropped.update(counts)
-        rows = frame[_ROW].to_numpy(np.int64)
+        rows = frame[ROW_COLUMN].to_numpy(np.int64)
         for i, name in enumerate(SPLITS):
             sizes[name] += int((codes == i).sum())
             split_hash[name].update(rows[codes == i].astype("<i8").tobytes())
@@ -358,7 +144,7 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
     classes = class_labels(pd.Series(list(labels))) if task != "regression" else None
     sample = pd.concat(samples, ignore_index=True)
     pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
-    pre.fit_stream(sample.drop(columns=_ROW), stats, classes, where=f"{source} (train split)")
+    pre.fit_stream(sample.drop(columns=ROW_COLUMN), stats, classes, where=f"{source} (train split)")
 
     # pass 2: validation and test rows, preprocessed, in memory
     wanted = [name for name in SPLITS if name != "test" or need_test]
@@ -374,8 +160,8 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
             for name, rows in held.items():
                 rows.add(_encode(pre, frame[codes == SPLITS.index(name)], source, name))
     sampled = _Rows(len(sample))  # a sample of the training rows: baselines, class weights, finders
-    for lo in range(0, max(len(sample), 1), HEAD_ROWS):
-        sampled.add(_encode(pre, sample.iloc[lo:lo + HEAD_ROWS], source, "train"))
+    for lo in range(0, max(len(sample), 1), HEADROW_COLUMNS):
+        sampled.add(_encode(pre, sample.iloc[lo:lo + HEADROW_COLUMNS], source, "train"))
     splits = {"train": sampled.split, **{name: rows.split for name, rows in held.items()}}
     release_memory()
     budget = cfg.shuffle_buffer or max(1, cfg.memory_budget // 8 // row_bytes)
@@ -421,24 +207,24 @@ def _check_streamable(cfg: DataConfig) -> None:
 
 
 def _sample_rows(cfg: DataConfig, row_bytes: float) -> int:
-    """Training rows kept as a sample: a twentieth of the budget, at most SAMPLE_ROWS."""
-    return int(min(SAMPLE_ROWS, max(1000, cfg.memory_budget / 20 / row_bytes)))
+    """Training rows kept as a sample: a twentieth of the budget, at most SAMPLEROW_COLUMNS."""
+    return int(min(SAMPLEROW_COLUMNS, max(1000, cfg.memory_budget / 20 / row_bytes)))
 
 
 def _head(chunks: list[Chunk]) -> list[Chunk]:
-    """The first row groups, about HEAD_ROWS rows: enough to infer types and the task."""
+    """The first row groups, about HEADROW_COLUMNS rows: enough to infer types and the task."""
     head, rows = [], 0
     for chunk in chunks:
         head.append(chunk)
         rows += chunk.rows
-        if rows >= HEAD_ROWS:
+        if rows >= HEADROW_COLUMNS:
             break
     return head
 
 
 def _encode(pre: Preprocessor, frame: pd.DataFrame, source: str, name: str) -> Split:
-    split = pre.transform(frame.drop(columns=_ROW), where=f"{source} ({name} split)")
-    split.rows = frame[_ROW].to_numpy(np.int64)  # row numbers in the source
+    split = pre.transform(frame.drop(columns=ROW_COLUMN), where=f"{source} ({name} split)")
+    split.rows = frame[ROW_COLUMN].to_numpy(np.int64)  # row numbers in the source
     return split
 
 
@@ -467,32 +253,13 @@ def _summary(cfg: DataConfig, schema: Schema, pre: Preprocessor, stats: TrainSta
              sizes: Counter, splits: dict[str, Split], train_labels: Counter, chunks: int, sampled: int, buffer: int,
              wanted: list[str]) -> dict[str, Any]:
     """The report's data section, as the in-memory path writes it, plus a `streaming` block."""
-    used = pre.input_columns
-    summary = {
-        "sources": {"all": cfg.source},
-        "rows_loaded": {"all": total},
-        "rows_dropped": dict(dropped),
-        "task": pre.task,
-        "target": schema.target,
-        "classes": list(pre.classes),
-        "columns": {kind: [c for c in used if schema.types[c] == kind] for kind in ("numeric", "categorical", "boolean")},
-        "encoding": {"onehot": [c.name for c in pre.categoricals if c.onehot], "codes": pre.cat_names},
-        "dropped_columns": {**schema.dropped, **pre.dropped},
-        "missing_in_train": {c: int(stats.missing[c]) for c in used if stats.missing[c]},
-        "split_method": "hash",
-        "split_sizes": {name: sizes[name] for name in wanted},
-        "n_num": pre.n_num,
-        "input": None,
-        "cat_cardinalities": pre.cat_cardinalities,
-        "unseen_categories": {},
-        "duplicates_across_splits": {},
-        "rows_used": int(sum(sizes.values())),
-        "streaming": {"memory_budget": cfg.memory_budget, "row_groups": chunks, "shuffle_buffer_rows": buffer,
-                      "train_sample_rows": sampled},
-    }
+    counts = Counts(sources={"all": cfg.source}, rows_loaded={"all": total}, rows_dropped=dict(dropped),
+                    missing_in_train={c: int(stats.missing[c]) for c in pre.input_columns if stats.missing[c]},
+                    split_method="hash", split_sizes={name: sizes[name] for name in wanted})
     if pre.task != "regression":
-        counts = {name: dict(zip(map(str, pre.classes), np.bincount(s.y, minlength=len(pre.classes)).tolist()))
-                  for name, s in splits.items() if name != "train"}
-        counts["train"] = {str(c): int(train_labels.get(str(c), 0)) for c in pre.classes}
-        summary["class_balance"] = {name: counts[name] for name in wanted}
-    return summary
+        balance = {name: class_counts(s.y, pre.classes) for name, s in splits.items() if name != "train"}
+        balance["train"] = {str(c): int(train_labels.get(str(c), 0)) for c in pre.classes}  # every training row, not the sample
+        counts.class_balance = {name: balance[name] for name in wanted}
+    streaming = {"memory_budget": cfg.memory_budget, "row_groups": chunks, "shuffle_buffer_rows": buffer,
+                 "train_sample_rows": sampled}
+    return data_summary(schema, pre, counts, {"rows_used": int(sum(sizes.values())), "streaming": streaming})

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from netfit.data.arrays import SEQUENCE_COLUMN
+from netfit.data.sequences import SEQUENCE_COLUMN
 from netfit.errors import DataError
 
 def order_sequences(n: int = 1000, seed: int = 0, min_len: int = 16, max_len: int = 32) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from netfit.data.messages import row_where
 from netfit.data.sequences import clip_lengths
 from netfit.errors import DataError
 
+TEXT_COLUMN = "text"  # the default text column
 PAD, UNK = "<pad>", "<unk>"
 _WORD = re.compile(r"\w+|[^\w\s]")
 

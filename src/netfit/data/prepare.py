@@ -1,0 +1,168 @@
+"""Prepare the data of a run: load, clean, split and preprocess it with statistics fitted on train only.
+
+A source larger than `data.memory_budget` streams (`netfit.data.stream`); everything else is
+held in memory and prepared here::
+
+    prepared = prepare(cfg.data, seed=cfg.seed)
+    prepared.splits["train"].x_num.shape
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from netfit.config import DataConfig
+from netfit.data.arrays import build_encoder
+from netfit.data.messages import DataWarning
+from netfit.data.prepared import LoadedTable, Prepared, Split
+from netfit.data.preprocess import Preprocessor
+from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task
+from netfit.data.sources import frame_from_data, frame_sha256, load_table, source_sha256
+from netfit.data.split import ROW_COLUMN, SPLITS, split_rows, validate_split_columns
+from netfit.data.stream import prepare_stream, release_memory, should_stream
+from netfit.data.summary import memory_summary
+from netfit.data.values import normalise_labels
+from netfit.errors import DataError
+
+
+def prepare(cfg: DataConfig, seed: int, data: Any = None, need_test: bool = True) -> Prepared:
+    """Load, clean, split and preprocess the data of a run.
+
+    Args:
+        cfg: `data` section of the config.
+        seed: the run's seed; the same seed gives the same split.
+        data: in-memory data in place of `cfg.source` (DataFrame, `(X, y)`, dict of splits).
+        need_test: False leaves the test split out (tuning); a separate test source is not read.
+
+    Returns:
+        `Prepared` with splits "train", "val" (possibly empty) and "test" (when need_test).
+
+    Raises:
+        DataError: the data cannot be read, cleaned or split as configured.
+    """
+    with _collect_warnings() as messages:
+        if data is None and should_stream(cfg):
+            prepared = prepare_stream(cfg, seed, need_test)
+        else:
+            prepared = _prepare(cfg, seed, data, need_test)
+    prepared.summary["warnings"] = messages
+    return prepared
+
+
+def _prepare(cfg: DataConfig, seed: int, data: Any, need_test: bool) -> Prepared:
+    tables = _load_tables(cfg, data, need_test)
+    main = tables.get("all") or tables["train"]
+    schema = build_schema(main.frame, cfg, main.label, splitting="all" in tables)
+    frames, dropped_rows = _clean_tables(tables, schema, cfg)
+    task, classes = infer_task(pd.concat([f[schema.target] for f in frames.values()], ignore_index=True),
+                               cfg.task, main.label)
+    rows, method, split_frames = _split(frames, cfg, seed, schema, task)
+    del frames  # a split source's whole table: its rows now live in split_frames
+    pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
+    pre.array = build_encoder(cfg, schema.kind, schema.arrays)  # images, sequences, text; None for tables
+    pre.fit(split_frames["train"], classes, where=f"{main.label} (train split)")
+    wanted = [name for name in SPLITS if name != "test" or need_test]
+    labels = {name: tables[name].label if name in tables else main.label for name in wanted}
+    splits = _transform(pre, split_frames, rows, wanted, labels)
+    summary = memory_summary(tables, schema, pre, dropped_rows, method, splits,
+                             {name: split_frames[name] for name in wanted if name in split_frames})
+    summary["rows_used"] = int(sum(len(r) for r in rows.values()))  # after cleaning, every split
+    prepared = Prepared(task, splits, pre, summary, _fingerprint(tables, rows))
+    del split_frames
+    release_memory()  # the tables' freed pages (glibc keeps them otherwise: several times the data)
+    return prepared
+
+
+# ---------------------------------------------------------------- steps
+def _load_tables(cfg: DataConfig, data: Any, need_test: bool) -> dict[str, LoadedTable]:
+    """{"all": table} for one source to split, else {"train": ..., "val": ..., "test": ...}."""
+    if data is not None:
+        loaded = frame_from_data(data, cfg)
+        frames = loaded if isinstance(loaded, dict) else {"all": loaded}
+        return {name: LoadedTable(f, "<data>" if name == "all" else f"<data[{name!r}]>", frame_sha256(f))
+                for name, f in frames.items() if name != "test" or need_test}
+    if not (cfg.source or cfg.train):
+        raise DataError("no data configured", where="data", expected="data.source (or data.train), or data= in Python",
+                        hint="add `source: sklearn:digits` (or a CSV/Parquet/NPZ path) under data:")
+    sources = {"all": cfg.source} if cfg.source else {"train": cfg.train, "val": cfg.val, "test": cfg.test}
+    # with need_test False the test source is never opened: tuning cannot peek at it
+    return {name: LoadedTable(*_read(source, cfg))
+            for name, source in sources.items() if source and (name != "test" or need_test)}
+
+
+def _read(source: str, cfg: DataConfig) -> tuple[pd.DataFrame, str, str]:
+    frame = load_table(source, cfg)
+    return frame, source, source_sha256(source, frame)
+
+
+def _clean_tables(tables: dict[str, LoadedTable], schema: Schema, cfg: DataConfig) -> tuple[dict, dict]:
+    """Coerce types, then drop unusable rows of each table; counts summed over tables."""
+    frames, dropped = {}, {}
+    for name, table in tables.items():
+        frame = coerce_frame(table.frame, schema, table.label)
+        table.rows, table.frame = len(table.frame), None
+        if name == "all":
+            frame = validate_split_columns(frame, cfg.split, table.label)  # row numbers still match the file
+            frame = frame.assign(**{ROW_COLUMN: np.arange(len(frame))})  # the hash split hashes a row's number in the file
+        frame, counts = clean_rows(frame, schema, cfg.preprocess.drop_duplicates)
+        for reason, n in counts.items():
+            dropped[reason] = dropped.get(reason, 0) + n
+        if len(frame) == 0 and name in ("all", "train"):
+            raise DataError("no rows left after cleaning", where=f"{table.label}: column {schema.target!r}",
+                            found=f"all {table.rows} rows have a missing target",
+                            hint="check that data.target names the label column and that it is filled in")
+        frames[name] = frame
+    return frames, dropped
+
+
+def _split(frames: dict[str, pd.DataFrame], cfg: DataConfig, seed: int, schema: Schema, task: str):
+    """Row positions, the method used, and the rows of each split as tables."""
+    if "all" not in frames:
+        return {name: np.arange(len(f)) for name, f in frames.items()}, "sources", frames
+    table = frames["all"]
+    labels = None if task == "regression" else normalise_labels(table[schema.target])
+    result = split_rows(table, cfg.split, seed, labels, positions=frames["all"].pop(ROW_COLUMN).to_numpy())
+    return result.rows, result.method, {name: table.iloc[r] for name, r in result.rows.items()}
+
+
+def _transform(pre: Preprocessor, frames: dict[str, pd.DataFrame], rows: dict[str, np.ndarray],
+               wanted: list[str], labels: dict[str, str]) -> dict[str, Split]:
+    """Encode each wanted split; one without rows (no val source, fraction 0) is empty."""
+    splits = {}
+    for name in wanted:
+        frame = frames.get(name, frames["train"].iloc[:0])
+        splits[name] = pre.transform(frame, where=f"{labels[name]} ({name} split)")
+        splits[name].rows = np.asarray(rows.get(name, []), dtype=np.int64)
+    return splits
+
+
+def _fingerprint(tables: dict[str, LoadedTable], rows: dict[str, np.ndarray]) -> dict[str, str]:
+    """sha256 of the data (file bytes, or table values) and of the split's row positions."""
+    data = hashlib.sha256("".join(f"{name}:{t.sha256};" for name, t in sorted(tables.items())).encode())
+    split = hashlib.sha256()
+    for name in SPLITS:
+        split.update(name.encode() + np.asarray(rows.get(name, []), dtype="<i8").tobytes())
+    fingerprint = {"data": tables["all"].sha256 if "all" in tables else data.hexdigest(), "split": split.hexdigest()}
+    fingerprint.update({f"data.{name}": t.sha256 for name, t in tables.items() if name != "all"})
+    return fingerprint
+
+
+@contextmanager
+def _collect_warnings() -> Iterator[list[str]]:
+    """Collect the DataWarnings raised inside, then pass every warning on to the caller."""
+    messages: list[str] = []
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataWarning)
+            yield messages
+    finally:
+        messages.extend(str(w.message) for w in caught if issubclass(w.category, DataWarning))
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
