@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import signal
@@ -18,10 +17,9 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
 from netfit.config import load_config
+from netfit.data import preparation as loading  # the in-memory path's module, which reads every source
 from netfit.tune.search import trial_value, tune
 
-# the in-memory path's module, which reads every source (`netfit.data.prepare` names its function)
-loading = importlib.import_module("netfit.data.prepare")
 QUICK = {"bootstrap": 0, "baselines": False}
 
 

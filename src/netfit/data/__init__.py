@@ -12,7 +12,7 @@ Warnings (dropped columns, unseen categories, rows shared across splits) are emi
 """
 
 from netfit.data.messages import DataWarning
-from netfit.data.prepare import prepare
+from netfit.data.preparation import prepare
 from netfit.data.prepared import Prepared, Split
 from netfit.data.preprocess import Preprocessor
 from netfit.data.sources import frame_from_data, list_datasets, load_table

@@ -128,7 +128,7 @@ def read_image_folder(path: Path, cfg: DataConfig, source: str) -> pd.DataFrame:
     frame = pd.DataFrame({IMAGE_COLUMN: pd.Series(images, dtype=object),
                           "file": [str(f.relative_to(path)) for f, _ in files]})
     if classes:
-        frame[cfg.target or "target"] = [c for _, c in files]
+        frame[cfg.target_name()] = [c for _, c in files]
     return frame
 
 

@@ -24,7 +24,7 @@ from netfit.config import DataConfig
 from netfit.data.arrays import array_columns, resolve_kind, with_digests
 from netfit.data.images import IMAGE_COLUMN
 from netfit.data.messages import closest_hint, quote_list, warn
-from netfit.data.values import boolean_values, class_labels, finite_floats, numeric_values, target_name, weight_values
+from netfit.data.values import boolean_values, class_labels, finite_floats, numeric_values, weight_values
 from netfit.errors import DataError, short_list
 
 # an integer target with more distinct values than this is treated as a quantity (regression)
@@ -72,7 +72,7 @@ def build_schema(df: pd.DataFrame, cfg: DataConfig, where: str, splitting: bool 
     Raises:
         DataError: a named column is missing, or no feature column is left.
     """
-    target = target_name(cfg)
+    target = cfg.target_name()
     _require_columns(df, [target], where, "target column", "data.target")
     split_columns = [c for c in (cfg.split.group_column, cfg.split.order_column, cfg.split.column, cfg.split.id_column) if c]
     split_columns = split_columns if splitting else []  # separate sources are not split

@@ -23,7 +23,6 @@ from netfit.data.arrays import frame_from_array_input, resolve_kind, row_digests
 from netfit.data.images import read_image_folder
 from netfit.data.messages import quote_list
 from netfit.data.parquet import is_parquet_folder, read_parquet_file, read_parquet_folder
-from netfit.data.values import target_name
 from netfit.errors import DataError
 
 SUPPORTED_EXTENSIONS = (".csv", ".parquet", ".npz")
@@ -136,8 +135,8 @@ def _arrays_frame(x: Any, y: Any, lengths: Any, cfg: DataConfig, label: str) -> 
     """Image and sequence arrays keep one array per row; other arrays become flat columns."""
     kind = resolve_kind(cfg, label)
     if kind in ("image", "sequence") and not (kind == "image" and np.ndim(x) == 2):  # 2-D: flat pixel columns
-        return frame_from_array_input(x, y, lengths, kind, target_name(cfg), label)
-    return frame_from_arrays(x, y, target_name(cfg), label)
+        return frame_from_array_input(x, y, lengths, kind, cfg.target_name(), label)
+    return frame_from_arrays(x, y, cfg.target_name(), label)
 
 
 def _load_sklearn(source: str) -> pd.DataFrame:

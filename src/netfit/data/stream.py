@@ -4,7 +4,7 @@ The source is read in row groups (pyarrow.dataset), never whole. Each row's spli
 seeded hash of its row number (or `split.id_column`), so every pass sees the same rows in the
 same split (`split.method: hash`; the in-memory path splits the same rows with it)::
 
-    prepared = prepare(cfg.data, seed)            # `netfit.data.prepare` calls `prepare_stream`
+    prepared = prepare(cfg.data, seed)            # `netfit.data.preparation.prepare` calls `prepare_stream`
     prepared.stream                               # TrainStream: the training rows, len() of them
     for block in prepared.stream.blocks(seed=7, batch_size=256): ...   # shuffled, preprocessed
 
@@ -106,7 +106,7 @@ class _Reader:
 
 
 def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepared:
-    """`netfit.data.prepare` for a Parquet source larger than `data.memory_budget` (see the module doc)."""
+    """`netfit.data.prepare` (in `preparation.py`) for a Parquet source larger than `data.memory_budget` (see the module doc)."""
     _check_streamable(cfg)
     source = cfg.source
     chunks = parquet_chunks(source)

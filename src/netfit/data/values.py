@@ -15,17 +15,11 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from netfit.config import DataConfig
 from netfit.data.messages import row_where
 from netfit.errors import DataError
 
 _BOOL_WORDS = {"true": 1.0, "t": 1.0, "yes": 1.0, "y": 1.0, "1": 1.0, "1.0": 1.0,
                "false": 0.0, "f": 0.0, "no": 0.0, "n": 0.0, "0": 0.0, "0.0": 0.0}
-
-
-def target_name(cfg: DataConfig) -> str:
-    """The target column: `data.target`, else `target` (the bundled sets' and arrays' name)."""
-    return cfg.target or "target"
 
 
 def finite_floats(s: pd.Series) -> bool:

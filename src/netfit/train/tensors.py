@@ -38,7 +38,7 @@ class Tensors:
 
 @dataclass
 class Streamed:
-    """Training rows too many to hold in memory, read in shuffled blocks (`netfit.data.stream`)."""
+    """Training rows too many to hold in memory, read in shuffled blocks (`netfit.data.shuffle.TrainStream`)."""
 
     stream: Any  # TrainStream: len() rows, blocks(seed, batch_size) -> preprocessed Splits
     convert: Callable[[Any], Tensors]  # a block -> tensors on the device
