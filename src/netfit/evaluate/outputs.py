@@ -2,7 +2,8 @@
 
 `test_predictions.csv` holds one row per test row: `y_true` and `prediction` (class labels, or
 values in target units) and, for classification, one `proba_<class>` column per class in the
-order of `report.json`'s `test.classes` (the same names `netfit predict` writes).
+order of `report.json`'s `test.classes` (the same names `netfit predict` writes). Floats are
+written so that they read back bit for bit (`load_test_outputs`).
 """
 
 from __future__ import annotations
@@ -37,15 +38,16 @@ class Predictions:
 def save_test_outputs(run_dir: Path, task: str, y_true: np.ndarray, output: np.ndarray, pre: Any) -> Path:
     """Write test_predictions.csv; `y_true` holds class indices or values in target units."""
     if task == "regression":
-        frame = pd.DataFrame({"y_true": y_true, "prediction": output})
+        frame = pd.DataFrame({"y_true": np.asarray(y_true, np.float64), "prediction": np.asarray(output, np.float64)})
     else:
-        # labels as exact strings: the 6-digit float format below must not round a numeric class label
+        # labels as exact strings, so a numeric class label reads back as the same label
         labels = lambda codes: [str(c) for c in pre.decode_target(codes)]  # noqa: E731
         frame = pd.DataFrame({"y_true": labels(y_true), "prediction": labels(output.argmax(1))})
         for k, c in enumerate(pre.classes):
-            frame[f"proba_{c}"] = output[:, k]
-    # 6 significant digits are plenty for curves and keep a large test split's file small
-    return write_text(run_dir / FILENAME, frame.to_csv(index=False, float_format="%.6g"))
+            frame[f"proba_{c}"] = np.asarray(output[:, k], np.float64)
+    # no float_format: pandas writes each float64 as its shortest round-trip repr, so metrics computed
+    # from this file equal report.json's (float32 outputs widen to float64 exactly first)
+    return write_text(run_dir / FILENAME, frame.to_csv(index=False))
 
 
 def load_test_outputs(run_dir: Path, task: str, classes: list | None) -> Predictions | None:
@@ -54,9 +56,9 @@ def load_test_outputs(run_dir: Path, task: str, classes: list | None) -> Predict
     if not path.is_file():
         return None
     if task == "regression":
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, float_precision="round_trip")
         return Predictions(task, frame["y_true"].to_numpy(float), frame["prediction"].to_numpy(float), [])
-    frame = pd.read_csv(path, dtype={"y_true": str, "prediction": str})
+    frame = pd.read_csv(path, dtype={"y_true": str, "prediction": str}, float_precision="round_trip")
     index = {str(c): k for k, c in enumerate(classes or [])}
     columns = [f"proba_{c}" for c in classes or []]
     unknown = sorted(set(frame["y_true"]) - set(index))
