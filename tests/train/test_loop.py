@@ -210,3 +210,36 @@ def test_cosine_warms_up_then_decays_to_min_lr():
         sched.after_step()
     assert seen[0] == pytest.approx(0.1) and max(seen) == pytest.approx(1.0)
     assert seen[-1] == pytest.approx(0.1, abs=0.01)
+
+
+class RateTaker(Callback):
+    """The learning rate each optimizer step is taken with, and each history row's `lr`."""
+
+    sample_every = 1
+
+    def __init__(self):
+        self.steps, self.rows = {}, []
+
+    def on_step_sampled(self, sample):
+        self.steps.setdefault(sample.epoch, []).append(sample.optimizer.param_groups[0]["lr"])
+
+    def on_epoch_end(self, logs):
+        self.rows.append(logs["lr"])
+
+
+@pytest.mark.parametrize("schedule", [{"name": "exponential", "gamma": 0.5}, {"name": "step", "step_size": 1, "gamma": 0.1},
+                                      {"name": "cosine", "warmup_epochs": 1}, {"name": "one_cycle"}, {"name": "constant"}])
+def test_history_lr_is_the_rate_the_epoch_trained_with(digits, schedule):
+    x, y = digits[0][:128], digits[1][:128]  # 4 steps an epoch
+    cfg = train_cfg(schedule=schedule, optimizer={"name": "sgd", "lr": 1e-2})
+    torch.manual_seed(0)
+    model = build_model(load_config({"model": {"hidden": [8]}}, require_data=False).model, 64, [], 10)
+    loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
+    taker = RateTaker()
+    result = fit_loop(model, Tensors([x], y), None, cfg, Objective(loss_fn, "multiclass"),
+                      Environment(seed=0, callbacks=CallbackList([taker])))
+    # per-epoch schedules: the epoch's one rate; per-step ones: the rate of the epoch's last step
+    assert taker.rows == [taker.steps[e][-1] for e in (1, 2, 3)]
+    assert [r["lr"] for r in result.state.history] == taker.rows
+    if schedule["name"] == "exponential":
+        assert taker.rows == [1e-2, 5e-3, 2.5e-3]

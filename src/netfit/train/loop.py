@@ -185,8 +185,8 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
         if timer is not None:  # compiling happens in this process's first epoch only
             state.compile_seconds, timer = state.compile_seconds + timer.seconds(), None
         state.epoch, state.batch = epoch, 0
+        row = {"epoch": epoch, "train_loss": train_loss, "lr": parts.schedule.epoch_lr()}  # the rate it trained with
         parts.schedule.after_epoch()
-        row = {"epoch": epoch, "train_loss": train_loss, "lr": parts.optimizer.param_groups[0]["lr"]}
         improved = False
         if val is not None and len(val) and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
             row.update(validate(model, val, objective, cfg))

@@ -69,10 +69,20 @@ class Schedule:
         else:  # constant
             self.torch = None
         self.per_step = cfg.name in ("cosine", "one_cycle")
+        self.optimizer = optimizer
+        self.last_step_lr: float | None = None  # per-step schedules: the rate the latest step used
 
     def after_step(self) -> None:
         if self.per_step:
+            self.last_step_lr = self.optimizer.param_groups[0]["lr"]  # before it advances
             self.torch.step()
+
+    def epoch_lr(self) -> float:
+        """The rate the epoch just trained with, read before `after_epoch()`: per-epoch schedules
+        hold one rate an epoch; a per-step one gives its last step's (history.csv's `lr`)."""
+        if self.per_step and self.last_step_lr is not None:
+            return self.last_step_lr
+        return self.optimizer.param_groups[0]["lr"]
 
     def after_epoch(self) -> None:
         if self.name in ("step", "exponential"):
@@ -83,10 +93,17 @@ class Schedule:
             self.torch.step(value if mode == "min" else -value)
 
     def state_dict(self) -> dict:
-        return self.torch.state_dict() if self.torch is not None else {}
+        if self.torch is None:
+            return {}
+        state = self.torch.state_dict()
+        if self.per_step:  # a checkpoint right after an epoch's last step still logs that step's rate
+            state["netfit_last_step_lr"] = self.last_step_lr
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         if self.torch is not None:
+            state = dict(state)
+            self.last_step_lr = state.pop("netfit_last_step_lr", None)  # None in older checkpoints
             self.torch.load_state_dict(state)
 
 
