@@ -68,11 +68,14 @@ def train(
 
 
 def _print_headline(report: dict, path: Path) -> None:
+    from netfit.train.progress import interval_level
+
     metrics = (report.get("test") or {}).get("metrics") or {}
     key = "accuracy" if "accuracy" in metrics else "r2" if "r2" in metrics else None
+    level = interval_level(report.get("test"))
     if key:
         m = metrics[key]
-        ci = f" (95% CI {m['ci_low']:.4f} to {m['ci_high']:.4f})" if m.get("ci_low") is not None else ""
+        ci = f" ({level} CI {m['ci_low']:.4f} to {m['ci_high']:.4f})" if level and m.get("ci_low") is not None else ""
         typer.echo(f"test {key}: {m['value']:.4f}{ci}")
     typer.echo(f"run folder: {path}")
 
@@ -115,7 +118,7 @@ def evaluate(
     data: Path = typer.Argument(..., help="Labelled CSV or Parquet file."),
     resamples: int = typer.Option(1000, help="Bootstrap resamples for the intervals."),
 ) -> None:
-    """Score a labelled file with a trained run: metrics with 95% bootstrap intervals."""
+    """Score a labelled file with a trained run: metrics with bootstrap intervals (at the run's evaluate.confidence)."""
     from rich.console import Console
 
     from netfit.api import load

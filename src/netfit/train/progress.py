@@ -71,7 +71,8 @@ class Progress(Callback):
 
 def summary_table(report: dict[str, Any]) -> Table:
     """Test metrics with their intervals, beside the dummy and linear baselines."""
-    table = Table(title="test metrics (95% bootstrap interval)")
+    level = interval_level(report.get("test"))
+    table = Table(title=f"test metrics ({level} bootstrap interval)" if level else "test metrics")
     table.add_column("metric")
     table.add_column("model")
     base = report.get("baselines") or {}
@@ -81,6 +82,15 @@ def summary_table(report: dict[str, Any]) -> Table:
         cells = [_cell(m)] + [_cell(base[b]["metrics"].get(metric)) for b in base]
         table.add_row(metric, *cells)
     return table
+
+
+def interval_level(test: dict[str, Any] | None) -> str | None:
+    """The level the intervals were computed at, as printed ("95%", "97.5%"): `evaluate.confidence`
+    as report.json's `test.bootstrap` records it; None when the metrics have no intervals."""
+    boot = (test or {}).get("bootstrap") or {}
+    if not boot.get("resamples") or boot.get("confidence") is None:
+        return None
+    return f"{100 * boot['confidence']:g}%"
 
 
 def _cell(m: dict[str, Any] | None) -> str:
