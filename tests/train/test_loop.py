@@ -243,3 +243,33 @@ def test_history_lr_is_the_rate_the_epoch_trained_with(digits, schedule):
     assert [r["lr"] for r in result.state.history] == taker.rows
     if schedule["name"] == "exponential":
         assert taker.rows == [1e-2, 5e-3, 2.5e-3]
+
+
+class LastWeights(Callback):
+    def __init__(self, model):
+        self.model, self.weights = model, None
+
+    def on_epoch_end(self, logs):
+        self.weights = copy.deepcopy(self.model.state_dict())
+
+
+def test_early_stopping_whose_monitored_value_is_never_finite_stops_and_keeps_the_last_weights(digits):
+    from netfit.train.stopping import StoppingWarning
+
+    x, y = digits[0][:128], digits[1][:128]
+    val_x = digits[0][128:192].clone()
+    val_x[:, 0] = float("nan")  # every validation output, hence val_loss, is NaN
+    cfg = train_cfg(epochs=6, early_stopping={"patience": 2, "restore_best": True})
+    torch.manual_seed(0)
+    model = build_model(load_config({"model": {"hidden": [8]}}, require_data=False).model, 64, [], 10)
+    loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
+    last = LastWeights(model)
+    with pytest.warns(StoppingWarning, match="val_loss was never finite"):
+        result = fit_loop(model, Tensors([x], y), Tensors([val_x], digits[1][128:192]), cfg,
+                          Objective(loss_fn, "multiclass"), Environment(seed=0, callbacks=CallbackList([last])))
+    state = result.state
+    assert state.stop_reason == "early_stopping" and state.epoch == 2
+    assert "val_loss was never finite in 2 validations" in state.stop_message
+    assert state.best_epoch == 2  # no best to restore: the weights are the last epoch's, not the initial ones
+    for name, w in model.state_dict().items():
+        torch.testing.assert_close(w, last.weights[name], rtol=0, atol=0, msg=name)

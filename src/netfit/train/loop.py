@@ -204,7 +204,7 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
 
     state.seconds = time.perf_counter() - start
     if state.stop_reason != "interrupted":  # an interrupted run keeps its weights as checkpointed
-        _restore_best(model, state, parts.best_weights, stopper is not None and cfg.early_stopping.restore_best)
+        _restore_best(model, state, parts.best_weights, _restores_best(stopper, cfg, env.dist))
     if channels_last:  # hand back the model in the usual format
         model.to(memory_format=torch.contiguous_format)
     callbacks.on_train_end({"stop_reason": state.stop_reason, "message": state.stop_message, "epochs": state.epoch})
@@ -255,9 +255,7 @@ def _after_validation(row: dict[str, float], state: TrainState, stopper: EarlySt
     if stopper is not None:
         improved = stopper.update(_monitored(row, stopper.cfg.monitor), row["epoch"])
         if stopper.should_stop and state.stop_reason is None:
-            state.stop_reason = "early_stopping"
-            state.stop_message = (f"{stopper.cfg.monitor} did not improve for {stopper.cfg.patience} "
-                                  f"validations (best {stopper.best:.4g} at epoch {stopper.best_epoch})")
+            state.stop_reason, state.stop_message = "early_stopping", stopper.stop_message()
     mon = stopper.cfg.monitor if stopper else "val_loss"
     schedule.after_validation(_monitored(row, mon), metric_mode(mon))
     return improved
@@ -320,6 +318,15 @@ def _stop_after_epoch(state: TrainState, cfg: TrainConfig, start: float) -> tupl
     if cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time:
         return "max_time", _time_is_up(cfg)
     return None, ""
+
+
+def _restores_best(stopper: EarlyStopping | None, cfg: TrainConfig, dist: Dist) -> bool:
+    """Early stopping with restore_best, unless its value was never finite (no epoch was best: keep the last)."""
+    if stopper is None:
+        return False
+    if dist.is_main:
+        stopper.warn_if_never_finite()
+    return cfg.early_stopping.restore_best and not stopper.never_finite
 
 
 def _restore_best(model: nn.Module, state: TrainState, best: dict, restore: bool) -> None:

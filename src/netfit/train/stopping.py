@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 from netfit.config import ConvergenceConfig, DivergenceConfig, EarlyStoppingConfig
 
@@ -14,6 +15,10 @@ def metric_mode(monitor: str, mode: str = "auto") -> str:
     if mode != "auto":
         return mode
     return "max" if any(k in monitor for k in HIGHER_IS_BETTER) else "min"
+
+
+class StoppingWarning(UserWarning):
+    """Early stopping could not do its job (its monitored value was never finite)."""
 
 
 class EarlyStopping:
@@ -46,6 +51,25 @@ class EarlyStopping:
     @property
     def should_stop(self) -> bool:
         return self.wait >= self.cfg.patience
+
+    @property
+    def never_finite(self) -> bool:
+        """Validated, but the monitored value was never a finite number: there is no best epoch."""
+        return self.best is None and self.wait > 0
+
+    def stop_message(self) -> str:
+        if self.never_finite:
+            return (f"{self.cfg.monitor} was never finite in {self.wait} validations "
+                    f"(patience {self.cfg.patience}); the last epoch's weights are kept")
+        return (f"{self.cfg.monitor} did not improve for {self.cfg.patience} "
+                f"validations (best {self.best:.4g} at epoch {self.best_epoch})")
+
+    def warn_if_never_finite(self) -> None:
+        """At the end of training: say so when there was no best (restore_best had nothing to restore)."""
+        if self.never_finite:
+            warnings.warn(f"early stopping: {self.cfg.monitor} was never finite in {self.wait} validations, so no "
+                          "epoch was best and the last epoch's weights are kept; check the validation split "
+                          "(e.g. all its sample weights 0, or non-finite values)", StoppingWarning, stacklevel=3)
 
     def state_dict(self) -> dict:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
