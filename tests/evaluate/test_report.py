@@ -188,3 +188,53 @@ def test_report_renders_in_headless_chromium(digits_run, tmp_path):
     assert pixels.shape == (2000, 1200)
     assert pixels.std() > 20, "the screenshot is blank"
     assert (pixels < 100).mean() > 0.005  # dark text and plot lines, not just the page background
+
+
+def one_class_table(path: Path) -> Path:
+    """An order split whose training rows (the first 70%) all hold label `a`; `b` only later."""
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame({"t": np.arange(n), "x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    frame["y"] = np.where(np.arange(n) < 100, "a", np.where(rng.random(n) < 0.5, "a", "b"))
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_one_class_training_split_reports_the_linear_baseline_as_not_fitted(tmp_path):
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from netfit.cli import app
+    from netfit.train.progress import summary_table
+
+    config = {"data": {"source": str(one_class_table(tmp_path / "d.csv")), "target": "y", "split": {"order_column": "t"}},
+              "model": {"hidden": [8]}, "train": {"epochs": 2}, "evaluate": {"bootstrap": 20},
+              "output_dir": str(tmp_path / "runs")}
+    run = netfit.fit(config, quiet=True)  # crashed writing report.html
+    assert run.report["data"]["class_balance"]["train"]["b"] == 0
+    assert run.report["baselines"]["linear"] is None and run.report["baselines"]["dummy"]["metrics"]
+    html = (run.path / "report.html").read_text()
+    assert "linear: not fitted (the training split holds one class" in html
+    console = Console(width=200, record=True)
+    console.print(summary_table(run.report))
+    assert "linear: not fitted" in console.export_text()
+    result = CliRunner().invoke(app, ["report", str(run.path)])
+    assert result.exit_code == 0, result.output
+    assert "linear: not fitted" in " ".join(result.output.split())
+
+
+def test_a_report_whose_linear_baseline_is_null_renders_everywhere(digits_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from netfit.cli import app
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run.path, run)
+    report = json.loads((run / "report.json").read_text())
+    report["baselines"]["linear"] = None  # what a one-class training split records
+    (run / "report.json").write_text(json.dumps(report))
+    text = write_report(run).read_text()
+    assert "linear: not fitted" in text and "Confusion matrix" in text
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "linear: not fitted" in " ".join(result.output.split())

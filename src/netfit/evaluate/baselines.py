@@ -47,7 +47,7 @@ def baselines(
     Returns:
         `{"dummy": block, "linear": block}`, each an `evaluate_predictions` block with a
         `"model"` entry naming the estimator; `"linear"` is None when the training split
-        holds a single class.
+        holds a single class (report.html and the terminal table show it as not fitted).
 
     Example:
         >>> out = baselines("multiclass", x_tr, y_tr, x_te, y_te, list(range(10)), seed=0,

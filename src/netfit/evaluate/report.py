@@ -112,10 +112,20 @@ def metrics_table(report: dict[str, Any]) -> str:
     base = report.get("baselines") or {}
     level = int(round(100 * (test.get("bootstrap") or {}).get("confidence", 0.95)))
     header = ["metric", f"model [{level}% interval]", *base]
-    rows = [[name, metric_cell(m), *(metric_cell(base[b]["metrics"].get(name)) for b in base)]
+    rows = [[name, metric_cell(m), *(metric_cell(baseline_metric(base[b], name)) for b in base)]
             for name, m in metrics.items()]
+    skipped = "".join(f'<p class="muted">{esc(b)}: {esc(NOT_FITTED)}.</p>' for b in base if base[b] is None)
     return table(header, rows) + f'<p class="muted">{test.get("n")} test rows; percentile bootstrap, ' \
-        f'{(test.get("bootstrap") or {}).get("resamples")} resamples.</p>'
+        f'{(test.get("bootstrap") or {}).get("resamples")} resamples.</p>' + skipped
+
+
+# a baseline is null in report.json when it could not be fitted: the linear one on a one-class training split
+NOT_FITTED = "not fitted (the training split holds one class; a logistic regression needs two)"
+
+
+def baseline_metric(block: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """A baseline's entry for one metric; None for a baseline that was not fitted."""
+    return (block or {}).get("metrics", {}).get(name)
 
 
 # ---------------------------------------------------------------- curves

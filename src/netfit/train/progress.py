@@ -79,8 +79,12 @@ def summary_table(report: dict[str, Any]) -> Table:
     for name in base:
         table.add_column(name)
     for metric, m in ((report.get("test") or {}).get("metrics") or {}).items():
-        cells = [_cell(m)] + [_cell(base[b]["metrics"].get(metric)) for b in base]
+        cells = [_cell(m)] + [_cell((base[b] or {}).get("metrics", {}).get(metric)) for b in base]
         table.add_row(metric, *cells)
+    # a null baseline could not be fitted: the linear one on a training split of one class
+    skipped = [f"{b}: not fitted (the training split holds one class; a logistic regression needs two)" for b in base if base[b] is None]
+    if skipped:
+        table.caption = "; ".join(skipped)
     return table
 
 
