@@ -4,7 +4,8 @@
 
 The run continues in its own folder (its newest valid checkpoint is reopened by
 `netfit.runfolder.open_checkpoints`). The config must match the one stored there except for
-fields that cannot change what has been computed so far (`SAFE_TO_CHANGE`).
+fields that cannot change what has been computed so far (`SAFE_TO_CHANGE`); `auto` batch size
+and learning rate compare as the values the run resolved them to (config.yaml holds those).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def resume_config(run_dir: str | Path, config: Any = None, overrides: Any = None
     stored = load_config(run_dir / "config.yaml", require_data=False)
     if config is None:
         return load_config(stored, overrides, require_data=False)
-    given = load_config(config, overrides, require_data=False)
+    given = _resolved_as_stored(load_config(config, overrides, require_data=False), stored)
     given.data.target = given.data.target or stored.data.target  # fit(data=...) fills it in the same way
     changed = _diff(stored.to_dict(), given.to_dict())
     unsafe = [f"{path}: {old!r} -> {new!r}" for path, (old, new) in changed.items() if not _safe(path)]
@@ -47,6 +48,20 @@ def resume_config(run_dir: str | Path, config: Any = None, overrides: Any = None
             hint="resume with the run's own config (only " + ", ".join(SAFE_TO_CHANGE) + " may change), "
                  "or start a new run")
     return given
+
+
+def _resolved_as_stored(given: Config, stored: Config) -> Config:
+    """`auto` batch size and learning rate compare as the values the run resolved them to.
+
+    The finders ran once, when the run started, and config.yaml holds what they found; the run
+    resumes with those values (re-running a finder would change the run), so `auto` is no change.
+    """
+    train, update = given.train, {}
+    if train.batch_size == "auto" and stored.train.batch_size != "auto":
+        update["batch_size"] = stored.train.batch_size
+    if train.optimizer.lr == "auto" and stored.train.optimizer.lr != "auto":
+        update["optimizer"] = train.optimizer.model_copy(update={"lr": stored.train.optimizer.lr})
+    return given.model_copy(update={"train": train.model_copy(update=update)}) if update else given
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:

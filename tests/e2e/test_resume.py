@@ -179,3 +179,17 @@ def test_resume_of_a_folder_without_a_run(tmp_path):
     with pytest.raises(netfit.RunError, match="not a netfit run folder") as e:
         netfit.fit(resume=tmp_path)
     assert str(tmp_path) in str(e.value) and e.value.hint
+
+
+def test_a_run_started_with_auto_lr_and_batch_size_resumes_with_its_resolved_values(tmp_path):
+    config = write_config(tmp_path, "mlp", epochs=1, batch_size="auto", optimizer={"lr": "auto"})
+    first = netfit.fit(config)
+    found = first.config.train  # config.yaml holds the values the finders picked
+    assert isinstance(found.batch_size, int) and isinstance(found.optimizer.lr, float)
+    more = netfit.fit(config, resume=first.path, train__epochs=2)  # the config still says `auto`
+    assert list(more.history["epoch"]) == [1, 2] and more.path == first.path
+    assert (more.config.train.batch_size, more.config.train.optimizer.lr) == (found.batch_size, found.optimizer.lr)
+    with pytest.raises(netfit.ConfigError) as e:  # any other change is still refused, and only it is listed
+        netfit.fit(config, resume=first.path, model__hidden=[8])
+    listed = str(e.value).split("how to fix")[0]
+    assert "(1 field)" in listed and "model.hidden: [16] -> [8]" in listed and "-> 'auto'" not in listed
