@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netfit.config import TrainConfig, load_config
 from netfit.train.losses import build_loss
@@ -182,10 +184,6 @@ def test_training_rows_that_all_weigh_zero_are_a_data_error():
     with pytest.raises(DataError, match="every training row has weight 0"):
         fit_loop(torch.nn.Linear(4, 3), Tensors([x], y, torch.zeros(20)), None, cfg, Objective(loss_fn, "multiclass"),
                  Environment(seed=0))
-
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=25, deadline=None)

@@ -146,7 +146,8 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
         if timer is not None:
             timer.start(t0)
         for i, (xs, y, w, share) in enumerate(batches(train, generator, B, state.batch, env.dist), start=state.batch):
-            rows = min(n, (i + 1) * B) - i * B  # this micro-batch's rows, all ranks together
+            # this micro-batch's rows, all ranks together (a rank holds only its slice)
+            rows = min(n, (i + 1) * B) - i * B if env.dist.enabled else len(y)
             step.backward(xs, y, w, share, rows)
             group_rows += rows
             now = time.perf_counter()
