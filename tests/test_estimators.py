@@ -100,3 +100,34 @@ def test_predicting_before_fit_or_with_other_columns_is_refused():
     clf = NetClassifier(**SMALL).fit(X, y)
     with pytest.raises(ValueError, match="3 features, but NetClassifier is expecting 4"):
         clf.predict(X[:, :3])
+
+
+def test_sample_weight_with_many_zeros_still_trains():
+    """Half the weights 0 at batch 4: steps whose rows all weigh 0 are skipped, the rest train."""
+    X, y = load_iris(return_X_y=True)
+    X, y = X[y < 2], y[y < 2]  # setosa vs versicolor: separable
+    weights = np.where(np.arange(len(y)) % 2 == 0, 1.0, 0.0)
+    clf = NetClassifier(**{**SMALL, "batch_size": 4}).fit(X, y, sample_weight=weights)
+    assert len(clf.history_) > 0 and clf.score(X, y) > 0.9
+
+
+def test_sample_weight_that_is_negative_is_a_data_error_naming_column_and_row():
+    from netfit.errors import DataError
+
+    X, y = load_iris(return_X_y=True)
+    weights = np.ones(len(y))
+    weights[7] = -1.0
+    with pytest.raises(DataError, match="invalid sample weight") as e:
+        NetClassifier(**SMALL).fit(X, y, sample_weight=weights)
+    assert "sample_weight" in str(e.value) and "-1" in str(e.value)
+
+
+def test_an_estimator_whose_run_trained_no_epoch_raises():
+    from netfit.errors import NetfitError
+
+    X, y = load_iris(return_X_y=True)
+    config = {**ONE_THREAD, "train": {"threads": 1, "divergence": {"policy": "stop"}}}
+    clf = NetClassifier(**{**SMALL, "optimizer": "sgd", "lr": 1e12, "config": config})
+    with pytest.raises(NetfitError, match="trained no epoch"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")

@@ -63,6 +63,7 @@ class _NetEstimator(BaseEstimator):
         try:
             run = fit(self._config(X.shape[1], task, sample_weight is not None, workdir), data=frame,
                       quiet=not self.verbose)
+            _check_trained(run.report)
             self.model_ = load_model(run.path)
             self.history_ = run.history
         finally:
@@ -174,6 +175,18 @@ class NetRegressor(RegressorMixin, _NetEstimator):
     def predict(self, X) -> np.ndarray:
         """Predicted values in the target's units."""
         return np.asarray(self._output(X), dtype=np.float64)
+
+
+def _check_trained(report: dict) -> None:
+    """A run that completed no epoch (diverged at once, every attempt) has nothing to predict with."""
+    if report.get("epochs_run", 0) > 0:
+        return
+    from netfit.errors import DivergenceError, RunError
+
+    error = DivergenceError if report.get("stop_reason") == "diverged" else RunError
+    raise error("the network trained no epoch, so the estimator is not fitted", where="fit",
+                found=f"stop reason {report.get('stop_reason')}: {report.get('stop_message', '')}",
+                hint="lower lr, check the inputs and sample_weight, or pass verbose=1 to watch the loss")
 
 
 def _columns(n: int) -> list[str]:

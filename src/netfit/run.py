@@ -111,6 +111,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "epochs_run": state.epoch,
         "best_epoch": state.best_epoch,
         "steps": state.step,
+        "skipped_steps": state.skipped_steps,  # steps whose rows all weigh 0: not taken
         "train_seconds": round(state.seconds, 3),
         "compile_seconds": round(state.compile_seconds, 3) if cfg.train.compile else None,
         "samples_per_s": _mean_throughput(state.history),

@@ -75,6 +75,48 @@ def test_two_nodes_on_loopback_train_together(tmp_path):
     assert json.loads((run / "report.json").read_text())["world_size"] == 2
 
 
+STEPS = """
+import sys
+import torch
+sys.path.insert(0, sys.argv[2])
+import test_loss_of_a_step as t
+from netfit.train import distributed
+
+torch.set_num_threads(1)
+d = distributed.from_env()
+distributed.start(d, "cpu")
+found = []
+for c in t.DDP_CASES:
+    x, y, w, _, cfg = t.case(*c)
+    _, grads, state = t.run_steps(x, y, w, cfg, dist=d)
+    found.append((grads, getattr(state, "skipped_steps", 0)))
+if d.rank == 0:
+    torch.save(found, sys.argv[1])
+distributed.stop(d)
+"""
+
+
+def test_two_ranks_take_the_one_process_step_with_weights_class_weights_and_accumulation(tmp_path):
+    """The loss of a step under DDP: sum(w*c_y*l)/sum(w*c_y) over every rank's rows (docs/reliability.md)."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import test_loss_of_a_step as t
+
+    script, out = tmp_path / "steps.py", tmp_path / "steps.pt"
+    script.write_text(STEPS)
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           str(script), str(out), str(Path(__file__).parent)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = torch.load(out, weights_only=False)
+    for c, (grads, skipped) in zip(t.DDP_CASES, found, strict=True):
+        x, y, w, cw, cfg = t.case(*c)
+        model, _, _ = t.run_steps(x, y, w, cfg)  # the model the steps were taken at (lr 1e-12)
+        theirs = t.hand_step_gradients(model, x, y, w, cw, cfg.batch_size, cfg.accumulate)
+        t.assert_same_steps(grads, theirs)
+        assert skipped == sum(g is None for g in theirs), c
+
+
 KILLER = """
 import os, signal, sys
 import netfit

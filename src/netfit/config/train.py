@@ -82,7 +82,7 @@ class TrainConfig(Section):
         default_factory=list, description="Your own metrics `package.module:fn`, fn(output, target) -> scalar tensor: "
         "logged as `val_<fn>` (early stopping may monitor them) and scored on the test split."
     )
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing for cross_entropy.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing e: cross_entropy mixes e/K into every class; bce targets become y(1 - e) + e/2.")
     class_weight: Union[Literal["balanced"], dict[str, float], None] = Field(
         None, description="Per-class loss weights: `balanced` or a mapping class -> weight (cross_entropy, bce)."
     )

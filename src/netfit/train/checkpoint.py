@@ -57,6 +57,7 @@ class TrainState:
     best_checkpoint: str | None = None  # file name of the best epoch's checkpoint (never pruned)
     resumed: list[dict[str, Any]] = field(default_factory=list)
     compile_seconds: float = 0.0  # torch.compile's share of `seconds` (train.compile)
+    skipped_steps: int = 0  # steps not taken: all their rows weigh 0 (sample weight x class weight)
 
 
 @dataclass
@@ -86,6 +87,7 @@ class Position:
 
     epoch_rng: torch.Tensor | None = None
     running: torch.Tensor | None = None
+    steps: int | None = None  # the steps whose losses `running` sums (skipped steps have none)
 
 
 # ---------------------------------------------------------------- RNG states

@@ -109,6 +109,15 @@ def mean_over_ranks(running: torch.Tensor, batches: int, d: Dist) -> float:
     return total / max(count, 1.0)
 
 
+def sum_over_ranks(value: torch.Tensor, d: Dist) -> torch.Tensor:
+    """A device scalar summed over the ranks (a collective, no host read); itself in one process."""
+    if not d.enabled:
+        return value
+    total = value.detach().float().clone()
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total
+
+
 def follow_main(values: tuple, d: Dist) -> tuple:
     """Rank 0's values on every rank: stop decisions must be the same everywhere or ranks hang."""
     if not d.enabled:

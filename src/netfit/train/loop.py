@@ -26,7 +26,7 @@ from netfit.train.interrupt import StopFlag
 from netfit.train.losses import LossFn
 from netfit.train.optim import Schedule, build_optimizer
 from netfit.train.recover import roll_back, snapshot
-from netfit.train.step import Step
+from netfit.train.step import Step, some_rows_weigh_zero
 from netfit.train.stopping import EarlyStopping, converged, diverged, metric_mode
 from netfit.train.tensors import Streamed, Tensors, batches, predict_tensors
 
@@ -119,7 +119,8 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
     device = speed.model_device(model, data_device)
     net, timer, channels_last = _network(model, cfg, device, env.dist)
     parts = _parts(model, cfg, pretrained, device, len(train))
-    step = Step(net, parts, cfg, objective.loss_fn, device, data_device)
+    step = Step(net, parts, cfg, objective.loss_fn, device, data_device, env.dist)
+    step.may_skip = some_rows_weigh_zero(train, objective.loss_fn)
     stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping and val is not None else None
     generator = torch.Generator(device=data_device).manual_seed(env.seed)  # shuffling has its own stream
     state, position = TrainState(best_epoch=0), Position()
@@ -138,35 +139,47 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
         model.train()
         t0 = time.perf_counter()
         position = _epoch_position(state, position, generator, device)
-        running, seen, last_read, reason = position.running, state.batch, t0, None
+        # the epoch's summed step losses and their count (skipped steps have none), kept on resume
+        running, seen, last_read, reason = position.running, position.steps, t0, None
+        seen = state.batch if seen is None else seen  # a checkpoint from before `steps`: one step a batch
+        group_rows, skipped = 0, state.skipped_steps
         if timer is not None:
             timer.start(t0)
         for i, (xs, y, w, share) in enumerate(batches(train, generator, B, state.batch, env.dist), start=state.batch):
-            running += step.backward(xs, y, w, share)
-            seen += 1
+            # this micro-batch's rows, all ranks together (a rank holds only its slice)
+            rows = min(n, (i + 1) * B) - i * B if env.dist.enabled else len(y)
+            step.backward(xs, y, w, share, rows)
+            group_rows += rows
             now = time.perf_counter()
             if timer is not None:
                 timer.step(now)
             if (i + 1) % K == 0 or (i + 1) * B >= n:  # the step's last micro-batch, or the epoch's
+                loss, group_rows = step.finish(group_rows), 0  # the step's gradients, over its own rows
                 if state.step == sampler.due:  # sampled in-step hooks: one integer comparison when unused
                     sampler.sample(parts, epoch, i + 1)
-                step.update()
+                step.update(loss)
                 state.step += 1
+                if loss is None:  # every row of the step weighs 0: skipped, counted, not a loss to follow
+                    state.skipped_steps += 1
+                else:
+                    running += loss
+                    seen += 1
                 # plain Python checks: a signal flag and integer/clock comparisons, no tensor read
                 halt = env.halt_after_step()
                 if halt or (saving is not None and saving.due(state.step, now)):
+                    position.steps = seen
                     _save_mid_epoch(env, parts, state, generator, position, i + 1, now - start)
                     if halt:
                         state.stop_reason = "interrupted"
                         state.stop_message = f"stopped by {env.stop.name} at epoch {epoch}, batch {i + 1}"
                         break
-            if now - last_read >= log_every:  # the only host sync inside the epoch
-                mean = running.item() / seen
-                reason = diverged(mean, state.best_train_loss, cfg.divergence)
-                if reason:
-                    break
-                callbacks.on_log({"epoch": epoch, "batch": i + 1, "train_loss": mean})
-                last_read = now
+                if seen and now - last_read >= log_every:  # the only host sync inside the epoch
+                    mean = running.item() / seen
+                    reason = diverged(mean, state.best_train_loss, cfg.divergence)
+                    if reason:
+                        break
+                    callbacks.on_log({"epoch": epoch, "batch": i + 1, "train_loss": mean})
+                    last_read = now
             if time_limit is not None and now - start >= time_limit:
                 state.stop_reason, state.stop_message = "max_time", _time_is_up(cfg)
                 break
@@ -185,7 +198,8 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
         if timer is not None:  # compiling happens in this process's first epoch only
             state.compile_seconds, timer = state.compile_seconds + timer.seconds(), None
         state.epoch, state.batch = epoch, 0
-        row = {"epoch": epoch, "train_loss": train_loss, "lr": parts.schedule.epoch_lr()}  # the rate it trained with
+        row = {"epoch": epoch, "train_loss": train_loss, "lr": parts.schedule.epoch_lr(),  # the rate it trained with
+               "skipped_steps": state.skipped_steps - skipped}
         parts.schedule.after_epoch()
         improved = False
         if val is not None and len(val) and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
@@ -241,7 +255,7 @@ def _epoch_position(state: TrainState, position: Position, generator: torch.Gene
     if state.batch:
         generator.set_state(position.epoch_rng)
         return position
-    return Position(generator.get_state(), torch.zeros((), device=device))
+    return Position(generator.get_state(), torch.zeros((), device=device), 0)
 
 
 def _after_validation(row: dict[str, float], state: TrainState, stopper: EarlyStopping | None, schedule: Schedule,

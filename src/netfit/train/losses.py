@@ -53,9 +53,47 @@ def class_weights(cfg: TrainConfig, y_train: np.ndarray, classes: list) -> torch
     return w
 
 
+class Loss:
+    """The task's loss as netfit defines it: over rows with sample weight w (1 without a weight
+    column) and class weight c_y (1 without), sum(w * c_y * l) / sum(w * c_y).
+
+    Calling it gives that weighted mean; `total` gives its numerator and denominator separately,
+    so an optimizer step can normalise by the weights of all its rows (every accumulated micro-batch).
+
+    Example:
+        >>> loss = build_loss(cfg.train, "multiclass", y, classes, device)  # doctest: +SKIP
+        >>> loss(out, y, w)  # the weighted mean over these rows  # doctest: +SKIP
+    """
+
+    def __init__(self, rows: Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor],
+                 class_weight: torch.Tensor | None) -> None:
+        self.rows, self.class_weight = rows, class_weight
+
+    def weigh(self, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor | None:
+        """Each row's weight w * c_y, or None when every row weighs 1."""
+        c = self.class_weight[y] if self.class_weight is not None else None
+        if c is None:
+            return w
+        return c if w is None else w * c
+
+    def total(self, out: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | int]:
+        """(sum(w * c_y * l), sum(w * c_y)) over these rows; the count of rows when none is weighted."""
+        r = self.weigh(y, w)
+        if r is None:
+            return self.rows(out, y, "sum"), len(y)
+        return (self.rows(out, y, "none") * r).sum(), r.sum()
+
+    def __call__(self, out: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        r = self.weigh(y, w)
+        if r is None:  # torch's fused mean: one kernel fewer per step than none + mean
+            return self.rows(out, y, "mean")
+        return (self.rows(out, y, "none") * r).sum() / r.sum()
+
+
 def build_loss(cfg: TrainConfig, task: str, y_train: np.ndarray, classes: list, device: torch.device,
                y_weighted: bool = False) -> LossFn:
-    """A function (output, target, sample_weight | None) -> scalar mean loss.
+    """A `Loss` (output, target, sample_weight | None) -> scalar weighted mean loss; a custom
+    loss (`module:function`) is the user's function as it is.
 
     `y_weighted`: the training rows carry sample weights (a custom loss must then accept them).
     """
@@ -66,16 +104,20 @@ def build_loss(cfg: TrainConfig, task: str, y_train: np.ndarray, classes: list, 
         return custom_loss(name, has_weights=y_weighted)
     cw = class_weights(cfg, y_train, classes) if task != "regression" else None
     cw = cw.to(device) if cw is not None else None
+    smoothing = cfg.label_smoothing
     if name == "cross_entropy":
+        # class weights are row weights c_y (see `Loss`), not torch's `weight=`: with label
+        # smoothing torch weights every class's share of a row, and normalises differently
         def rows(out, y, reduction):
-            return F.cross_entropy(out, y, weight=cw, label_smoothing=cfg.label_smoothing, reduction=reduction)
+            return F.cross_entropy(out, y, label_smoothing=smoothing, reduction=reduction)
     elif name == "bce":
         pw = torch.tensor([cfg.pos_weight], device=device) if cfg.pos_weight else None
-        if cw is not None:  # balanced bce: weight positives by w1/w0
-            pw = (cw[1] / cw[0]).reshape(1) * (pw if pw is not None else 1)
 
         def rows(out, y, reduction):
-            return F.binary_cross_entropy_with_logits(out.squeeze(1), y.to(out.dtype), pos_weight=pw, reduction=reduction)
+            target = y.to(out.dtype)
+            if smoothing:  # binary label smoothing: y(1 - e) + e/2
+                target = target * (1 - smoothing) + smoothing / 2
+            return F.binary_cross_entropy_with_logits(out.squeeze(1), target, pos_weight=pw, reduction=reduction)
     elif name == "mse":
         def rows(out, y, reduction):
             return F.mse_loss(out.squeeze(1), y, reduction=reduction)
@@ -85,10 +127,4 @@ def build_loss(cfg: TrainConfig, task: str, y_train: np.ndarray, classes: list, 
     else:  # huber
         def rows(out, y, reduction):
             return F.huber_loss(out.squeeze(1), y, delta=cfg.huber_delta, reduction=reduction)
-
-    def loss(out: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-        if w is None:  # torch's fused mean: one kernel fewer per step than none + mean
-            return rows(out, y, "mean")
-        return (rows(out, y, "none") * w).sum() / w.sum()
-
-    return loss
+    return Loss(rows, cw)
