@@ -22,6 +22,8 @@ CASES = {
     "missing file": ("data: {source: nothere.csv, target: y}", None, ["nothere.csv", "how to fix"]),
     "empty file": ("data: {source: d.csv, target: y}", "", ["d.csv", "empty"]),
     "unreadable csv": ("data: {source: d.csv, target: y}", 'a,y\n1,"2\n3,4\n', ["d.csv"]),
+    "csv row with a missing field": ("data: {source: d.csv, target: y}", "a,b,y\n" + "1,2,0\n" * 20 + "3,1\n",
+                                     ["d.csv: line 22", "ragged CSV row", "3 fields", "2 fields"]),
     "missing target column": ("data: {source: d.csv, target: label}", "a,y\n1,2\n3,4\n", ["label", "d.csv", "y"]),
     "single class": ("data: {source: d.csv, target: y, task: multiclass}", "a,y\n" + "1,x\n2,x\n3,x\n" * 5, ["single", "y"]),
     "text in a numeric column": ("data: {source: d.csv, target: y}",

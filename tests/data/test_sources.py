@@ -109,6 +109,30 @@ def test_unreadable_csv_names_the_line(tmp_path, make_cfg):
     assert "quote" in e.value.hint
 
 
+@pytest.mark.parametrize("text, line, found", [
+    # six values under a seven-column header: pandas would fill the last column with NaN and
+    # every value after the gap would sit one column to the left
+    ("a,b,c,d,e,f,y\n1,2,3,4,5,6,0\n1,2,3,5,6,1\n1,2,3,4,5,6,0\n", 3, "6 fields"),
+    # every row one field longer than the header: pandas would make the first column the index
+    ("a,b,y\n1,2,3,0\n4,5,6,1\n", 2, "4 fields"),
+    # a quoted field over two lines counts as one record; the short record ends on line 5
+    ('a,b,y\n1,"x\ny",0\n2,z,1\n3,w\n', 5, "2 fields"),
+], ids=["a field missing", "a field extra on every row", "after a quoted line break"])
+def test_csv_row_with_a_missing_or_extra_field_is_a_data_error_naming_the_line(tmp_path, make_cfg, text, line,
+                                                                               found):
+    (tmp_path / "ragged.csv").write_text(text)
+    with pytest.raises(DataError, match="ragged CSV row") as e:
+        load_table(str(tmp_path / "ragged.csv"), make_cfg())
+    assert e.value.where == f"{tmp_path / 'ragged.csv'}: line {line}"
+    assert found in e.value.found and "header" in e.value.expected
+
+
+def test_csv_with_empty_fields_in_the_last_column_is_not_ragged(tmp_path, make_cfg):
+    (tmp_path / "gaps.csv").write_text("a,b,y\n1,2,0\n3,4,\n\n5,6,NA\n")
+    df = load_table(str(tmp_path / "gaps.csv"), make_cfg())
+    assert df.shape == (3, 3) and df["y"].isna().sum() == 2
+
+
 def test_non_utf8_csv(tmp_path, make_cfg):
     (tmp_path / "latin.csv").write_bytes("a,b\n1,caf\xe9\n".encode("latin-1"))
     with pytest.raises(DataError, match="decode") as e:

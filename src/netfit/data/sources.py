@@ -9,8 +9,10 @@ Supported: `.csv`, `.parquet` (a file, or a folder of files), `.npz` (arrays `x`
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -97,7 +99,15 @@ def _check_file(path: Path, source: str) -> None:
 
 def _read_csv(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
     try:
-        return pd.read_csv(path)
+        with warnings.catch_warnings():
+            # index_col=False: rows longer than the header warn, instead of their first fields
+            # silently becoming the index and every value moving a column to the right
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(path, index_col=False)
+    except pd.errors.ParserWarning as e:
+        _check_row_lengths(path, source)
+        raise DataError("ragged CSV row", where=source, found=str(e),
+                        hint="every row needs as many comma-separated fields as the header") from None
     except pd.errors.EmptyDataError:
         raise DataError("data file is empty", where=source, found="no columns, only blank space",
                         hint="the file was probably not written completely; regenerate it") from None
@@ -111,6 +121,33 @@ def _read_csv(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
     except UnicodeDecodeError as e:
         raise DataError("cannot decode CSV file", where=f"{source}: byte {e.start}", expected="UTF-8 text",
                         found=str(e.reason), hint="save the file as UTF-8 (or convert it to Parquet)") from None
+    # pandas reads a short row with NaN in its last fields, the values after a missing one sitting
+    # a column to the left; only a gap in the last column can mean one, so only then look
+    if df.shape[1] and df.iloc[:, -1].isna().any():
+        _check_row_lengths(path, source)
+    return df
+
+
+def _check_row_lengths(path: Path, source: str) -> None:
+    """Raise a DataError at the first record whose field count differs from the header's."""
+    header, start, first, count = None, 1, None, 0
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)  # pandas' defaults: comma, double quotes, blank lines skipped
+        try:
+            for record in reader:
+                if record and header is None:
+                    header = len(record)
+                elif record and len(record) != header:
+                    first, count = first or (start, len(record)), count + 1
+                start = reader.line_num + 1  # a quoted line break makes one record span lines
+        except csv.Error:
+            return  # a file pandas parsed and the csv module cannot (a huge field): keep pandas' reading
+    if first:
+        more = f" ({count - 1} more such rows)" if count > 1 else ""
+        raise DataError("ragged CSV row", where=f"{source}: line {first[0]}",
+                        expected=f"{header} fields on every row, as in the header", found=f"{first[1]} fields{more}",
+                        hint="a value is missing or extra on that row (a missing or stray comma, or a trailing "
+                             "comma); fix the row, writing an empty field (,,) for a missing value")
 
 
 def _read_npz(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:

@@ -1,0 +1,38 @@
+"""A saved run applied to new files: `Run.predict` / `Run.evaluate` and `netfit predict` on edge inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import netfit
+from netfit.errors import DataError
+
+TINY = {"model": {"hidden": [4], "dropout": 0.0}, "train": {"epochs": 1},
+        "evaluate": {"bootstrap": 0, "baselines": False}}
+
+
+@pytest.fixture(scope="module")
+def arrays_run(tmp_path_factory):
+    """A run fitted on (X, y) arrays: columns x0, x1, x2 and `target`."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    return netfit.fit(TINY, data=(x, (x[:, 0] > 0).astype(int)), output_dir=str(tmp_path_factory.mktemp("runs")))
+
+
+def test_predict_and_evaluate_refuse_a_csv_row_with_a_missing_field(arrays_run, tmp_path):
+    (tmp_path / "x.csv").write_text("x0,x1,x2\n0.1,0.2,0.3\n0.4,0.5\n0.7,0.8,0.9\n")
+    with pytest.raises(DataError, match="ragged CSV row") as e:
+        arrays_run.predict(str(tmp_path / "x.csv"))
+    assert e.value.where == f"{tmp_path / 'x.csv'}: line 3"
+    (tmp_path / "xy.csv").write_text("x0,x1,x2,target\n0.1,0.2,0.3,1\n0.4,0.5,0.6,0\n0.7,0.8,1\n")
+    with pytest.raises(DataError, match="ragged CSV row") as e:
+        arrays_run.evaluate(str(tmp_path / "xy.csv"), resamples=10)
+    assert e.value.where == f"{tmp_path / 'xy.csv'}: line 4"
+    proc = subprocess.run([sys.executable, "-m", "netfit", "predict", str(arrays_run.path), "x.csv", "-o", "p.csv"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "x.csv: line 3" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "p.csv").exists()
