@@ -36,3 +36,19 @@ def test_predict_and_evaluate_refuse_a_csv_row_with_a_missing_field(arrays_run, 
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "x.csv: line 3" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_predict_on_an_npz_without_y(arrays_run, tmp_path):
+    x = np.random.default_rng(1).normal(size=(5, 3))
+    np.savez(tmp_path / "x.npz", x=x)
+    out = arrays_run.predict(str(tmp_path / "x.npz"))
+    assert len(out) == 5 and {"prediction", "proba_0", "proba_1"} <= set(out.columns)
+    np.testing.assert_allclose(out.filter(like="proba_").to_numpy(), arrays_run.predict_proba(x), atol=1e-6)
+    proc = subprocess.run([sys.executable, "-m", "netfit", "predict", str(arrays_run.path), "x.npz", "-o", "p.csv"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote 5 predictions" in proc.stdout
+    # evaluate needs the labels: their absence stays an error naming the array
+    with pytest.raises(DataError, match="arrays missing") as e:
+        arrays_run.evaluate(str(tmp_path / "x.npz"), resamples=10)
+    assert "'y'" in str(e.value)

@@ -100,7 +100,7 @@ def check(
 @app.command()
 def predict(
     run: Path = typer.Argument(..., help="Run folder."),
-    data: Path = typer.Argument(..., help="CSV or Parquet file to predict."),
+    data: Path = typer.Argument(..., help="CSV, Parquet or .npz file to predict (no target needed)."),
     output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
 ) -> None:
     """Apply a trained run's preprocessing and model to new data; write predictions (and probabilities)."""

@@ -62,7 +62,7 @@ class Run:
         return load_config(self.path / "config.yaml", require_data=False)
 
     def predict(self, data: Any) -> "pd.DataFrame":
-        """Predictions for a DataFrame, CSV/Parquet path or array: a DataFrame with `prediction`
+        """Predictions for a DataFrame, CSV/Parquet/.npz path or array: a DataFrame with `prediction`
         and, for classification, one `proba_<class>` column per class."""
         return predict_frame(self._loaded(), data)
 
@@ -81,8 +81,11 @@ class Run:
         return self._model
 
 
-def as_frame(data: Any, loaded: "LoadedModel") -> "pd.DataFrame":
-    """Accept a DataFrame, a CSV/Parquet path, or a 2-D array in the training column order."""
+def as_frame(data: Any, loaded: "LoadedModel", require_target: bool = False) -> "pd.DataFrame":
+    """Accept a DataFrame, a CSV/Parquet/.npz path, or a 2-D array in the training column order.
+
+    An `.npz` to predict needs only its features array (`data.x_key`); to evaluate, its labels too.
+    """
     import numpy as np
     import pandas as pd
 
@@ -91,7 +94,7 @@ def as_frame(data: Any, loaded: "LoadedModel") -> "pd.DataFrame":
     if isinstance(data, (str, Path)):
         from netfit.data.sources import load_table
 
-        return load_table(str(data), loaded.config.data)
+        return load_table(str(data), loaded.config.data, require_target=require_target)
     arr = np.asarray(data)
     cols = list(loaded.preprocessor.input_columns)
     if arr.ndim != 2 or arr.shape[1] != len(cols):
@@ -104,7 +107,7 @@ def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = Fals
     """(output, split): class probabilities (n, K) or regression values in target units."""
     from netfit.train.tensors import predict_split
 
-    frame = as_frame(data, loaded)
+    frame = as_frame(data, loaded, require_target)
     split = loaded.preprocessor.transform(frame, require_target=require_target)
     bs = loaded.config.train.eval_batch_size
     return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs), split

@@ -41,12 +41,13 @@ _DATASET_TASKS = {
 
 
 # ---------------------------------------------------------------- files and bundled sets
-def load_table(source: str, cfg: DataConfig) -> pd.DataFrame:
+def load_table(source: str, cfg: DataConfig, *, require_target: bool = True) -> pd.DataFrame:
     """Read one source into a DataFrame with string column names.
 
     Args:
         source: a `.csv`, `.parquet` or `.npz` path, or `sklearn:NAME`.
         cfg: the data config (`x_key`, `y_key` and `target` name the arrays of an `.npz`).
+        require_target: False for data to predict: an `.npz` may then lack its `y_key` array.
 
     Raises:
         DataError: missing, empty or unreadable file, unknown extension or data set.
@@ -68,7 +69,8 @@ def load_table(source: str, cfg: DataConfig) -> pd.DataFrame:
         return read_image_folder(path, cfg, source)
     _check_file(path, source)
     suffix = path.suffix.lower()
-    readers = {".csv": _read_csv, ".parquet": lambda p, s, c: read_parquet_file(p, s), ".npz": _read_npz}
+    readers = {".csv": _read_csv, ".parquet": lambda p, s, c: read_parquet_file(p, s),
+               ".npz": lambda p, s, c: _read_npz(p, s, c, require_target)}
     if suffix not in readers:
         raise DataError(
             "unsupported file type",
@@ -150,17 +152,19 @@ def _check_row_lengths(path: Path, source: str) -> None:
                              "comma); fix the row, writing an empty field (,,) for a missing value")
 
 
-def _read_npz(path: Path, source: str, cfg: DataConfig) -> pd.DataFrame:
+def _read_npz(path: Path, source: str, cfg: DataConfig, require_target: bool = True) -> pd.DataFrame:
     try:
         with np.load(path, allow_pickle=False) as archive:  # no pickle: loading data never runs code
             present = list(archive.files)
-            missing = [k for k in (cfg.x_key, cfg.y_key) if k not in present]
+            wanted = [cfg.x_key, cfg.y_key] if require_target else [cfg.x_key]
+            missing = [k for k in wanted if k not in present]
             if missing:
                 raise DataError("arrays missing from .npz archive", where=source,
-                                expected=f"arrays {quote_list([cfg.x_key, cfg.y_key])}",
+                                expected=f"arrays {quote_list(wanted)}",
                                 found=f"arrays {quote_list(present)}" if present else "no arrays",
                                 hint="set data.x_key and data.y_key to the names of the feature and target arrays")
-            x, y = archive[cfg.x_key], archive[cfg.y_key]
+            x = archive[cfg.x_key]
+            y = archive[cfg.y_key] if cfg.y_key in present else None  # unlabelled arrays, to predict
             lengths = archive[cfg.lengths_key] if cfg.lengths_key in present else None
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise DataError("cannot read .npz archive", where=source, found=str(e).splitlines()[0],
@@ -242,7 +246,8 @@ def _one_frame(data: Any, cfg: DataConfig, label: str) -> pd.DataFrame:
 
 
 def frame_from_arrays(x: Any, y: Any, target: str, label: str) -> pd.DataFrame:
-    """Features `x` (array or DataFrame) and labels `y` as one table; y becomes column `target`."""
+    """Features `x` (array or DataFrame) and labels `y` as one table; y becomes column `target`
+    (None: no labels, no target column)."""
     if isinstance(x, pd.DataFrame):
         features = _string_columns(x.reset_index(drop=True), label)
     else:
@@ -254,17 +259,17 @@ def frame_from_arrays(x: Any, y: Any, target: str, label: str) -> pd.DataFrame:
         arr = arr.reshape(len(arr), -1)
         # a view of the caller's array, not a copy: the pipeline never writes into a loaded table
         features = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])], copy=False)
-    labels = _target_vector(y, label)
-    if len(labels) != len(features):
+    labels = None if y is None else _target_vector(y, label)
+    if labels is not None and len(labels) != len(features):
         raise DataError("X and y have different lengths", where=label, expected="one label per row of X",
                         found=f"{len(features)} rows of X, {len(labels)} labels",
                         hint="check that X and y come from the same rows")
-    if target in features.columns:
+    if labels is not None and target in features.columns:
         raise DataError("X already has a column named like the target", where=f"{label}: column {target!r}",
                         hint="rename that column of X, or set data.target to another name")
     if len(features) == 0:
         raise DataError("data has no rows", where=label, hint="pass arrays with at least a few rows")
-    return features.assign(**{target: labels})
+    return features if labels is None else features.assign(**{target: labels})
 
 
 def _target_vector(y: Any, label: str) -> np.ndarray:
