@@ -113,3 +113,11 @@ def test_divergence_stops_keeps_best_weights_and_exits_3(tmp_path):
     assert report["stop_reason"] == "diverged"
     weights = load_file(str(run_dir / "model.safetensors"))
     assert all(np.isfinite(w.numpy()).all() for w in weights.values())
+
+
+def test_batch_norm_trains_when_the_last_batch_has_one_row(tmp_path):
+    """iris's 106 training rows in batches of 35 end with a batch of 1 (3 x 35 + 1)."""
+    run = netfit.fit({"data": {"source": "sklearn:iris"}, "model": {"norm": "batch"},
+                      "train": {"epochs": 3, "batch_size": 35},
+                      "evaluate": {"bootstrap": 0, "baselines": False}}, output_dir=str(tmp_path))
+    assert run.report["stop_reason"] == "max_epochs" and len(run.history) == 3

@@ -273,3 +273,88 @@ def test_early_stopping_whose_monitored_value_is_never_finite_stops_and_keeps_th
     assert state.best_epoch == 2  # no best to restore: the weights are the last epoch's, not the initial ones
     for name, w in model.state_dict().items():
         torch.testing.assert_close(w, last.weights[name], rtol=0, atol=0, msg=name)
+
+
+
+class TrainBegin(Callback):
+    def on_train_begin(self, logs):
+        self.logs = logs
+
+
+def test_batch_norm_drops_a_one_row_last_batch_as_drop_last_would(digits):
+    """97 rows in batches of 32 end with a batch of 1 row, which batch norm cannot normalise: it is
+    left out, as the hand loop's drop_last does, and the epoch has 3 batches."""
+    x, y = digits[0][:97], digits[1][:97]
+    cfg = train_cfg(epochs=2)
+    mcfg = load_config({"model": {"hidden": [16], "dropout": 0.0, "norm": "batch"}}, require_data=False).model
+    torch.manual_seed(0)
+    ours = build_model(mcfg, 64, [], 10)
+    theirs = copy.deepcopy(ours)
+    loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
+    begin = TrainBegin()
+    result = fit_loop(ours, Tensors([x], y), None, cfg, Objective(loss_fn, "multiclass"),
+                      Environment(seed=7, callbacks=CallbackList([begin])))
+    assert result.state.stop_reason == "max_epochs" and result.state.step == 2 * 3
+    assert begin.logs["steps_per_epoch"] == 3
+    opt = torch.optim.SGD(theirs.parameters(), lr=cfg.optimizer.lr, momentum=cfg.optimizer.momentum)
+    g = torch.Generator().manual_seed(7)
+    theirs.train()
+    for _ in range(2):
+        perm = torch.randperm(97, generator=g)
+        for lo in range(0, 96, 32):  # drop_last
+            idx = perm[lo:lo + 32]
+            F.cross_entropy(theirs(x[idx]), y[idx]).backward()
+            opt.step()
+            opt.zero_grad()
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):  # running statistics too
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("rows, batch_size, world_size, trained", [
+    (97, 32, 1, 96),    # a last batch of 1 row: dropped
+    (98, 32, 1, 98),    # of 2 rows: kept
+    (99, 32, 2, 96),    # 3 rows over 2 processes deal one of them 1 row: dropped
+    (97, 32, 2, 96),    # 1 row over 2 processes: 1 and none
+    (100, 32, 2, 100),  # 4 rows: 2 each, kept
+])
+def test_batch_norm_drops_a_last_batch_that_leaves_a_process_one_row(rows, batch_size, world_size, trained):
+    from netfit.train.distributed import Dist
+    from netfit.train.tensors import epoch_rows
+
+    bn = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    dist = Dist(0, world_size)
+    assert epoch_rows(rows, batch_size, bn, dist) == trained
+    assert epoch_rows(rows, batch_size, torch.nn.Linear(2, 2), dist) == rows  # without batch norm: every row
+
+
+def test_batch_norm_with_batches_of_one_row_per_process_is_a_config_error():
+    from netfit.errors import ConfigError
+    from netfit.train.distributed import Dist
+    from netfit.train.tensors import epoch_rows
+
+    bn = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    with pytest.raises(ConfigError, match="batch norm") as e:
+        epoch_rows(100, 3, bn, Dist(0, 2))
+    assert "train.batch_size 3" in e.value.found and "4" in e.value.hint
+    with pytest.raises(ConfigError, match="batch norm"):
+        epoch_rows(100, 1, bn, Dist())
+
+
+def test_a_streamed_epoch_ends_at_its_trained_rows():
+    """Streamed blocks hold whole batches but the last: dropping the 1-row tail ends the epoch there."""
+    from netfit.train.distributed import Dist
+    from netfit.train.tensors import Streamed, batches
+
+    class Blocks:
+        def __len__(self):
+            return 97
+
+        def blocks(self, seed, batch_size):
+            yield np.arange(64.0)
+            yield np.arange(64.0, 97.0)
+
+    train = Streamed(Blocks(), lambda b: Tensors([torch.tensor(b)], torch.tensor(b)), torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    assert [len(y) for _, y, _, _ in batches(train, g, 32, 0, Dist(), 96)] == [32, 32, 32]
+    assert [len(y) for _, y, _, _ in batches(train, g, 32, 0, Dist())] == [32, 32, 32, 1]
+    assert [len(y) for _, y, _, _ in batches(train, g, 32, 2, Dist(), 96)] == [32]  # resumed after 2 batches

@@ -28,7 +28,7 @@ from netfit.train.optim import Schedule, build_optimizer
 from netfit.train.recover import roll_back, snapshot
 from netfit.train.step import Step, some_rows_weigh_zero
 from netfit.train.stopping import EarlyStopping, converged, diverged, metric_mode
-from netfit.train.tensors import Streamed, Tensors, batches, predict_tensors
+from netfit.train.tensors import Streamed, Tensors, batches, epoch_rows, predict_tensors
 
 
 @dataclass
@@ -118,7 +118,9 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
     data_device = train.device if isinstance(train, Streamed) else train.y.device
     device = speed.model_device(model, data_device)
     net, timer, channels_last = _network(model, cfg, device, env.dist)
-    parts = _parts(model, cfg, pretrained, device, len(train))
+    # the rows an epoch trains on: all, less a last batch too short for batch norm
+    n = epoch_rows(len(train), cfg.batch_size, model, env.dist)
+    parts = _parts(model, cfg, pretrained, device, n)
     step = Step(net, parts, cfg, objective.loss_fn, device, data_device, env.dist)
     step.may_skip = some_rows_weigh_zero(train, objective.loss_fn)
     stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping and val is not None else None
@@ -128,7 +130,7 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
         state, position = restore(env.checkpoints.resume, parts, stopper, generator)
     good = snapshot(parts, state) if cfg.divergence.policy == "recover" else None  # the rollback point
     callbacks, saving, sampler = env.callbacks, env.saving, StepSampler(env.callbacks.callbacks, state.step)
-    n, B, K = len(train), cfg.batch_size, cfg.accumulate
+    B, K = cfg.batch_size, cfg.accumulate
     log_every, time_limit = env.mid_epoch_limits(cfg)
     start = time.perf_counter() - state.seconds  # a resumed run keeps counting its earlier seconds
     callbacks.on_train_begin({"epochs": cfg.epochs, "steps_per_epoch": math.ceil(n / B), "samples": n})
@@ -145,7 +147,7 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
         group_rows, skipped = 0, state.skipped_steps
         if timer is not None:
             timer.start(t0)
-        for i, (xs, y, w, share) in enumerate(batches(train, generator, B, state.batch, env.dist), start=state.batch):
+        for i, (xs, y, w, share) in enumerate(batches(train, generator, B, state.batch, env.dist, n), start=state.batch):
             # this micro-batch's rows, all ranks together (a rank holds only its slice)
             rows = min(n, (i + 1) * B) - i * B if env.dist.enabled else len(y)
             step.backward(xs, y, w, share, rows)

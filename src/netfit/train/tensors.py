@@ -86,37 +86,65 @@ def target_scale(pre: Any) -> float:
 
 
 # ---------------------------------------------------------------- mini-batches
-def batches(train: Tensors | Streamed, generator: torch.Generator, size: int, start: int, dist: Dist) -> Iterator[Batch]:
+def epoch_rows(n: int, size: int, model: nn.Module, dist: Dist) -> int:
+    """The rows an epoch trains on: all `n`, but under batch norm not a last batch so short that a
+    process would normalise one row (or none): that batch is dropped, as `drop_last` would.
+
+    Only then: a last batch of 1 row in one process, of fewer than 2 rows per process under DDP
+    (its rows are dealt out one by one). The permutation changes each epoch, so no row is left out
+    for good. Full batches that small are a ConfigError, as is a training split of one batch that small.
+    """
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return n
+    least = 2 * dist.world_size  # every process gets at least 2 rows of the batch
+    per = f" ({dist.world_size} processes share each batch)" if dist.enabled else ""
+    if size < least or n < least:
+        raise ConfigError("batch norm needs at least 2 rows per batch in every process", where="model.norm: batch",
+                          expected=f"train.batch_size and training rows of at least {least}{per}",
+                          found=f"train.batch_size {size}, {n} training rows",
+                          hint=f"raise train.batch_size to {least} or more, or use `model.norm: layer`")
+    tail = n % size
+    return n - tail if 0 < tail < least else n
+
+
+def batches(train: Tensors | Streamed, generator: torch.Generator, size: int, start: int, dist: Dist,
+            rows: int | None = None) -> Iterator[Batch]:
     """One epoch's mini-batches from batch `start` on: (inputs, target, weights, loss share).
 
     In-memory rows: index slices of a seeded permutation, drawn now (from `generator`); under DDP
     each rank takes its rows of every global batch, its loss weighted by its share. Streamed rows:
     the stream's shuffled blocks for a seed drawn now, sliced in order; earlier batches of a resumed
-    epoch are read again and skipped.
+    epoch are read again and skipped. `rows` (`epoch_rows`, default all): the epoch ends there.
     """
+    rows = len(train) if rows is None else rows
     if isinstance(train, Streamed):
         seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
-        return _streamed_batches(train, seed, size, start)
-    return _tensor_batches(train, torch.randperm(len(train), device=train.y.device, generator=generator), size, start, dist)
+        return _streamed_batches(train, seed, size, start, math.ceil(rows / size))
+    perm = torch.randperm(len(train), device=train.y.device, generator=generator)
+    return _tensor_batches(train, perm[:rows], size, start, dist)
 
 
 def _tensor_batches(train: Tensors, perm: torch.Tensor, size: int, start: int, dist: Dist) -> Iterator[Batch]:
-    for lo in range(start * size, len(train), size):
+    for lo in range(start * size, len(perm), size):
         idx, share = perm[lo:lo + size], 1.0
         if dist.enabled:  # this rank's rows of the global batch
             idx, share = distributed.rank_rows(idx, dist)
         yield [x[idx] for x in train.inputs], train.y[idx], train.w[idx] if train.w is not None else None, share
 
 
-def _streamed_batches(train: Streamed, seed: int, size: int, start: int) -> Iterator[Batch]:
+def _streamed_batches(train: Streamed, seed: int, size: int, start: int, limit: int) -> Iterator[Batch]:
     i = 0
     for block in train.stream.blocks(seed, size):
+        if i >= limit:  # only the epoch's last batch can be dropped (`epoch_rows`): it is its last block's
+            return
         count = math.ceil(len(block) / size)
         if i + count <= start:  # a resumed epoch: these batches were trained on before the stop
             i += count
             continue
         t = train.convert(block)
         for lo in range(0, len(t), size):
+            if i >= limit:
+                return
             if i >= start:
                 yield [x[lo:lo + size] for x in t.inputs], t.y[lo:lo + size], t.w[lo:lo + size] if t.w is not None else None, 1.0
             i += 1
