@@ -42,11 +42,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS: dict[str, dict[str, object]] = {
     "defaults": {},
     "lr 3e-3": {"train.optimizer.lr": 3e-3},
+    "betas 0.9 0.95": {"train.optimizer.betas": (0.9, 0.95)},
+    "batch 32": {"train.batch_size": 32},
     "batch 256": {"train.batch_size": 256},
     "no dropout": {"model.dropout": 0.0},
-    "layer norm": {"model.norm": "layer"},
-    "patience 30": {"train.early_stopping.patience": 30},
+    "3 x 256 silu": {"model.hidden": [256, 256, 256], "model.activation": "silu"},
     "label smoothing 0.1": {"train.label_smoothing": 0.1},
+    "robust + smooth clip 3": {"data.preprocess.numeric": "robust", "data.preprocess.clip": 3.0},
+    "periodic embeddings": {"model.numeric_embedding": "periodic"},
+    "ensemble 8": {"model.ensemble": 8},
+    "2000 steps patience 50": {"train.steps": 2000, "train.epochs": 2000, "train.early_stopping.patience": 50},
 }
 
 
@@ -157,6 +162,9 @@ def run_benchmark(sets: list[str], learners: list[str], seeds: list[int], thread
                     all_rows = ["train"] if learner.startswith("netfit") else \
                         ["train+val"] if job.kind == "series" else ["train+val", "train"]
                     fits += [(learner, replace(job, overrides=dict(overrides)), rows, variant) for rows in all_rows]
+            # the ablation ranks each variant against the contenders too (fitted once, on train+val)
+            fits += [(learner, job, "train+val", None) for learner in (learners if variants else [])
+                     if not learner.startswith("netfit") and job.kind in LEARNERS[learner].kinds]
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
@@ -197,6 +205,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1, help="CPU threads per fit (default 1)")
     ap.add_argument("--jobs", type=int, default=1, help="fits run at once, in separate processes (default 1)")
     ap.add_argument("--ablate", action="store_true", help="the ablation table: netfit with each of VARIANTS")
+    ap.add_argument("--variants", help=f"with --ablate: comma-separated variants (default all): {', '.join(VARIANTS)}")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="with --ablate: one more variant of netfit config overrides (repeatable)")
     ap.add_argument("--out", type=Path, help="markdown output (default results/quality.md, "
@@ -212,7 +221,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.seed_list = list(range(seeds))
     if args.set and not args.ablate:
         ap.error("--set adds an ablation variant: use it with --ablate")
-    args.variants = dict(VARIANTS) if args.ablate else None
+    if args.variants and not args.ablate:
+        ap.error("--variants picks ablation variants: use it with --ablate")
+    chosen = _names(ap, args.variants, VARIANTS, "--variants") or list(VARIANTS)
+    args.variants = {n: VARIANTS[n] for n in chosen} if args.ablate else None
     if args.set:
         args.variants["--set " + " ".join(args.set)] = _overrides(ap, args.set)
     args.out = args.out or RESULTS / ("quality_ablation.md" if args.ablate else "quality.md")

@@ -101,7 +101,7 @@ def netfit_fit(job: Job, rows: str, extra: dict | None = None) -> dict[str, floa
     overrides = {k.replace(".", "__"): v for k, v in job.overrides.items()}
     with tempfile.TemporaryDirectory() as out:
         run = netfit.fit(config, data=data, output_dir=out, **overrides)
-        report, metrics, run_type = run.report, run.metrics, run.config.model.type
+        report, metrics, run_type = run.report, run.metrics, run.report.get("model_type", run.config.model.type)
     task = "regression" if report["task"] == "regression" else "classification"
     if task != job.task:
         raise RuntimeError(f"netfit inferred task {report['task']!r} for a {job.task} target "

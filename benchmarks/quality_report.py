@@ -79,20 +79,8 @@ def goals(summary: dict, rank: dict, by_kind: dict, sizes: dict) -> list[str]:
         ok = mr["netfit"] is not None and (best_other is None or mr["netfit"] <= best_other)
         lines.append(_verdict(ok, f"tables: netfit mean rank {_f(mr['netfit'], 2)}, best contender {_f(best_other, 2)} "
                                   "(goal: best of five)"))
-        worse = []
-        for s in tables:
-            nf, lin = summary.get((s, "netfit")), summary.get((s, "linear"))
-            if not nf or not lin or lin["failed"]:
-                continue
-            if nf["failed"]:
-                worse.append(f"{s} (netfit failed)")
-                continue
-            pooled = float(np.sqrt((nf["std"] ** 2 + lin["std"] ** 2) / 2))
-            classify = DATASETS[s].task == "classification"
-            slack = max(pooled, 1 / sizes[s]) if classify else pooled
-            gap = (lin["mean"] - nf["mean"]) if classify else (nf["mean"] - lin["mean"])
-            if gap > slack + 1e-9:  # one test row of slack is exactly 1/n_test
-                worse.append(f"{s} ({_f(nf['mean'])} vs {_f(lin['mean'])}, slack {_f(slack)})")
+        worse = [f"{s} ({_f(summary[(s, 'netfit')]['mean'])} vs {_f(summary[(s, 'linear')]['mean'])}, slack "
+                 f"{_f(_slack(summary, s, sizes.get(s)))})" for s in tables if _worse_than_linear(summary, s, sizes.get(s))]
         lines.append(_verdict(not worse, "tables: no set worse than linear by more than max(pooled seed std, 1/n_test)"
                               + (f"; worse on {', '.join(worse)}" if worse else "")))
         med = {n: _median_seconds(summary, tables, n) for n in ("netfit", "realmlp-td")}
@@ -178,6 +166,43 @@ def section(title: str, sets: list[str], names: list[str], records: list[dict], 
     return lines + [""], summary, rank
 
 
+def against_contenders(records: list[dict], sets: list[str], variants: list[str], contenders: list[str]) -> list[str]:
+    """Each variant's mean rank among itself and the contenders (what netfit's rank would be with
+    it as the default), and the sets where it is worse than the linear model beyond noise."""
+    others = summarise([r for r in records if r.get("learner") and not r["learner"].startswith("netfit")])
+    contenders = [n for n in contenders if any(k[1] == n and k[0] in sets for k in others)]
+    if not contenders:
+        return []
+    mine = summarise([r for r in records if r.get("variant")], key="variant")
+    lines = [f"Each variant ranked against {', '.join(contenders)} (1 best of {len(contenders) + 1}); "
+             "sets where it is worse than linear by more than max(pooled seed std, 1/n_test):", "",
+             "| variant | mean rank | worse than linear |", "|---|---|---|"]
+    for v in variants:
+        combined = {**others, **{(s, "netfit"): c for (s, name), c in mine.items() if name == v}}
+        rank = ranks(combined, sets, ["netfit", *contenders])
+        worse = [s for s in sets if _worse_than_linear(combined, s, n_test(records, s))]
+        lines.append(f"| {v} | {_f(mean_rank(rank, sets, 'netfit'), 2)} | {', '.join(worse) or '-'} |")
+    return lines + [""]
+
+
+def _worse_than_linear(summary: dict, s: str, n: int | None) -> bool:
+    """netfit below the linear model by more than max(pooled seed std, 1/n_test) (classification;
+    the pooled std for regression, whose units 1/n_test does not share); a failed netfit fit is worse."""
+    me, lin = summary.get((s, "netfit")), summary.get((s, "linear"))
+    if not me or not lin or lin["failed"]:
+        return False
+    if me["failed"]:
+        return True
+    gap = lin["mean"] - me["mean"] if DATASETS[s].task == "classification" else me["mean"] - lin["mean"]
+    return gap > _slack(summary, s, n) + 1e-9  # one test row of slack is exactly 1/n_test
+
+
+def _slack(summary: dict, s: str, n: int | None) -> float:
+    me, lin = summary[(s, "netfit")], summary[(s, "linear")]
+    pooled = float(np.sqrt((me["std"] ** 2 + lin["std"] ** 2) / 2))
+    return max(pooled, 1 / n) if DATASETS[s].task == "classification" and n else pooled
+
+
 def _rank_cell(rank: dict, summary: dict, s: str, n: str) -> str:
     if (s, n) not in rank:
         return ""
@@ -213,6 +238,9 @@ def write_report(records: list[dict], sets: list[str], learners: list[str], args
             continue
         part, summary, rank = section(titles[kind], kind_sets, names, records, key, sizes, kind == "series" and not variants)
         lines += part
+        if variants:
+            lines += against_contenders(records, kind_sets, names, [n for n in learners if kind in LEARNERS[n].kinds
+                                                                    and not n.startswith("netfit")])
         if not variants:
             all_goals += goals(summary, rank, {kind: kind_sets}, sizes)
     if variants:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_smallest_config_is_a_source_and_a_target():
     cfg = load_config({"data": {"source": "data.csv", "target": "y"}})
-    assert cfg.train.epochs == 200 and cfg.model.type == "mlp" and cfg.data.split.train == 0.7
+    assert cfg.train.epochs == 200 and cfg.model.type == "auto" and cfg.data.split.train == 0.7
 
 
 def test_bundled_sets_default_their_target():

@@ -10,11 +10,14 @@ from netfit.config import Config
 def describe_plan(cfg: Config) -> str:
     """Data shape, split sizes, class balance, model size, memory estimate, steps per epoch."""
     from netfit.data import prepare
-    from netfit.model import count_parameters, model_for
+    from netfit.data.preprocess import input_spec
+    from netfit.model import count_parameters, model_for, resolve_model
     from netfit.train.losses import resolve_loss
 
     prepared = prepare(cfg.data, cfg.seed)
     pre = prepared.preprocessor
+    chosen = " (model.type auto)" if cfg.model.type == "auto" else ""
+    cfg = cfg.model_copy(update={"model": resolve_model(cfg.model, input_spec(pre))})
     model = model_for(cfg.model, pre, prepared.task)
     n_params = count_parameters(model)
     sizes = prepared.sizes()  # streamed training rows count in full
@@ -38,10 +41,20 @@ def describe_plan(cfg: Config) -> str:
         for name, counts in prepared.summary["class_balance"].items():
             lines.append(f"  class balance ({name}): {counts}")
     lines += [
-        f"  model: {cfg.model.type} {cfg.model.hidden}, {n_params:,} parameters",
+        f"  data kind: {pre.array.spec['kind'] if pre.array is not None else 'table'}"
+        f"{' (inferred: data.kind auto)' if cfg.data.kind == 'auto' else ''}",
+        f"  model: {cfg.model.type}{chosen} {cfg.model.hidden}, {n_params:,} parameters",
         *([f"  input: {pre.array.spec}"] if pre.array is not None else []),
         f"  estimated memory: {memory / 2**20:.1f} MiB (data on device, weights, optimizer state, one batch)",
         f"  steps per epoch: {math.ceil(sizes['train'] / batch)}{' (batch_size auto: estimated at 64)' * auto}; "
-        f"at most {cfg.train.epochs} epochs",
+        f"at most {_epochs(cfg, sizes['train'], batch)} epochs",
     ]
     return "\n".join(lines)
+
+
+def _epochs(cfg: Config, n_train: int, batch: int) -> str:
+    """The epoch budget as the loop resolves it (`epochs: auto` and `steps` from the training rows)."""
+    from netfit.train.loop import with_step_budget
+
+    resolved = with_step_budget(cfg.train.model_copy(update={"batch_size": batch}), n_train).epochs
+    return str(resolved) + (f" (epochs auto: {cfg.train.steps or 'the default'} steps)" if cfg.train.epochs == "auto" else "")

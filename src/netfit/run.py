@@ -116,6 +116,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "compile_seconds": round(state.compile_seconds, 3) if cfg.train.compile else None,
         "samples_per_s": _mean_throughput(state.history),
         "n_params": count_parameters(model),
+        "model_type": type(model).__name__.lower(),  # what `model.type: auto` (the default) became
         "recoveries": state.recoveries,
         "resumed": state.resumed,
         "split_sizes": prepared.sizes(),

@@ -237,7 +237,7 @@ def reopen(state: dict[str, Any], cfg: Config) -> None:
     """Let a finished run train on when a safe change raised the limit it stopped at."""
     reason, t = state["stop_reason"], cfg.train
     es, wait = t.early_stopping, state["stopper"].get("wait", 0)
-    if ((reason == "max_epochs" and state["epoch"] < t.epochs)
+    if ((reason == "max_epochs" and t.epochs != "auto" and state["epoch"] < t.epochs)
             or (reason == "max_time" and (t.max_time is None or state["seconds"] < t.max_time))
             or (reason == "early_stopping" and es is not None and wait < es.patience)):
         state["stop_reason"], state["stop_message"] = None, ""

@@ -101,3 +101,24 @@ def test_npz_sequences_with_lengths(make_cfg, tmp_path):
     with pytest.raises(DataError, match="wrong shape"):
         np.savez(tmp_path / "bad.npz", x=np.zeros((40, 6, 2, 2, 2)), y=np.tile([0, 1], 20))
         prepare(make_cfg(source=str(tmp_path / "bad.npz"), kind="image"), seed=0)
+
+
+@pytest.mark.parametrize("shape, kind", [((5, 8, 8), "image"), ((5, 25, 25), "image"), ((5, 28, 28, 3), "image"),
+                                         ((5, 150, 1), "table"), ((5, 100, 6), "table"),
+                                         ((5, 64, 10), "table"), ((5, 30), "table")])
+def test_the_kind_of_an_array_follows_its_shape(shape, kind):
+    from netfit.data.arrays import array_kind
+
+    assert array_kind(shape) == kind
+
+
+def test_image_shaped_arrays_are_read_as_images_under_kind_auto(make_cfg):
+    rng = np.random.default_rng(0)
+    images = prepare(make_cfg(), seed=0, data=(rng.random((40, 8, 8)), np.tile([0, 1], 20)))
+    assert images.preprocessor.array.spec["kind"] == "image" and images.splits["train"].x_array.shape[1:] == (1, 8, 8)
+    series = prepare(make_cfg(), seed=0, data=(rng.random((40, 50, 2)), np.tile([0, 1], 20)))
+    assert series.preprocessor.array is None and series.preprocessor.n_num == 100  # flat, unless data.kind: sequence
+    asked = prepare(make_cfg(kind="sequence"), seed=0, data=(rng.random((40, 50, 2)), np.tile([0, 1], 20)))
+    assert asked.preprocessor.array.spec["kind"] == "sequence"
+    flat = prepare(make_cfg(kind="table"), seed=0, data=(rng.random((40, 8, 8)), np.tile([0, 1], 20)))
+    assert flat.preprocessor.array is None and flat.preprocessor.n_num == 64  # data.kind: table flattens

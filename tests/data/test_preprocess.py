@@ -233,3 +233,16 @@ def test_large_tables_transform_in_slices_to_the_same_numbers(make_mixed, monkey
     assert sliced.x_num.dtype == np.float32 and sliced.x_num.shape == whole.x_num.shape
     np.testing.assert_array_equal(sliced.x_num, whole.x_num)
     np.testing.assert_array_equal(sliced.x_cat, whole.x_cat)
+
+
+def test_smooth_clipping_bounds_outliers_and_keeps_the_middle(make_cfg):
+    from netfit.data import prepare
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(400)
+    x[:5] = [1e3, -1e3, 50.0, -50.0, 1e6]  # outliers the robust scale does not see
+    frame = pd.DataFrame({"x": x, "target": (x > 0).astype(int)})
+    scaled = {clip: prepare(make_cfg(preprocess={"numeric": "robust", "clip": clip}), seed=0, data=frame)
+              .splits["train"].x_num[:, 0] for clip in (None, 3.0)}
+    assert np.abs(scaled[None]).max() > 100 and np.abs(scaled[3.0]).max() <= 3.0
+    np.testing.assert_allclose(scaled[3.0], scaled[None] / np.sqrt(1 + (scaled[None] / 3.0) ** 2), rtol=1e-5)

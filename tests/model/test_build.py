@@ -40,3 +40,38 @@ def test_parameter_count_and_embedding_widths():
     net = build_model(model_cfg(hidden=[10], dropout=0.0), 4, [5], 3)
     emb = 3  # min(50, (5 + 1) // 2)
     assert count_parameters(net) == 5 * emb + (4 + emb) * 10 + 10 + 10 * 3 + 3
+
+
+def test_periodic_embedding_keeps_each_column_beside_its_features():
+    torch.manual_seed(0)
+    net = build_model(model_cfg(hidden=[8], numeric_embedding="periodic", numeric_embedding_dim=4), 3, [], 2)
+    x = torch.randn(5, 3)
+    h = net.numbers(x)
+    assert h.shape == (5, 3 * 4) and net.body[0].in_features == 12
+    torch.testing.assert_close(h.view(5, 3, 4)[..., 0], x)  # x itself is the first of each column's 4 values
+    assert net(x).shape == (5, 2)
+
+
+def test_an_ensemble_trains_k_members_and_predicts_their_mean_probability():
+    torch.manual_seed(0)
+    net = build_model(model_cfg(hidden=[8], ensemble=4, dropout=0.0), 3, [], 3, task="multiclass")
+    x = torch.randn(6, 3)
+    members = net.train()(x)
+    assert members.shape == (6, 4, 3)
+    p = net.eval()(x).softmax(dim=1)  # eval: the members' mean probability, as logits
+    torch.testing.assert_close(p, members.softmax(dim=-1).mean(dim=1))
+    binary = build_model(model_cfg(hidden=[8], ensemble=3, dropout=0.0), 3, [], 1, task="binary")
+    torch.testing.assert_close(torch.sigmoid(binary.eval()(x)), torch.sigmoid(binary.train()(x)).mean(dim=1),
+                               atol=1e-6, rtol=1e-6)
+    value = build_model(model_cfg(hidden=[8], ensemble=3, dropout=0.0), 3, [], 1, task="regression")
+    torch.testing.assert_close(value.eval()(x), value.train()(x).mean(dim=1))
+
+
+def test_the_loss_of_an_ensemble_is_the_mean_of_its_members_losses():
+    from netfit.train.losses import Loss
+
+    torch.manual_seed(0)
+    out, y = torch.randn(6, 4, 3), torch.randint(0, 3, (6,))
+    loss = Loss(lambda o, t, reduction: torch.nn.functional.cross_entropy(o, t, reduction=reduction), None)
+    members = torch.stack([torch.nn.functional.cross_entropy(out[:, k], y) for k in range(4)])
+    torch.testing.assert_close(loss(out, y), members.mean())

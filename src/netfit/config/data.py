@@ -51,6 +51,10 @@ class PreprocessConfig(Section):
     numeric: Literal["standardize", "minmax", "robust", "none"] = Field(
         "standardize", description="Scaling of numeric columns, fitted on the training split."
     )
+    clip: float | None = Field(
+        None, gt=0, description="Smooth clipping of scaled numeric columns, x / sqrt(1 + (x / clip)^2): outliers are "
+                                "bounded by +/-clip, values near 0 are kept (RealMLP, Holzmueller et al. 2024); null: off."
+    )
     categorical: Literal["auto", "onehot", "codes"] = Field(
         "auto", description="`onehot`, integer `codes` (for embeddings), or `auto`: one-hot up to `max_onehot` categories, codes above."
     )

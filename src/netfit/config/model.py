@@ -13,8 +13,9 @@ Init = Literal["default", "xavier_uniform", "xavier_normal", "kaiming_uniform", 
 
 
 class ModelConfig(Section):
-    type: Literal["mlp", "cnn", "rnn", "transformer"] = Field(
-        "mlp", description="Architecture: `mlp` (tables), `cnn` (images, sequences, text), `rnn` and `transformer` (sequences, text)."
+    type: Literal["auto", "mlp", "cnn", "rnn", "transformer"] = Field(
+        "auto", description="Architecture: `mlp` (tables), `cnn` (images, sequences, text), `rnn` and `transformer` "
+                            "(sequences, text); `auto`: mlp for tables, cnn for images, sequences and text."
     )
     hidden: list[int] = Field(
         default_factory=lambda: [256, 128], description="Units of each hidden layer (the dense head after a cnn, rnn or transformer)."
@@ -25,6 +26,16 @@ class ModelConfig(Section):
     init: Init = Field("kaiming_normal", description="Weight initialisation of linear layers (`default`: PyTorch's).")
     init_std: float = Field(0.02, gt=0, description="Standard deviation for `init: normal`.")
     bias_init: float = Field(0.0, description="Constant initial value of biases (ignored with `init: default`).")
+    numeric_embedding: Literal["none", "periodic"] = Field(
+        "none", description="mlp: `periodic` embeds each numeric column as cos(2 pi f x + b) with 16 learned frequencies, "
+                            "mapped to `numeric_embedding_dim` - 1 values beside x itself (Gorishniy et al. 2022; RealMLP's PBLD)."
+    )
+    numeric_embedding_dim: int = Field(4, ge=2, description="mlp: width of each numeric column's periodic embedding (x itself included).")
+    frequency_scale: float = Field(0.1, gt=0, description="mlp: standard deviation of the initial periodic frequencies.")
+    ensemble: int = Field(
+        1, ge=1, description="mlp: k > 1 trains k members sharing the hidden layers, each with its own input scaling and "
+                             "output layer (TabM-mini, Gorishniy et al. 2024); the loss is the members' mean, predictions their mean."
+    )
     embedding_dim: int | None = Field(
         None, ge=1, description="Embedding width for integer-coded categorical columns; default min(50, (cardinality+1)//2)."
     )

@@ -68,8 +68,19 @@ class CheckpointConfig(Section):
     keep: int = Field(2, ge=1, description="Keep the newest N checkpoints (plus the best epoch's); older ones are deleted.")
 
 
+AUTO_STEPS = 2000  # the step budget of `epochs: auto` when `steps` is not set
+MAX_AUTO_EPOCHS = 1000  # ... and its cap in epochs (a 10-row training split: 1000 steps)
+
+
 class TrainConfig(Section):
-    epochs: int = Field(200, ge=1, description="Maximum number of epochs.")
+    epochs: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = Field(
+        200, description="Maximum number of epochs; `auto`: enough epochs for `steps` optimizer steps (at most "
+                         f"{MAX_AUTO_EPOCHS}), so small data gets enough steps and large data is not over-trained."
+    )
+    steps: int | None = Field(
+        None, ge=1, description=f"Budget in optimizer steps: `epochs: auto` trains for this many (default {AUTO_STEPS}); "
+                                "with a number of epochs it caps them too; null: `epochs` alone."
+    )
     batch_size: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = Field(
         64, description="Mini-batch size; `auto`: the largest that fits the GPU memory budget, on CPU the throughput knee."
     )
@@ -130,6 +141,11 @@ class TrainConfig(Section):
     pretrained_lr: float | None = Field(
         None, gt=0, description="Learning rate of unfrozen weights loaded by `init_from` (default: `optimizer.lr`); new layers use `optimizer.lr`."
     )
+
+    @field_validator("epochs", mode="before")
+    @classmethod
+    def _epochs_auto_or_positive(cls, v: Any) -> Any:
+        return _auto_or_number(v, int, "a whole number >= 1, e.g. 200")
 
     @field_validator("batch_size", mode="before")
     @classmethod

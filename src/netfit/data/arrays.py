@@ -32,8 +32,10 @@ from netfit.errors import DataError
 KINDS = ("table", "image", "sequence", "text")
 
 
-def resolve_kind(cfg: DataConfig, source: str | None) -> str:
-    """The data kind: `data.kind` when set, else inferred from the fields that name an input."""
+def resolve_kind(cfg: DataConfig, source: str | None, df: pd.DataFrame | None = None) -> str:
+    """The data kind: `data.kind` when set, else inferred from the fields that name an input, else
+    from `df`: an `image` or `sequence` column of arrays (loaded from a 3-D/4-D array, see
+    `array_kind`) makes that kind."""
     if cfg.kind != "auto":
         return cfg.kind
     if cfg.text_column:
@@ -45,6 +47,24 @@ def resolve_kind(cfg: DataConfig, source: str | None) -> str:
     if cfg.image_shape or (source and not source.startswith(("<", "sklearn:", "synthetic:")) and Path(source).is_dir()
                            and not any(Path(source).rglob("*.parquet"))):  # a folder of Parquet files is a table
         return "image"
+    if df is not None and len(df):
+        for kind, column in (("image", IMAGE_COLUMN), ("sequence", SEQUENCE_COLUMN)):
+            if column in df.columns and isinstance(df[column].iloc[0], np.ndarray):
+                return kind
+    return "table"
+
+
+def array_kind(shape: tuple[int, ...]) -> str:
+    """The kind of an (N, ...) array under `data.kind: auto`: (N, H, W, C) is images, and so is
+    (N, A, B) when both sides are at least 8 and within 4x of each other (square-ish pixels: 8x8
+    digits, 28x28, 25x25 faces); other arrays stay flat table columns. (N, T, F) sequences need
+    `data.kind: sequence`: on the quality benchmark's series the flat MLP beat the default 1-D CNN
+    (docs/defaults.md), so a series is not read as one unless asked."""
+    if len(shape) == 4:
+        return "image"
+    if len(shape) == 3:
+        a, b = shape[1:]
+        return "image" if min(a, b) >= 8 and max(a, b) <= 4 * min(a, b) else "table"
     return "table"
 
 

@@ -103,7 +103,8 @@ def scaling(values: np.ndarray, method: str) -> tuple[float, float]:
         center, scale = values.min(), values.max() - values.min()
     else:  # robust: median and interquartile range
         q25, center, q75 = np.percentile(values, [25, 50, 75])
-        scale = q75 - q25
+        # a column mostly at one value (IQR 0: counts, sparse pixels) falls back to half its range
+        scale = q75 - q25 if q75 > q25 else (values.max() - values.min()) / 2
     return usable_scaling(center, scale)
 
 

@@ -82,7 +82,7 @@ def build_schema(df: pd.DataFrame, cfg: DataConfig, where: str, splitting: bool 
     _require_columns(df, cfg.ignore, where, "ignored column", "data.ignore")
     _require_columns(df, [c for c in cfg.types if c != target], where, "typed column", "data.types")
     reserved = {target, *weight, *split_columns, *cfg.ignore}
-    kind = resolve_kind(cfg, where)
+    kind = resolve_kind(cfg, where, df)
     arrays = array_columns(df, cfg, kind, reserved, where)
     if kind == "image" and arrays != [IMAGE_COLUMN]:  # flat pixel columns: no tabular features beside them
         return Schema(target, {}, cfg.weight_column, {c: "ignored (data.ignore)" for c in cfg.ignore},

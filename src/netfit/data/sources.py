@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from netfit.config import SKLEARN_DATASETS, DataConfig
-from netfit.data.arrays import frame_from_array_input, resolve_kind, row_digests
+from netfit.data.arrays import array_kind, frame_from_array_input, resolve_kind, row_digests
 from netfit.data.images import read_image_folder
 from netfit.data.messages import quote_list
 from netfit.data.parquet import is_parquet_folder, read_parquet_file, read_parquet_folder
@@ -175,6 +175,8 @@ def _read_npz(path: Path, source: str, cfg: DataConfig, require_target: bool = T
 def _arrays_frame(x: Any, y: Any, lengths: Any, cfg: DataConfig, label: str) -> pd.DataFrame:
     """Image and sequence arrays keep one array per row; other arrays become flat columns."""
     kind = resolve_kind(cfg, label)
+    if kind == "table" and cfg.kind == "auto" and not cfg.image_shape:
+        kind = array_kind(np.shape(x))  # image-shaped 3-D/4-D arrays are images, not flattened columns
     if kind in ("image", "sequence") and not (kind == "image" and np.ndim(x) == 2):  # 2-D: flat pixel columns
         return frame_from_array_input(x, y, lengths, kind, cfg.target_name(), label)
     return frame_from_arrays(x, y, cfg.target_name(), label)

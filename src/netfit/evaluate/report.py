@@ -94,7 +94,7 @@ def summary_section(run: RunFiles) -> str:
         ("task", r.get("task")),
         ("data", f"{sources} (sha256 {str((r.get('fingerprint') or {}).get('data', ''))[:12]})"),
         ("rows per split", sizes),
-        ("model", f"{model.get('type', '?')} hidden {model.get('hidden')}, {r.get('n_params', 0):,} parameters"),
+        ("model", f"{r.get('model_type') or model.get('type', '?')} hidden {model.get('hidden')}, {r.get('n_params', 0):,} parameters"),
         ("epochs", f"{r.get('epochs_run')} (best {r.get('best_epoch')}); stop: {r.get('stop_reason')}: {r.get('stop_message')}"),
         ("train time", f"{fmt(r.get('train_seconds'), 2)} s, {fmt(r.get('samples_per_s'), 0)} samples/s (median epoch)"),
         ("run folder", str(run.path)),

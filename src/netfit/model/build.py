@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -9,26 +10,61 @@ from torch import nn
 
 from netfit.config import ModelConfig
 from netfit.errors import ConfigError
-from netfit.model.layers import CategoricalEmbeddings, dense_stack, init_weights
+from netfit.model.layers import CategoricalEmbeddings, PeriodicEmbedding, dense_stack, init_weights
 
 
 class MLP(nn.Module):
     """Dense network over numeric columns plus embeddings of integer-coded categorical columns.
 
     forward(x_num (B, n_num) float, x_cat (B, n_cat) int64 | None) -> (B, n_out)
+
+    With `model.ensemble` k > 1 (TabM-mini) the k members share the hidden layers; each scales
+    the input by its own vector and has its own output layer. In training mode the output is
+    (B, k, n_out), one prediction per member, and the loss is their mean (`Loss`); in eval mode
+    it is the members' mean prediction: of probabilities (returned as logits) for classification,
+    of values for regression.
     """
 
-    def __init__(self, cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_out: int) -> None:
+    def __init__(self, cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_out: int,
+                 task: str | None = None) -> None:
         super().__init__()
+        self.numbers = (PeriodicEmbedding(n_num, cfg.numeric_embedding_dim, cfg.frequency_scale)
+                        if cfg.numeric_embedding == "periodic" and n_num else None)
         self.embed = CategoricalEmbeddings(cat_cardinalities, cfg.embedding_dim) if cat_cardinalities else None
-        n_in = n_num + (self.embed.width if self.embed else 0)
+        n_in = (self.numbers.width if self.numbers else n_num) + (self.embed.width if self.embed else 0)
         self.body, width = dense_stack(n_in, cfg.hidden, cfg.activation, cfg.dropout, cfg.norm)
-        self.head = nn.Linear(width, n_out)
+        self.k, self.task = cfg.ensemble, task
+        if self.k == 1:
+            self.head = nn.Linear(width, n_out)
+            return
+        if task is None:
+            raise ValueError("an ensemble MLP needs the task (how to average its members)")
+        # TabM-mini: random +/-1 input scalings make the members differ from the first step
+        self.adapter = nn.Parameter(torch.randint(0, 2, (self.k, n_in)).float() * 2 - 1)
+        bound = 1 / width ** 0.5  # each member's head as nn.Linear initialises one
+        self.head_weight = nn.Parameter(torch.empty(self.k, width, n_out).uniform_(-bound, bound))
+        self.head_bias = nn.Parameter(torch.empty(self.k, n_out).uniform_(-bound, bound))
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.numbers(x_num) if self.numbers is not None else x_num
         if self.embed is not None:
-            x_num = torch.cat([x_num, self.embed(x_cat)], dim=1)
-        return self.head(self.body(x_num))
+            x = torch.cat([x, self.embed(x_cat)], dim=1)
+        if self.k == 1:
+            return self.head(self.body(x))
+        B = x.shape[0]
+        h = self.body((x[:, None, :] * self.adapter).reshape(B * self.k, -1)).reshape(B, self.k, -1)
+        out = torch.einsum("bkw,kwo->bko", h, self.head_weight) + self.head_bias
+        return out if self.training else ensemble_mean(out, self.task)
+
+
+def ensemble_mean(out: torch.Tensor, task: str) -> torch.Tensor:
+    """(B, k, n_out) member outputs -> (B, n_out): the mean probability as logits, or the mean value."""
+    if task == "multiclass":
+        return torch.logsumexp(torch.log_softmax(out, dim=-1), dim=1) - math.log(out.shape[1])
+    if task == "binary":
+        p = torch.sigmoid(out).mean(dim=1).clamp(1e-7, 1 - 1e-7)
+        return torch.log(p) - torch.log1p(-p)
+    return out.mean(dim=1)
 
 
 def output_size(task: str, n_classes: int) -> int:
@@ -37,12 +73,13 @@ def output_size(task: str, n_classes: int) -> int:
 
 
 def build_model(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_out: int,
-                input_spec: dict | None = None) -> nn.Module:
+                input_spec: dict | None = None, task: str | None = None) -> nn.Module:
     """Build and initialise the configured architecture.
 
     Args:
         input_spec: the image/sequence/text input (`Preprocessor.array.spec`: kind, shape,
             vocab_size), or None for tables.
+        task: binary, multiclass or regression; needed by `model.ensemble` > 1 (how members average).
 
     Every model follows one forward contract: `forward(x_num, x_cat=None)` for tables (MLP),
     `forward(x_num, x_cat, x, lengths=None)` with an image/sequence/text input `x`.
@@ -55,20 +92,21 @@ def build_model(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_ou
         from netfit.model.custom import build_custom
 
         return build_custom(cfg, n_num, cat_cardinalities, n_out)
-    model = _architecture(cfg, n_num, cat_cardinalities, n_out, input_spec)
+    cfg = resolve_model(cfg, input_spec)
+    model = _architecture(cfg, n_num, cat_cardinalities, n_out, input_spec, task)
     init_weights(model, cfg.init, cfg.activation, cfg.init_std, cfg.bias_init)
     return model
 
 
 def _architecture(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_out: int,
-                  spec: dict | None) -> nn.Module:
+                  spec: dict | None, task: str | None) -> nn.Module:
     if cfg.type == "mlp":
         if spec is not None:
             raise ConfigError("model.type mlp reads table columns only", where="model.type",
                               expected="cnn (images, sequences, text), rnn or transformer (sequences, text)",
                               found=f"mlp on {spec['kind']} data",
                               hint="set model.type: cnn, rnn or transformer; or data.kind: table to flatten arrays into columns")
-        return MLP(cfg, n_num, cat_cardinalities, n_out)
+        return MLP(cfg, n_num, cat_cardinalities, n_out, task)
     if spec is None:
         raise ConfigError(f"model.type {cfg.type} needs images, sequences or text", where="model.type",
                           found="table data (no image, sequence or text input)",
@@ -81,13 +119,29 @@ def _architecture(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_
     return {"cnn": CNN, "rnn": RNN, "transformer": Transformer}[cfg.type](cfg, spec, n_num, cat_cardinalities, n_out)
 
 
+def resolve_model(cfg: ModelConfig, spec: dict | None) -> ModelConfig:
+    """`cfg` with `type: auto` made concrete for the input `spec` (`input_spec(preprocessor)`, None
+    for tables): mlp for tables, cnn for images, sequences and text, with the kind's recipe
+    (`KIND_DEFAULTS`) for the fields the config leaves unset."""
+    if cfg.type != "auto":
+        return cfg
+    kind = spec["kind"] if spec is not None else "table"
+    recipe = {k: v for k, v in KIND_DEFAULTS.get(kind, {}).items() if k not in cfg.model_fields_set}
+    return cfg.model_copy(update={"type": "mlp" if kind == "table" else "cnn", **recipe})
+
+
+# what `model.type: auto` changes beyond the type, per data kind, for fields the config leaves
+# unset (chosen by benchmarks/quality.py; docs/defaults.md gives the figures); none yet
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
 def model_for(cfg: ModelConfig, pre: Any, task: str) -> nn.Module:
     """The configured model for data a `Preprocessor` has read: its columns, its image, sequence or
     text input and its classes set the input and output sizes. Training, `netfit check`'s plan, the
     finders and loading a run folder all build their model here, so the four cannot drift apart."""
     from netfit.data.preprocess import input_spec
 
-    return build_model(cfg, pre.n_num, pre.cat_cardinalities, output_size(task, len(pre.classes)), input_spec(pre))
+    return build_model(cfg, pre.n_num, pre.cat_cardinalities, output_size(task, len(pre.classes)), input_spec(pre), task)
 
 
 def count_parameters(model: nn.Module) -> int:

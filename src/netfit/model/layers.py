@@ -56,6 +56,29 @@ class CategoricalEmbeddings(nn.Module):
         return torch.cat([table(codes[:, i]) for i, table in enumerate(self.tables)], dim=1)
 
 
+class PeriodicEmbedding(nn.Module):
+    """Each numeric column x as [x, relu-free linear(cos(2 pi f x + b))] with 16 learned frequencies
+    f ~ N(0, scale^2) and phases b per column: "PBLD" of RealMLP (Holzmueller et al. 2024), after the
+    periodic embeddings of Gorishniy et al. 2022. (B, n) -> (B, n * dim)."""
+
+    FREQUENCIES = 16
+
+    def __init__(self, n: int, dim: int, scale: float) -> None:
+        super().__init__()
+        f = self.FREQUENCIES
+        self.frequency = nn.Parameter(torch.randn(n, f) * scale)
+        self.phase = nn.Parameter(torch.empty(n, f).uniform_(-math.pi, math.pi))
+        bound = 1 / math.sqrt(f)
+        self.weight = nn.Parameter(torch.empty(n, f, dim - 1).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n, dim - 1).uniform_(-bound, bound))
+        self.width = n * dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = torch.cos(2 * math.pi * x[..., None] * self.frequency + self.phase)  # (B, n, f)
+        h = torch.einsum("bnf,nfd->bnd", z, self.weight) + self.bias
+        return torch.cat([x[..., None], h], dim=-1).flatten(1)
+
+
 def init_weights(module: nn.Module, scheme: str, activation: str, std: float, bias: float) -> None:
     """Initialise every Linear, convolution, recurrent, attention and Embedding weight of `module`
     by `scheme`; `default` keeps PyTorch's.

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from netfit.config import TrainConfig
+from netfit.config.train import AUTO_STEPS, MAX_AUTO_EPOCHS
 from netfit.errors import ConfigError
 from netfit.train import distributed, speed
 from netfit.train.callbacks import CallbackList, StepSampler, StopTraining
@@ -105,6 +106,16 @@ def steps_per_epoch(n: int, cfg: TrainConfig) -> int:
     return math.ceil(math.ceil(n / cfg.batch_size) / cfg.accumulate)
 
 
+def with_step_budget(cfg: TrainConfig, n: int) -> TrainConfig:
+    """`cfg` whose `epochs` is a number for `n` training rows an epoch: `auto` as many as `steps`
+    optimizer steps take (at most MAX_AUTO_EPOCHS); a number, capped by `steps` when set."""
+    if cfg.epochs != "auto" and cfg.steps is None:
+        return cfg
+    enough = math.ceil((cfg.steps or AUTO_STEPS) / steps_per_epoch(n, cfg))
+    epochs = min(enough, MAX_AUTO_EPOCHS) if cfg.epochs == "auto" else min(cfg.epochs, enough)
+    return cfg.model_copy(update={"epochs": max(1, epochs)})
+
+
 def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, cfg: TrainConfig,
              objective: Objective, env: Environment, pretrained: frozenset[str] = frozenset()) -> LoopResult:
     """Train `model` in place until a stopping criterion holds; return the state and best weights.
@@ -120,6 +131,7 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
     net, timer, channels_last = _network(model, cfg, device, env.dist)
     # the rows an epoch trains on: all, less a last batch too short for batch norm
     n = epoch_rows(len(train), cfg.batch_size, model, env.dist)
+    cfg = with_step_budget(cfg, n)
     parts = _parts(model, cfg, pretrained, device, n)
     step = Step(net, parts, cfg, objective.loss_fn, device, data_device, env.dist)
     step.may_skip = some_rows_weigh_zero(train, objective.loss_fn)

@@ -80,14 +80,23 @@ class Loss:
         """(sum(w * c_y * l), sum(w * c_y)) over these rows; the count of rows when none is weighted."""
         r = self.weigh(y, w)
         if r is None:
-            return self.rows(out, y, "sum"), len(y)
-        return (self.rows(out, y, "none") * r).sum(), r.sum()
+            return self._rows(out, y, "sum"), len(y)
+        return (self._rows(out, y, "none") * r).sum(), r.sum()
 
     def __call__(self, out: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         r = self.weigh(y, w)
         if r is None:  # torch's fused mean: one kernel fewer per step than none + mean
-            return self.rows(out, y, "mean")
-        return (self.rows(out, y, "none") * r).sum() / r.sum()
+            return self._rows(out, y, "mean")
+        return (self._rows(out, y, "none") * r).sum() / r.sum()
+
+
+    def _rows(self, out: torch.Tensor, y: torch.Tensor, reduction: str) -> torch.Tensor:
+        """The per-row loss (reduced); an ensemble's (B, k, n_out) output counts the mean of its members."""
+        if out.ndim < 3:
+            return self.rows(out, y, reduction)
+        B, k = out.shape[:2]
+        per_row = self.rows(out.flatten(0, 1), y.repeat_interleave(k), "none").view(B, k).mean(dim=1)
+        return per_row if reduction == "none" else per_row.sum() if reduction == "sum" else per_row.mean()
 
 
 def build_loss(cfg: TrainConfig, task: str, y_train: np.ndarray, classes: list, device: torch.device,

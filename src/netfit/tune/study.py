@@ -102,7 +102,7 @@ def _pruner(cfg: Config, n_objectives: int) -> optuna.pruners.BasePruner:
     if tune.pruner == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_epochs)
     if tune.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=min_epochs, max_resource=cfg.train.epochs)
+        return optuna.pruners.HyperbandPruner(min_resource=min_epochs, max_resource=cfg.train.epochs)  # "auto" is also optuna's word
     return optuna.pruners.MedianPruner(n_startup_trials=tune.startup_trials, n_warmup_steps=tune.warmup_epochs)
 
 
