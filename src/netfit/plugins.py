@@ -9,8 +9,9 @@ Contracts:
   module   `Class(n_num=, cat_cardinalities=, n_out=, **kwargs)`, an `nn.Module` called as
            `forward(x_num (B, n_num) float32, x_cat (B, n_cat) int64 | None) -> (B, n_out)`.
   loss     `fn(output, target) -> scalar tensor`, or `fn(output, target, weight)` for sample weights.
-  metric   `fn(output, target) -> scalar tensor` (higher- or lower-is-better from its name, as for
-           built-in metrics); logged as `val_<name>` and scored once on the test split.
+  metric   `fn(output, target) -> scalar tensor`, logged as `val_<name>` and scored once on the
+           test split; which way it improves is never guessed: monitoring it needs
+           `train.early_stopping.mode` (`max` or `min`), tuning it that or `tune.direction`.
   output: raw model output (logits for classification; standardized values for regression);
   target: class indices (int64) or the standardized target (float32).
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from netfit.config.base import ImportPath, Section
 
@@ -39,12 +39,49 @@ class ScheduleConfig(Section):
     max_lr: float | None = Field(None, gt=0, description="Peak rate for `one_cycle`; default 10x `optimizer.lr`.")
 
 
+# which way netfit's own metrics go (`params`, the model size, is tuning's); your own metrics have no
+# known direction: netfit does not guess one from a name
+KNOWN_MODES: dict[str, Literal["min", "max"]] = {
+    "train_loss": "min", "val_loss": "min", "val_rmse": "min", "val_mae": "min", "val_accuracy": "max", "params": "min",
+}
+
+
 class EarlyStoppingConfig(Section):
-    monitor: str = Field("val_loss", description="Logged metric to watch: val_loss, val_accuracy, val_rmse, train_loss, ...")
-    mode: Literal["auto", "min", "max"] = Field("auto", description="Whether lower or higher is better; `auto` from the name.")
+    monitor: str = Field("val_loss", description="Logged metric to watch: val_loss, val_accuracy, val_rmse, val_mae, "
+                         "train_loss, or `val_<name>` of your own metric (which needs `mode`). reduce_on_plateau follows it too.")
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="Whether lower (`min`) or higher (`max`) is better, for early stopping, restore_best, "
+        "reduce_on_plateau and tuning alike; `auto`: the known direction of netfit's own metrics (losses and errors "
+        "`min`, accuracy `max`). Your own metric has none: monitoring it needs `min` or `max`."
+    )
     patience: int = Field(10, ge=1, description="Validations without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
     restore_best: bool = Field(True, description="Restore the weights of the best validation at the end.")
+
+    @model_validator(mode="after")
+    def _direction_known(self) -> "EarlyStoppingConfig":
+        if metric_mode(self.monitor, self) is None:
+            raise ValueError(
+                f"netfit cannot tell whether a higher or a lower {self.monitor} is better: only its own metrics "
+                f"({', '.join(m for m in KNOWN_MODES if m != 'params')}) have a known direction; for your own metric set "
+                f"`mode: max` (higher is better) or `mode: min`, else check the name of the monitor")
+        return self
+
+
+def metric_mode(metric: str, early_stopping: EarlyStoppingConfig | None = None) -> Literal["min", "max"] | None:
+    """Whether a lower (`min`) or a higher (`max`) `metric` is better: the one rule that early stopping,
+    restore-best, reduce_on_plateau and tuning follow.
+
+    `train.early_stopping.mode` when it is set and `metric` is its monitor; else the known direction
+    of netfit's own metrics (`KNOWN_MODES`); else None (your own metric, named like anything: never guessed).
+
+    Example:
+        >>> metric_mode("val_accuracy"), metric_mode("val_top2"), metric_mode("val_top2", EarlyStoppingConfig(monitor="val_top2", mode="max"))
+        ('max', None, 'max')
+    """
+    if early_stopping is not None and metric == early_stopping.monitor and early_stopping.mode != "auto":
+        return early_stopping.mode
+    return KNOWN_MODES.get(metric)
 
 
 class ConvergenceConfig(Section):
@@ -130,6 +167,13 @@ class TrainConfig(Section):
     pretrained_lr: float | None = Field(
         None, gt=0, description="Learning rate of unfrozen weights loaded by `init_from` (default: `optimizer.lr`); new layers use `optimizer.lr`."
     )
+
+    @property
+    def monitored(self) -> tuple[str, Literal["min", "max"]]:
+        """The validation metric early stopping and reduce_on_plateau follow, and its `metric_mode`."""
+        es = self.early_stopping
+        metric = es.monitor if es is not None else "val_loss"
+        return metric, metric_mode(metric, es) or "min"  # validation ensures a monitor's mode is known
 
     @field_validator("batch_size", mode="before")
     @classmethod

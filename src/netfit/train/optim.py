@@ -46,10 +46,12 @@ class Schedule:
     """One interface over torch's schedulers: `after_step()`, `after_epoch()`, `after_validation(value)`.
 
     Per-step schedules (cosine with warmup, one_cycle) advance every optimizer step; step and
-    exponential advance per epoch; reduce_on_plateau follows the monitored validation value.
+    exponential advance per epoch; reduce_on_plateau follows the monitored validation value, which
+    improves downwards (`mode` "min") or upwards ("max"), as `metric_mode` says for the monitor.
     """
 
-    def __init__(self, cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps_per_epoch: int):
+    def __init__(self, cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps_per_epoch: int,
+                 mode: str = "min"):
         self.name = cfg.name
         total = max(1, epochs * steps_per_epoch)
         if cfg.name == "cosine":
@@ -64,7 +66,7 @@ class Schedule:
             self.torch = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma)
         elif cfg.name == "reduce_on_plateau":
             self.torch = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="min", factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr
+                optimizer, mode=mode, factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr
             )
         else:  # constant
             self.torch = None
@@ -88,9 +90,9 @@ class Schedule:
         if self.name in ("step", "exponential"):
             self.torch.step()
 
-    def after_validation(self, value: float, mode: str) -> None:
+    def after_validation(self, value: float) -> None:
         if self.name == "reduce_on_plateau":
-            self.torch.step(value if mode == "min" else -value)
+            self.torch.step(value)
 
     def state_dict(self) -> dict:
         if self.torch is None:
