@@ -12,8 +12,9 @@ Contracts:
   metric   `fn(output, target) -> scalar tensor`, logged as `val_<name>` and scored once on the
            test split; which way it improves is never guessed: monitoring it needs
            `train.early_stopping.mode` (`max` or `min`), tuning it that or `tune.direction`.
-  output: raw model output (logits for classification; standardized values for regression);
-  target: class indices (int64) or the standardized target (float32).
+  a loss sees what the model trains on: raw output (logits for classification, standardized values for
+  regression) and class indices (int64) or the standardized target (float32); a metric sees logits
+  and class indices, or for regression output and target in the target's own units (float32).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from netfit.config.base import ImportPath, Section
+from netfit.plugins import metric_name
 
 
 class OptimizerConfig(Section):
@@ -38,6 +39,11 @@ class ScheduleConfig(Section):
     patience: int = Field(5, ge=0, description="Epochs without improvement before `reduce_on_plateau` lowers the rate.")
     max_lr: float | None = Field(None, gt=0, description="Peak rate for `one_cycle`; default 10x `optimizer.lr`.")
 
+
+# the names of netfit's own metrics (logged as `val_<name>`, scored on the test split): yours may not
+# take one, or it would replace the built-in silently
+BUILTIN_METRIC_NAMES = ("loss", "accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc", "pr_auc",
+                        "mae", "rmse", "r2")
 
 # which way netfit's own metrics go (`params`, the model size, is tuning's); your own metrics have no
 # known direction: netfit does not guess one from a name
@@ -116,8 +122,10 @@ class TrainConfig(Section):
         "or your own `package.module:fn`, fn(output, target[, weight]) -> scalar tensor."
     )
     metrics: list[ImportPath] = Field(
-        default_factory=list, description="Your own metrics `package.module:fn`, fn(output, target) -> scalar tensor: "
-        "logged as `val_<fn>` (early stopping may monitor them) and scored on the test split."
+        default_factory=list, description="Your own metrics `package.module:fn`, fn(output, target) -> scalar tensor "
+        "(regression: output and target in the target's units): logged as `val_<fn>` (early stopping may monitor them, "
+        "with `mode`) and scored on the test split. A name of netfit's own metrics (`mae`, `accuracy`, `loss`, ...) or "
+        "a name used twice is an error."
     )
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing e: cross_entropy mixes e/K into every class; bce targets become y(1 - e) + e/2.")
     class_weight: Union[Literal["balanced"], dict[str, float], None] = Field(
@@ -174,6 +182,24 @@ class TrainConfig(Section):
         es = self.early_stopping
         metric = es.monitor if es is not None else "val_loss"
         return metric, metric_mode(metric, es) or "min"  # validation ensures a monitor's mode is known
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names_unique(cls, paths: list[str]) -> list[str]:
+        """Each metric is logged under its name: one of netfit's, or another of yours, would be replaced."""
+        problems, seen = [], {}
+        for i, path in enumerate(paths):
+            name = metric_name(path)
+            if name in BUILTIN_METRIC_NAMES:
+                problems.append(f"[{i}] {path}: the name {name!r} is netfit's own metric (logged as val_{name} and "
+                                f"scored on the test split), which yours would replace; rename your function")
+            elif name in seen:
+                problems.append(f"[{i}] {path}: the name {name!r} is taken by [{seen[name]}] {paths[seen[name]]}; "
+                                "the two would be logged as one: rename one of them")
+            seen.setdefault(name, i)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return paths
 
     @field_validator("batch_size", mode="before")
     @classmethod

@@ -28,17 +28,18 @@ from netfit.train.optim import Schedule, build_optimizer
 from netfit.train.recover import roll_back, snapshot
 from netfit.train.step import Step, some_rows_weigh_zero
 from netfit.train.stopping import EarlyStopping, converged, diverged
-from netfit.train.tensors import Streamed, Tensors, batches, epoch_rows, predict_tensors
+from netfit.train.tensors import Streamed, Tensors, batches, epoch_rows, in_target_units, predict_tensors
 
 
 @dataclass
 class Objective:
-    """What training minimises and validation reports: the loss, the task, the factor from the
-    model's output to target units (regression), and your own metrics {name: fn(output, target)}."""
+    """What training minimises and validation reports: the loss, the task, the (scale, shift) from
+    the model's standardized output to target units (regression, `target_units`), and your own
+    metrics {name: fn(output, target)}, which see regression values in the target's units."""
 
     loss_fn: LossFn
     task: str
-    target_scale: float = 1.0
+    target_units: tuple[float, float] = (1.0, 0.0)
     metrics: dict | None = None
 
 
@@ -374,12 +375,13 @@ def validate(model: nn.Module, data: Tensors, objective: Objective, cfg: TrainCo
         elif objective.task == "binary":
             metrics["val_accuracy"] = ((out.squeeze(1) > 0).long() == y).float().mean()
         else:
-            err = (out.squeeze(1) - y) * objective.target_scale  # in the target's own units
+            err = (out.squeeze(1) - y) * objective.target_units[0]  # in the target's own units
             metrics["val_rmse"] = err.square().mean().sqrt()
             metrics["val_mae"] = err.abs().mean()
         if objective.metrics:
             from netfit.plugins import score_metrics
 
-            metrics.update({f"val_{k}": v for k, v in score_metrics(objective.metrics, out, y).items()})
+            seen = in_target_units(out, y, objective.target_units) if objective.task == "regression" else (out, y)
+            metrics.update({f"val_{k}": v for k, v in score_metrics(objective.metrics, *seen).items()})
         values = torch.stack(list(metrics.values())).tolist()  # one host sync for all of them
     return dict(zip(metrics, values))
