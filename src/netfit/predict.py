@@ -108,7 +108,8 @@ def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = Fals
     from netfit.train.tensors import predict_split
 
     frame = as_frame(data, loaded, require_target)
-    split = loaded.preprocessor.transform(frame, require_target=require_target)
+    where = str(data) if isinstance(data, (str, Path)) else "data"  # errors name the file
+    split = loaded.preprocessor.transform(frame, require_target=require_target, where=where)
     bs = loaded.config.train.eval_batch_size
     return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs), split
 
