@@ -212,6 +212,37 @@ def test_cosine_warms_up_then_decays_to_min_lr():
     assert seen[-1] == pytest.approx(0.1, abs=0.01)
 
 
+@pytest.mark.parametrize("name", ["one_cycle", "cosine"])
+def test_a_per_step_schedule_resumed_past_the_end_of_a_shorter_plan_holds_its_last_rate(name):
+    """Epochs lowered on resume below the steps already taken: no error, and the rest of the run
+    trains at the shorter plan's final rate (cosine: its floor)."""
+    model = torch.nn.Linear(4, 2)
+    cfg = train_cfg(optimizer={"name": "sgd", "lr": 0.1}, schedule={"name": name})
+    opt = build_optimizer(cfg.optimizer, model)
+    sched = Schedule(cfg.schedule, opt, 0.1, epochs=4, steps_per_epoch=4)
+    for _ in range(12):  # 3 of 4 epochs done
+        opt.step()
+        sched.after_step()
+    state = sched.state_dict()
+    short_opt = build_optimizer(cfg.optimizer, model)
+    short = Schedule(cfg.schedule, short_opt, 0.1, epochs=2, steps_per_epoch=4)
+    ended = []
+    for _ in range(8):  # a run planned for 2 epochs, to its end
+        short_opt.step()
+        short.after_step()
+        ended.append(short_opt.param_groups[0]["lr"])
+    resumed_opt = build_optimizer(cfg.optimizer, model)  # in the order a resume restores them
+    resumed = Schedule(cfg.schedule, resumed_opt, 0.1, epochs=2, steps_per_epoch=4)
+    resumed_opt.load_state_dict(opt.state_dict())
+    resumed.load_state_dict(state)
+    rates = []
+    for _ in range(4):  # the rest of the epoch that was interrupted
+        rates.append(resumed_opt.param_groups[0]["lr"])
+        resumed_opt.step()
+        resumed.after_step()
+    assert rates == [ended[-1]] * 4
+
+
 class RateTaker(Callback):
     """The learning rate each optimizer step is taken with, and each history row's `lr`."""
 
