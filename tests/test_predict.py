@@ -72,3 +72,29 @@ def test_predict_refuses_booleans_where_a_number_was_trained(arrays_run, tmp_pat
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "x.csv: column 'x1'" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_run_folder_whose_config_breaks_a_later_training_rule_still_predicts(arrays_run, tmp_path):
+    """A run saved before netfit refused a custom monitor without a mode, or a metric named `mae`,
+    still loads to predict; training with that config (resume included) is refused."""
+    import shutil
+
+    import yaml
+
+    from netfit.config import load_config
+    from netfit.errors import ConfigError
+
+    run = tmp_path / "old-run"
+    shutil.copytree(arrays_run.path, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["train"]["metrics"] = ["mymetrics:mae", "mymetrics:top2"]
+    cfg["train"]["early_stopping"] = {**cfg["train"]["early_stopping"], "monitor": "val_top2", "mode": "auto"}
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    x = np.random.default_rng(1).normal(size=(5, 3))
+    np.testing.assert_allclose(netfit.load(run).predict_proba(x), arrays_run.predict_proba(x), atol=0)
+    assert netfit.load(run).config.train.early_stopping.monitor == "val_top2"
+    with pytest.raises(ConfigError) as e:
+        load_config(run / "config.yaml", require_data=False)
+    assert "'mae'" in str(e.value) and "val_top2" in str(e.value)
+    with pytest.raises(ConfigError):
+        netfit.fit(resume=run)

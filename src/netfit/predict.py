@@ -59,7 +59,7 @@ class Run:
     def config(self):
         from netfit.config import load_config
 
-        return load_config(self.path / "config.yaml", require_data=False)
+        return load_config(self.path / "config.yaml", require_data=False, trained=True)
 
     def predict(self, data: Any) -> "pd.DataFrame":
         """Predictions for a DataFrame, CSV/Parquet/.npz path or array: a DataFrame with `prediction`

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from netfit.config.base import ImportPath, Section
 from netfit.plugins import metric_name
@@ -65,13 +65,19 @@ class EarlyStoppingConfig(Section):
     restore_best: bool = Field(True, description="Restore the weights of the best validation at the end.")
 
     @model_validator(mode="after")
-    def _direction_known(self) -> "EarlyStoppingConfig":
-        if metric_mode(self.monitor, self) is None:
+    def _direction_known(self, info: ValidationInfo) -> "EarlyStoppingConfig":
+        if metric_mode(self.monitor, self) is None and not trained(info):
             raise ValueError(
                 f"netfit cannot tell whether a higher or a lower {self.monitor} is better: only its own metrics "
                 f"({', '.join(m for m in KNOWN_MODES if m != 'params')}) have a known direction; for your own metric set "
                 f"`mode: max` (higher is better) or `mode: min`, else check the name of the monitor")
         return self
+
+
+def trained(info: ValidationInfo) -> bool:
+    """Validating the config of a trained run to use its model: rules about how to train (added in
+    later versions) do not stop a saved model from loading; training with the config checks them."""
+    return bool(info.context and info.context.get("trained"))
 
 
 def metric_mode(metric: str, early_stopping: EarlyStoppingConfig | None = None) -> Literal["min", "max"] | None:
@@ -185,8 +191,10 @@ class TrainConfig(Section):
 
     @field_validator("metrics")
     @classmethod
-    def _metric_names_unique(cls, paths: list[str]) -> list[str]:
+    def _metric_names_unique(cls, paths: list[str], info: ValidationInfo) -> list[str]:
         """Each metric is logged under its name: one of netfit's, or another of yours, would be replaced."""
+        if trained(info):
+            return paths
         problems, seen = [], {}
         for i, path in enumerate(paths):
             name = metric_name(path)

@@ -51,7 +51,7 @@ def _refuse_booleans(s: pd.Series, column: str, where: str) -> None:
     """True/False is not a number (numpy and pandas would read it as 1/0): a boolean column, or
     Python booleans among the numbers of an object column, in a numeric column is an error."""
     if ptypes.is_bool_dtype(s):
-        mask = np.ones(len(s), dtype=bool)
+        mask = s.notna().to_numpy()  # pandas' nullable boolean may hold missing values
     elif ptypes.is_object_dtype(s):
         mask = s.map(type).isin([bool, np.bool_]).to_numpy()
     else:
@@ -61,7 +61,7 @@ def _refuse_booleans(s: pd.Series, column: str, where: str) -> None:
     rows = np.flatnonzero(mask)
     raise DataError("numeric column holds booleans", where=row_where(where, column, int(rows[0])),
                     expected="a number (or an empty cell for missing); true/false is not one",
-                    found=f"{s.iloc[rows[0]]!r} in {len(rows)} row{'s' * (len(rows) > 1)}: "
+                    found=f"{bool(s.iloc[rows[0]])} in {len(rows)} row{'s' * (len(rows) > 1)}: "
                           f"row{'s' * (len(rows) > 1)} {short_list(rows + 1)}",
                     hint=f"pass numbers (1/0, if that is what true/false stand for); a yes/no column is declared "
                          f"`types: {{{column}: boolean}}` under data:")
