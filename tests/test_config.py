@@ -99,3 +99,49 @@ def test_arbitrary_dicts_validate_or_raise_config_error(raw):
         assert isinstance(load_config(raw, require_data=False), Config)
     except ConfigError:
         pass
+
+
+@pytest.mark.parametrize("monitor", ["val_top2", "val_top2_accuracy"])
+def test_a_custom_metric_monitored_without_a_mode_is_a_config_error(monitor):
+    """netfit knows which way its own metrics go, not yours (even one named like accuracy)."""
+    train = {"metrics": [f"mynet:{monitor[4:]}"], "early_stopping": {"monitor": monitor}}
+    with pytest.raises(ConfigError) as e:
+        load_config({"data": {"source": "sklearn:iris"}, "train": train})
+    text = str(e.value)
+    assert "train.early_stopping" in text and monitor in text and "mode: max" in text
+    for mode in ("max", "min"):  # an explicit mode is the answer
+        cfg = load_config({"data": {"source": "sklearn:iris"}, "train": {**train, "early_stopping": {"monitor": monitor, "mode": mode}}})
+        assert cfg.train.early_stopping.mode == mode
+
+
+@pytest.mark.parametrize("monitor, mode", [("val_loss", "min"), ("train_loss", "min"), ("val_rmse", "min"),
+                                           ("val_mae", "min"), ("val_accuracy", "max")])
+def test_built_in_metrics_have_their_known_direction(monitor, mode):
+    from netfit.config import metric_mode
+
+    cfg = load_config({"data": {"source": "sklearn:iris"}, "train": {"early_stopping": {"monitor": monitor}}})
+    assert metric_mode(monitor, cfg.train.early_stopping) == mode
+    flipped = {"min": "max", "max": "min"}[mode]  # the config's explicit mode wins
+    cfg = load_config({"data": {"source": "sklearn:iris"}, "train": {"early_stopping": {"monitor": monitor, "mode": flipped}}})
+    assert metric_mode(monitor, cfg.train.early_stopping) == flipped
+
+
+@pytest.mark.parametrize("metrics, needles", [
+    (["mynet:mae"], ["train.metrics", "mynet:mae", "'mae'", "netfit's own"]),
+    (["mynet.scores:accuracy"], ["'accuracy'"]),
+    (["mynet:loss"], ["'loss'", "val_loss"]),
+    (["a:score", "b:score"], ["'score'", "a:score", "b:score"]),
+])
+def test_a_custom_metric_named_like_another_metric_is_a_config_error(metrics, needles):
+    """A metric of yours named like a built-in (or like another of yours) would silently replace it."""
+    with pytest.raises(ConfigError) as e:
+        load_config({"data": {"source": "sklearn:iris"}, "train": {"metrics": metrics}})
+    for needle in needles:
+        assert needle in str(e.value), (needle, str(e.value))
+
+
+def test_the_reserved_metric_names_cover_every_metric_netfit_scores():
+    from netfit.config.train import BUILTIN_METRIC_NAMES
+    from netfit.evaluate.metrics import METRIC_NAMES
+
+    assert {n for names in METRIC_NAMES.values() for n in names} | {"loss"} <= set(BUILTIN_METRIC_NAMES)

@@ -52,3 +52,49 @@ def test_predict_on_an_npz_without_y(arrays_run, tmp_path):
     with pytest.raises(DataError, match="arrays missing") as e:
         arrays_run.evaluate(str(tmp_path / "x.npz"), resamples=10)
     assert "'y'" in str(e.value)
+
+
+def test_predict_refuses_booleans_where_a_number_was_trained(arrays_run, tmp_path):
+    """True/False is not a number: a CSV column of them (read as booleans) where x1 trained on numbers
+    is a DataError naming the file, the column and the rows, in Python and in the CLI."""
+    (tmp_path / "x.csv").write_text("x0,x1,x2\n0.1,True,0.3\n0.4,False,0.6\n0.7,True,0.9\n")
+    with pytest.raises(DataError, match="numeric column holds booleans") as e:
+        arrays_run.predict(str(tmp_path / "x.csv"))
+    assert e.value.where == f"{tmp_path / 'x.csv'}: column 'x1', row 1 (line 2)"
+    assert "rows 1, 2, 3" in str(e.value)
+    import pandas as pd  # a DataFrame with Python booleans among numbers too, as JSON would give them
+
+    frame = pd.DataFrame({"x0": [0.1, 0.2], "x1": [0.5, True], "x2": [0.3, 0.4]})
+    with pytest.raises(DataError, match="numeric column holds booleans") as e:
+        arrays_run.predict(frame)
+    assert "column 'x1', row 2" in e.value.where
+    proc = subprocess.run([sys.executable, "-m", "netfit", "predict", str(arrays_run.path), "x.csv", "-o", "p.csv"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "x.csv: column 'x1'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_run_folder_whose_config_breaks_a_later_training_rule_still_predicts(arrays_run, tmp_path):
+    """A run saved before netfit refused a custom monitor without a mode, or a metric named `mae`,
+    still loads to predict; training with that config (resume included) is refused."""
+    import shutil
+
+    import yaml
+
+    from netfit.config import load_config
+    from netfit.errors import ConfigError
+
+    run = tmp_path / "old-run"
+    shutil.copytree(arrays_run.path, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["train"]["metrics"] = ["mymetrics:mae", "mymetrics:top2"]
+    cfg["train"]["early_stopping"] = {**cfg["train"]["early_stopping"], "monitor": "val_top2", "mode": "auto"}
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    x = np.random.default_rng(1).normal(size=(5, 3))
+    np.testing.assert_allclose(netfit.load(run).predict_proba(x), arrays_run.predict_proba(x), atol=0)
+    assert netfit.load(run).config.train.early_stopping.monitor == "val_top2"
+    with pytest.raises(ConfigError) as e:
+        load_config(run / "config.yaml", require_data=False)
+    assert "'mae'" in str(e.value) and "val_top2" in str(e.value)
+    with pytest.raises(ConfigError):
+        netfit.fit(resume=run)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.test_readme import blocks
@@ -39,6 +41,11 @@ def test_custom_module_snippet_trains_through_the_cli(tmp_path):
     proc = sh(".venv/bin/netfit train c.yaml -q", tmp_path, env)
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy:" in proc.stdout
+    # top2 is a score (higher is better) and the example says so: the weights kept are of its best epoch
+    (run,) = (tmp_path / "runs").iterdir()
+    history = pd.read_csv(run / "history.csv")
+    best = json.loads((run / "report.json").read_text())["best_epoch"]
+    assert best == history["epoch"][history["val_top2"].idxmax()], history[["epoch", "val_loss", "val_top2"]]
 
 
 def test_callback_snippet(tmp_path, monkeypatch, capsys):

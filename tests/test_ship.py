@@ -116,6 +116,7 @@ def test_server_health_schema_and_openapi(server):
 @pytest.mark.parametrize("payload, loc, needle", [
     ({"rows": [{k: v for k, v in ROW.items() if k != "petal width (cm)"}]}, ["body", "rows", 0, "petal width (cm)"], "required"),
     ({"rows": [ROW, {**ROW, "sepal width (cm)": "wide"}]}, ["body", "rows", 1, "sepal width (cm)"], "number"),
+    ({"rows": [ROW, {**ROW, "sepal width (cm)": True}]}, ["body", "rows", 1, "sepal width (cm)"], "not a boolean"),
     ({"rows": [ROW] * 6}, ["body", "rows"], "at most 5"),
     ({"data": [ROW]}, ["body", "rows"], "list"),
 ])
@@ -131,3 +132,13 @@ def test_server_rejects_a_csv_missing_a_column(server):
                    headers={"content-type": "text/csv"})
     assert r.status_code == 422
     assert {tuple(e["loc"]) for e in r.json()["detail"]} == {("body", 0, "petal length (cm)"), ("body", 0, "petal width (cm)")}
+
+
+def test_server_refuses_booleans_in_a_numeric_column_of_a_csv_body(server):
+    """A CSV column of True/False reads as booleans: each row's field is named."""
+    r = httpx.post(f"{server}/predict", content="sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n"
+                   "5.1,True,1.4,0.2\n5.1,False,1.4,0.2\n", headers={"content-type": "text/csv"})
+    assert r.status_code == 422, r.text
+    errors = r.json()["detail"]
+    assert [e["loc"] for e in errors] == [["body", 0, "sepal width (cm)"], ["body", 1, "sepal width (cm)"]], errors
+    assert all("not a boolean" in e["msg"] for e in errors), errors

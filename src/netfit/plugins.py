@@ -9,10 +9,12 @@ Contracts:
   module   `Class(n_num=, cat_cardinalities=, n_out=, **kwargs)`, an `nn.Module` called as
            `forward(x_num (B, n_num) float32, x_cat (B, n_cat) int64 | None) -> (B, n_out)`.
   loss     `fn(output, target) -> scalar tensor`, or `fn(output, target, weight)` for sample weights.
-  metric   `fn(output, target) -> scalar tensor` (higher- or lower-is-better from its name, as for
-           built-in metrics); logged as `val_<name>` and scored once on the test split.
-  output: raw model output (logits for classification; standardized values for regression);
-  target: class indices (int64) or the standardized target (float32).
+  metric   `fn(output, target) -> scalar tensor`, logged as `val_<name>` and scored once on the
+           test split; which way it improves is never guessed: monitoring it needs
+           `train.early_stopping.mode` (`max` or `min`), tuning it that or `tune.direction`.
+  a loss sees what the model trains on: raw output (logits for classification, standardized values for
+  regression) and class indices (int64) or the standardized target (float32); a metric sees logits
+  and class indices, or for regression output and target in the target's own units (float32).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ class Run:
     def config(self):
         from netfit.config import load_config
 
-        return load_config(self.path / "config.yaml", require_data=False)
+        return load_config(self.path / "config.yaml", require_data=False, trained=True)
 
     def predict(self, data: Any) -> "pd.DataFrame":
         """Predictions for a DataFrame, CSV/Parquet/.npz path or array: a DataFrame with `prediction`
@@ -108,7 +108,8 @@ def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = Fals
     from netfit.train.tensors import predict_split
 
     frame = as_frame(data, loaded, require_target)
-    split = loaded.preprocessor.transform(frame, require_target=require_target)
+    where = str(data) if isinstance(data, (str, Path)) else "data"  # errors name the file
+    split = loaded.preprocessor.transform(frame, require_target=require_target, where=where)
     bs = loaded.config.train.eval_batch_size
     return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs), split
 

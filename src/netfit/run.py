@@ -35,7 +35,8 @@ from netfit.train.loggers import build_loggers
 from netfit.train.loop import Environment, Objective, fit_loop
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
-from netfit.train.tensors import Streamed, Tensors, pick_device, predict_split, predict_tensors, target_scale, to_tensors
+from netfit.train.tensors import (Streamed, Tensors, in_target_units, pick_device, predict_split, predict_tensors,
+                                  target_units, to_tensors)
 from netfit.train.finders import LrFinding, find_batch_size, find_lr, resolve_auto
 
 
@@ -88,7 +89,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     else:  # the other ranks run your callbacks too, but draw and log nothing
         hooks = CallbackList(list(callbacks))
     with stop_on_signals() as stop:
-        result = fit_loop(model, train, val, cfg.train, Objective(loss_fn, prepared.task, target_scale(pre), metrics),
+        result = fit_loop(model, train, val, cfg.train, Objective(loss_fn, prepared.task, target_units(pre), metrics),
                           Environment(cfg.seed, hooks, checkpoints, stop, dist), pretrained)
     distributed.stop(dist)
     if not dist.is_main:
@@ -193,15 +194,18 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
 
 def add_custom_scores(report: dict[str, Any], metrics: dict, model: torch.nn.Module, prepared: Prepared,
                       device: torch.device, batch_size: int) -> None:
-    """Your own metrics on the test split, beside the built-in ones (a value, no interval)."""
+    """Your own metrics on the test split, beside the built-in ones (a value, no interval); regression
+    values in the target's units, as on validation."""
     test = prepared.splits.get("test")
     if not metrics or not report.get("test") or test is None:
         return
     from netfit.plugins import score_metrics
 
     tensors = to_tensors(test, device, prepared.task)
-    out = predict_tensors(model, tensors.inputs, batch_size)
-    for name, value in score_metrics(metrics, out, tensors.y).items():
+    seen = predict_tensors(model, tensors.inputs, batch_size), tensors.y
+    if prepared.task == "regression":
+        seen = in_target_units(*seen, target_units(prepared.preprocessor))
+    for name, value in score_metrics(metrics, *seen).items():
         report["test"]["metrics"][name] = {"value": float(value), "ci_low": None, "ci_high": None}
 
 

@@ -131,7 +131,7 @@ def load_model(run_dir: Path) -> LoadedModel:
     from netfit.train.tensors import pick_device
 
     meta = check_model_json(_read_model_json(run_dir / "model.json"), run_dir / "model.json", FORMAT_VERSION)
-    cfg = load_config(run_dir / "config.yaml", require_data=False)
+    cfg = load_config(run_dir / "config.yaml", require_data=False, trained=True)
     device = pick_device("auto" if cfg.train.device == "auto" else "cpu")
     try:
         pre = Preprocessor.from_dict(meta["preprocessor"])

@@ -4,7 +4,8 @@ Endpoints: `POST /predict` (JSON `{"rows": [{column: value, ...}, ...]}` or a CS
 header row), `GET /health`, `GET /schema` (the expected columns and their types, from
 model.json), and the OpenAPI spec at `/openapi.json` (browsable at `/docs`). Rows go through the
 run's saved preprocessing (`netfit.load(run).predict`). A missing column, a value of the wrong
-type or more rows than `max_rows` get a 422 whose `detail[].loc` names the row and column.
+type (`true`/`false` where a number is expected included) or more rows than `max_rows` get a 422
+whose `detail[].loc` names the row and column.
 """
 
 from __future__ import annotations
@@ -12,19 +13,29 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Optional, Union
 
+import numpy as np
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter, ValidationError, create_model
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
+                      TypeAdapter, ValidationError, create_model)
 
 from netfit._version import __version__
 from netfit.errors import DataError
 
+
+def _not_a_boolean(value: Any) -> Any:
+    """true/false is not a number, though Python (and pydantic's float) would take it as 1/0."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"a number is expected, not a boolean ({value!r}): the column is numeric")
+    return value
+
+
 # the JSON value each column type accepts (null is a missing value, imputed like in training)
 VALUE_TYPES: dict[str, Any] = {
-    "numeric": Optional[float],
+    "numeric": Optional[Annotated[float, BeforeValidator(_not_a_boolean)]],
     "boolean": Optional[bool],
     "categorical": Optional[Union[StrictStr, StrictInt, StrictFloat, StrictBool]],
 }

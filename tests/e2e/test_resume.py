@@ -193,3 +193,32 @@ def test_a_run_started_with_auto_lr_and_batch_size_resumes_with_its_resolved_val
         netfit.fit(config, resume=first.path, model__hidden=[8])
     listed = str(e.value).split("how to fix")[0]
     assert "(1 field)" in listed and "model.hidden: [16] -> [8]" in listed and "-> 'auto'" not in listed
+
+
+class StepRates(netfit.Callback):
+    """The learning rate and momentum (AdamW's beta1, which one_cycle cycles) of every optimizer step."""
+
+    sample_every = 1
+
+    def __init__(self):
+        self.rates = {}
+
+    def on_step_sampled(self, sample):
+        group = sample.optimizer.param_groups[0]
+        self.rates[sample.step] = (group["lr"], group["betas"][0])
+
+
+@pytest.mark.parametrize("schedule", ["one_cycle", "cosine"])
+def test_a_per_step_schedule_resumed_with_more_epochs_follows_the_plan_of_the_new_total(tmp_path, schedule):
+    """`train.epochs` is safe to change: a finished 2-epoch run (7 steps an epoch) resumed for 4 trains
+    on, and every step after the resume point takes the rate of a run planned for 4 epochs from the start."""
+    config = write_config(tmp_path, "mlp", epochs=2, schedule={"name": schedule}, early_stopping=None)
+    first = netfit.fit(config)
+    first_rates = first.history["lr"].tolist()
+    resumed, planned = StepRates(), StepRates()
+    more = netfit.fit(config, resume=first.path, train__epochs=4, callbacks=[resumed])
+    assert list(more.history["epoch"]) == [1, 2, 3, 4] and more.report["stop_reason"] == "max_epochs"
+    assert sorted(resumed.rates) == list(range(15, 29))  # steps 15 to 28
+    netfit.fit(config, train__epochs=4, output_dir=str(tmp_path / "planned"), callbacks=[planned])
+    assert resumed.rates == {step: rates for step, rates in planned.rates.items() if step > 14}
+    assert more.history["lr"].tolist()[:2] == first_rates  # the first two epochs kept their own plan

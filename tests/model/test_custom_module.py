@@ -122,3 +122,26 @@ def test_a_lambda_is_refused_with_a_hint():
     with pytest.raises(ConfigError) as err:
         netfit.config.load_config({"data": {"source": "sklearn:iris"}, "train": {"loss": lambda o, t: o.sum()}})
     assert "train.loss" in str(err.value) and "top level of a module" in str(err.value)
+
+
+def abs_error(output, target):
+    """Your own mean absolute error, on the values exactly as netfit hands them over."""
+    return (output.squeeze(1) - target).abs().mean()
+
+
+def target_mean(output, target):
+    return target.mean()
+
+
+def test_custom_metrics_on_regression_see_the_target_in_its_units(tmp_path):
+    """diabetes' target is ~150 +/- 77: your metric sees those numbers, not standardised ones, so it
+    agrees with netfit's own MAE on validation (every epoch) and on the test split."""
+    run = netfit.fit({"data": {"source": "sklearn:diabetes"}, "model": {"hidden": [16]},
+                      "train": {"epochs": 3, "metrics": [abs_error, target_mean]},
+                      "evaluate": {"bootstrap": 0, "baselines": False}}, output_dir=str(tmp_path))
+    history = run.history
+    assert history["val_abs_error"].tolist() == pytest.approx(history["val_mae"].tolist(), rel=1e-4)
+    assert history["val_target_mean"].iloc[0] == pytest.approx(150, abs=30)
+    metrics = run.metrics
+    assert metrics["abs_error"]["value"] == pytest.approx(metrics["mae"]["value"], rel=1e-4)
+    assert metrics["target_mean"]["value"] == pytest.approx(150, abs=30)

@@ -191,7 +191,7 @@ def test_every_schedule_and_optimizer_builds_and_steps(name):
                 opt.step()
                 sched.after_step()
             sched.after_epoch()
-            sched.after_validation(1.0, "min")
+            sched.after_validation(1.0)
             lrs.append(opt.param_groups[0]["lr"])
         assert all(lr >= 0 for lr in lrs) and lrs[0] > 0
         if name in ("step", "exponential", "cosine"):
@@ -210,6 +210,37 @@ def test_cosine_warms_up_then_decays_to_min_lr():
         sched.after_step()
     assert seen[0] == pytest.approx(0.1) and max(seen) == pytest.approx(1.0)
     assert seen[-1] == pytest.approx(0.1, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["one_cycle", "cosine"])
+def test_a_per_step_schedule_resumed_past_the_end_of_a_shorter_plan_holds_its_last_rate(name):
+    """Epochs lowered on resume below the steps already taken: no error, and the rest of the run
+    trains at the shorter plan's final rate (cosine: its floor)."""
+    model = torch.nn.Linear(4, 2)
+    cfg = train_cfg(optimizer={"name": "sgd", "lr": 0.1}, schedule={"name": name})
+    opt = build_optimizer(cfg.optimizer, model)
+    sched = Schedule(cfg.schedule, opt, 0.1, epochs=4, steps_per_epoch=4)
+    for _ in range(12):  # 3 of 4 epochs done
+        opt.step()
+        sched.after_step()
+    state = sched.state_dict()
+    short_opt = build_optimizer(cfg.optimizer, model)
+    short = Schedule(cfg.schedule, short_opt, 0.1, epochs=2, steps_per_epoch=4)
+    ended = []
+    for _ in range(8):  # a run planned for 2 epochs, to its end
+        short_opt.step()
+        short.after_step()
+        ended.append(short_opt.param_groups[0]["lr"])
+    resumed_opt = build_optimizer(cfg.optimizer, model)  # in the order a resume restores them
+    resumed = Schedule(cfg.schedule, resumed_opt, 0.1, epochs=2, steps_per_epoch=4)
+    resumed_opt.load_state_dict(opt.state_dict())
+    resumed.load_state_dict(state)
+    rates = []
+    for _ in range(4):  # the rest of the epoch that was interrupted
+        rates.append(resumed_opt.param_groups[0]["lr"])
+        resumed_opt.step()
+        resumed.after_step()
+    assert rates == [ended[-1]] * 4
 
 
 class RateTaker(Callback):
@@ -358,3 +389,29 @@ def test_a_streamed_epoch_ends_at_its_trained_rows():
     assert [len(y) for _, y, _, _ in batches(train, g, 32, 0, Dist(), 96)] == [32, 32, 32]
     assert [len(y) for _, y, _, _ in batches(train, g, 32, 0, Dist())] == [32, 32, 32, 1]
     assert [len(y) for _, y, _, _ in batches(train, g, 32, 2, Dist(), 96)] == [32]  # resumed after 2 batches
+
+
+def neg_loss(output, target):
+    """A score that rises as the model learns: the negative cross-entropy."""
+    return -F.cross_entropy(output, target)
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_reduce_on_plateau_follows_the_early_stopping_mode(digits, mode):
+    """The monitored score rises every epoch: with `mode: max` that is improvement and the rate stays;
+    with `mode: min` the same rise is no improvement, and with patience 0 the rate halves each time."""
+    x, y = digits
+    cfg = train_cfg(epochs=4, schedule={"name": "reduce_on_plateau", "patience": 0, "factor": 0.5},
+                    early_stopping={"monitor": "val_neg_loss", "mode": mode, "patience": 10})
+    torch.manual_seed(0)
+    model = build_model(load_config({"model": {"hidden": [32], "dropout": 0.0}}, require_data=False).model, 64, [], 10)
+    loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
+    val_x, val_y = load_digits(return_X_y=True)
+    val = Tensors([torch.tensor(val_x[600:900] / 16.0, dtype=torch.float32)], torch.tensor(val_y[600:900]))
+    result = fit_loop(model, Tensors([x], y), val, cfg, Objective(loss_fn, "multiclass", metrics={"neg_loss": neg_loss}),
+                      Environment(seed=0))
+    history = result.state.history
+    scores = [r["val_neg_loss"] for r in history]
+    assert scores == sorted(scores) and len(set(scores)) == 4  # the score really rose every epoch
+    assert [r["lr"] for r in history] == ([0.05] * 4 if mode == "max" else [0.05, 0.05, 0.025, 0.0125])
+    assert result.state.best_epoch == (4 if mode == "max" else 1)  # restore-best follows the same mode

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 import yaml
@@ -103,6 +104,58 @@ def test_multi_objective_search_reports_a_pareto_front(tmp_path):
     assert report["directions"] == ["maximize", "minimize"] and report["pruner"] == "none"
     assert report["pareto_front"] and all(len(row["values"]) == 2 for row in report["pareto_front"])
     assert report["best"]["number"] in [row["number"] for row in report["pareto_front"]]
+
+
+def score(output, target):
+    """Your own score, higher is better (netfit cannot know that from its name)."""
+    return (output.argmax(1) == target).float().mean()
+
+
+def test_the_study_maximises_a_custom_metric_monitored_with_mode_max(tmp_path):
+    """The study's direction is early stopping's: a score with `mode: max` picks the trial that scored highest."""
+    cfg = iris(tmp_path, 3, sampler="random", pruner="none", space={"train.optimizer.lr": {"log_uniform": [1e-5, 0.1]}})
+    cfg["train"].update({"metrics": [score], "early_stopping": {"monitor": "val_score", "mode": "max", "patience": 10}})
+    result = tune(cfg)
+    values = {t.number: t.value for t in result.study.trials}
+    assert len(set(values.values())) > 1, values  # the rates really score differently
+    assert result.report["directions"] == ["maximize"]
+    assert result.best.value == max(values.values()) and result.report["best"]["value"] == max(values.values())
+
+
+@pytest.mark.parametrize("tune_cfg, needles", [
+    ({"metric": "val_score"}, ["tune.direction", "val_score", "maximize"]),  # yours, no direction given
+    ({"metric": "val_score", "direction": "minimize"}, ["train.early_stopping.mode", "max", "minimize"]),  # contradicts
+])
+def test_the_direction_of_a_tuned_custom_metric_is_never_guessed(tmp_path, tune_cfg, needles):
+    from netfit.errors import ConfigError
+    from netfit.tune.study import objectives
+
+    cfg = iris(tmp_path, 2, **tune_cfg)
+    cfg["train"].update({"metrics": [score], "early_stopping": {"monitor": "val_loss"}})
+    if "direction" in tune_cfg:
+        cfg["train"]["early_stopping"] = {"monitor": "val_score", "mode": "max"}
+    with pytest.raises(ConfigError) as e:
+        objectives(load_config(cfg))
+    for needle in needles:
+        assert needle in str(e.value), (needle, str(e.value))
+
+
+def test_importances_of_a_multi_objective_search_follow_the_first_metrics_direction():
+    """The first metric is maximised: what matters is what makes it high. Here x lifts the top values
+    (y barely does), while below x = 0.5 only y moves them: importances for the low end would name y."""
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from netfit.tune.report import importances
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    space = {"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)}
+    for x in np.linspace(0, 1, 12):
+        for y in np.linspace(0, 1, 12):
+            params = {"x": float(x), "y": float(y)}
+            study.add_trial(create_trial(params=params, distributions=space, values=[max(x, 0.5) + 0.1 * y, 1.0]))
+    found = importances(study)
+    assert found["x"] > found["y"], found
 
 
 @pytest.mark.slow

@@ -20,12 +20,12 @@ from netfit.config.load import flatten, load_config
 from netfit.config.model import Activation, Init, ModelConfig
 from netfit.config.schema import Config, EvaluateConfig, LogConfig, TuneConfig
 from netfit.config.space import KINDS, check_space, section_type
-from netfit.config.train import (CheckpointConfig, ConvergenceConfig, DivergenceConfig, EarlyStoppingConfig,
-                                 OptimizerConfig, ScheduleConfig, TrainConfig)
+from netfit.config.train import (KNOWN_MODES, CheckpointConfig, ConvergenceConfig, DivergenceConfig, EarlyStoppingConfig,
+                                 OptimizerConfig, ScheduleConfig, TrainConfig, metric_mode)
 
 __all__ = [
-    "DEFAULT_TARGET", "KINDS", "SKLEARN_DATASETS", "Activation", "CheckpointConfig", "Config", "ConvergenceConfig", "DataConfig",
-    "DivergenceConfig", "EarlyStoppingConfig", "EvaluateConfig", "ImportPath", "Init", "LogConfig", "ModelConfig",
+    "DEFAULT_TARGET", "KINDS", "KNOWN_MODES", "SKLEARN_DATASETS", "Activation", "CheckpointConfig", "Config",
+    "ConvergenceConfig", "DataConfig", "DivergenceConfig", "EarlyStoppingConfig", "EvaluateConfig", "ImportPath", "Init", "LogConfig", "ModelConfig",
     "OptimizerConfig", "PreprocessConfig", "ScheduleConfig", "Section", "SplitConfig", "TrainConfig", "TuneConfig",
-    "check_space", "flatten", "load_config", "parse_bytes", "render_docs", "section_type",
+    "check_space", "flatten", "load_config", "metric_mode", "parse_bytes", "render_docs", "section_type",
 ]

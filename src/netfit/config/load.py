@@ -25,6 +25,7 @@ def load_config(
     overrides: "Mapping[str, Any] | list[str] | None" = None,
     *,
     require_data: bool = True,
+    trained: bool = False,
 ) -> Config:
     """Read, override and validate a config; raise one ConfigError listing every problem.
 
@@ -33,6 +34,9 @@ def load_config(
         overrides: `{"train.optimizer.lr": 3e-4}` or `["train.optimizer.lr=3e-4"]`;
             keys may also use `__` instead of dots (`train__epochs`).
         require_data: when True a data source must be configured.
+        trained: the config.yaml of a trained run, read to use its model (predict, serve, export):
+            checks of how to train (a monitor's direction, the names of your metrics) are skipped,
+            so that a run folder an earlier netfit saved still loads. Training (resume too) checks them.
 
     Example:
         >>> cfg = load_config({"data": {"source": "sklearn:iris"}}, ["train.epochs=5"])
@@ -52,7 +56,7 @@ def load_config(
     for key, value in _parse_overrides(overrides).items():
         _set_path(raw, key, value)
     try:
-        cfg = Config.model_validate(raw)
+        cfg = Config.model_validate(raw, context={"trained": trained})
     except ValidationError as e:
         problems = [_describe(err) for err in e.errors()]
         raise ConfigError(

@@ -33,7 +33,9 @@ class TuneConfig(Section):
         "early-stopping monitor. A list makes the search multi-objective (a Pareto front)."
     )
     direction: Union[Literal["minimize", "maximize"], list[Literal["minimize", "maximize"]], None] = Field(
-        None, description="Derived from the metric when omitted (losses and errors minimise, scores maximise)."
+        None, description="Derived when omitted, as early stopping's direction: `train.early_stopping.mode` for its "
+        "monitor, else the known one of netfit's metrics (losses, errors and `params` minimise, accuracy maximises); "
+        "your own metric needs one of the two. A direction contradicting a known one is an error."
     )
     sampler: Literal["tpe", "random", "grid", "cmaes"] = Field(
         "tpe", description="Optuna sampler; `grid` needs `choice` entries only, `cmaes` numeric ones."

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from netfit.config.base import ImportPath, Section
+from netfit.plugins import metric_name
 
 
 class OptimizerConfig(Section):
@@ -39,12 +40,60 @@ class ScheduleConfig(Section):
     max_lr: float | None = Field(None, gt=0, description="Peak rate for `one_cycle`; default 10x `optimizer.lr`.")
 
 
+# the names of netfit's own metrics (logged as `val_<name>`, scored on the test split): yours may not
+# take one, or it would replace the built-in silently
+BUILTIN_METRIC_NAMES = ("loss", "accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc", "pr_auc",
+                        "mae", "rmse", "r2")
+
+# which way netfit's own metrics go (`params`, the model size, is tuning's); your own metrics have no
+# known direction: netfit does not guess one from a name
+KNOWN_MODES: dict[str, Literal["min", "max"]] = {
+    "train_loss": "min", "val_loss": "min", "val_rmse": "min", "val_mae": "min", "val_accuracy": "max", "params": "min",
+}
+
+
 class EarlyStoppingConfig(Section):
-    monitor: str = Field("val_loss", description="Logged metric to watch: val_loss, val_accuracy, val_rmse, train_loss, ...")
-    mode: Literal["auto", "min", "max"] = Field("auto", description="Whether lower or higher is better; `auto` from the name.")
+    monitor: str = Field("val_loss", description="Logged metric to watch: val_loss, val_accuracy, val_rmse, val_mae, "
+                         "train_loss, or `val_<name>` of your own metric (which needs `mode`). reduce_on_plateau follows it too.")
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="Whether lower (`min`) or higher (`max`) is better, for early stopping, restore_best, "
+        "reduce_on_plateau and tuning alike; `auto`: the known direction of netfit's own metrics (losses and errors "
+        "`min`, accuracy `max`). Your own metric has none: monitoring it needs `min` or `max`."
+    )
     patience: int = Field(10, ge=1, description="Validations without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
     restore_best: bool = Field(True, description="Restore the weights of the best validation at the end.")
+
+    @model_validator(mode="after")
+    def _direction_known(self, info: ValidationInfo) -> "EarlyStoppingConfig":
+        if metric_mode(self.monitor, self) is None and not trained(info):
+            raise ValueError(
+                f"netfit cannot tell whether a higher or a lower {self.monitor} is better: only its own metrics "
+                f"({', '.join(m for m in KNOWN_MODES if m != 'params')}) have a known direction; for your own metric set "
+                f"`mode: max` (higher is better) or `mode: min`, else check the name of the monitor")
+        return self
+
+
+def trained(info: ValidationInfo) -> bool:
+    """Validating the config of a trained run to use its model: rules about how to train (added in
+    later versions) do not stop a saved model from loading; training with the config checks them."""
+    return bool(info.context and info.context.get("trained"))
+
+
+def metric_mode(metric: str, early_stopping: EarlyStoppingConfig | None = None) -> Literal["min", "max"] | None:
+    """Whether a lower (`min`) or a higher (`max`) `metric` is better: the one rule that early stopping,
+    restore-best, reduce_on_plateau and tuning follow.
+
+    `train.early_stopping.mode` when it is set and `metric` is its monitor; else the known direction
+    of netfit's own metrics (`KNOWN_MODES`); else None (your own metric, named like anything: never guessed).
+
+    Example:
+        >>> metric_mode("val_accuracy"), metric_mode("val_top2"), metric_mode("val_top2", EarlyStoppingConfig(monitor="val_top2", mode="max"))
+        ('max', None, 'max')
+    """
+    if early_stopping is not None and metric == early_stopping.monitor and early_stopping.mode != "auto":
+        return early_stopping.mode
+    return KNOWN_MODES.get(metric)
 
 
 class ConvergenceConfig(Section):
@@ -90,8 +139,10 @@ class TrainConfig(Section):
         "or your own `package.module:fn`, fn(output, target[, weight]) -> scalar tensor."
     )
     metrics: list[ImportPath] = Field(
-        default_factory=list, description="Your own metrics `package.module:fn`, fn(output, target) -> scalar tensor: "
-        "logged as `val_<fn>` (early stopping may monitor them) and scored on the test split."
+        default_factory=list, description="Your own metrics `package.module:fn`, fn(output, target) -> scalar tensor "
+        "(regression: output and target in the target's units): logged as `val_<fn>` (early stopping may monitor them, "
+        "with `mode`) and scored on the test split. A name of netfit's own metrics (`mae`, `accuracy`, `loss`, ...) or "
+        "a name used twice is an error."
     )
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing e: cross_entropy mixes e/K into every class; bce targets become y(1 - e) + e/2.")
     class_weight: Union[Literal["balanced"], dict[str, float], None] = Field(
@@ -146,6 +197,33 @@ class TrainConfig(Section):
     @classmethod
     def _epochs_auto_or_positive(cls, v: Any) -> Any:
         return _auto_or_number(v, int, "a whole number >= 1, e.g. 200")
+
+    @property
+    def monitored(self) -> tuple[str, Literal["min", "max"]]:
+        """The validation metric early stopping and reduce_on_plateau follow, and its `metric_mode`."""
+        es = self.early_stopping
+        metric = es.monitor if es is not None else "val_loss"
+        return metric, metric_mode(metric, es) or "min"  # validation ensures a monitor's mode is known
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names_unique(cls, paths: list[str], info: ValidationInfo) -> list[str]:
+        """Each metric is logged under its name: one of netfit's, or another of yours, would be replaced."""
+        if trained(info):
+            return paths
+        problems, seen = [], {}
+        for i, path in enumerate(paths):
+            name = metric_name(path)
+            if name in BUILTIN_METRIC_NAMES:
+                problems.append(f"[{i}] {path}: the name {name!r} is netfit's own metric (logged as val_{name} and "
+                                f"scored on the test split), which yours would replace; rename your function")
+            elif name in seen:
+                problems.append(f"[{i}] {path}: the name {name!r} is taken by [{seen[name]}] {paths[seen[name]]}; "
+                                "the two would be logged as one: rename one of them")
+            seen.setdefault(name, i)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return paths
 
     @field_validator("batch_size", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from netfit.data.messages import row_where
-from netfit.errors import DataError
+from netfit.errors import DataError, short_list
 
 _BOOL_WORDS = {"true": 1.0, "t": 1.0, "yes": 1.0, "y": 1.0, "1": 1.0, "1.0": 1.0,
                "false": 0.0, "f": 0.0, "no": 0.0, "n": 0.0, "0": 0.0, "0.0": 0.0}
@@ -29,8 +29,9 @@ def finite_floats(s: pd.Series) -> bool:
 
 
 def numeric_values(s: pd.Series, column: str, where: str) -> pd.Series:
-    """A column as float64; +/-inf become NaN; text is an error naming column, row and value."""
-    if ptypes.is_numeric_dtype(s) or ptypes.is_bool_dtype(s):
+    """A column as float64; +/-inf become NaN; text or booleans are an error naming column, rows and value."""
+    _refuse_booleans(s, column, where)
+    if ptypes.is_numeric_dtype(s):
         values = s.to_numpy(dtype="float64", na_value=np.nan)
     else:
         parsed = pd.to_numeric(s, errors="coerce")
@@ -44,6 +45,26 @@ def numeric_values(s: pd.Series, column: str, where: str) -> pd.Series:
         values = parsed.to_numpy(dtype="float64", na_value=np.nan)
     values = np.where(np.isinf(values), np.nan, values)
     return pd.Series(values, index=s.index, name=s.name)
+
+
+def _refuse_booleans(s: pd.Series, column: str, where: str) -> None:
+    """True/False is not a number (numpy and pandas would read it as 1/0): a boolean column, or
+    Python booleans among the numbers of an object column, in a numeric column is an error."""
+    if ptypes.is_bool_dtype(s):
+        mask = s.notna().to_numpy()  # pandas' nullable boolean may hold missing values
+    elif ptypes.is_object_dtype(s):
+        mask = s.map(type).isin([bool, np.bool_]).to_numpy()
+    else:
+        return
+    if not mask.any():
+        return
+    rows = np.flatnonzero(mask)
+    raise DataError("numeric column holds booleans", where=row_where(where, column, int(rows[0])),
+                    expected="a number (or an empty cell for missing); true/false is not one",
+                    found=f"{bool(s.iloc[rows[0]])} in {len(rows)} row{'s' * (len(rows) > 1)}: "
+                          f"row{'s' * (len(rows) > 1)} {short_list(rows + 1)}",
+                    hint=f"pass numbers (1/0, if that is what true/false stand for); a yes/no column is declared "
+                         f"`types: {{{column}: boolean}}` under data:")
 
 
 def boolean_values(s: pd.Series, column: str, where: str) -> pd.Series:

@@ -28,18 +28,19 @@ from netfit.train.losses import LossFn
 from netfit.train.optim import Schedule, build_optimizer
 from netfit.train.recover import roll_back, snapshot
 from netfit.train.step import Step, some_rows_weigh_zero
-from netfit.train.stopping import EarlyStopping, converged, diverged, metric_mode
-from netfit.train.tensors import Streamed, Tensors, batches, epoch_rows, predict_tensors
+from netfit.train.stopping import EarlyStopping, converged, diverged
+from netfit.train.tensors import Streamed, Tensors, batches, epoch_rows, in_target_units, predict_tensors
 
 
 @dataclass
 class Objective:
-    """What training minimises and validation reports: the loss, the task, the factor from the
-    model's output to target units (regression), and your own metrics {name: fn(output, target)}."""
+    """What training minimises and validation reports: the loss, the task, the (scale, shift) from
+    the model's standardized output to target units (regression, `target_units`), and your own
+    metrics {name: fn(output, target)}, which see regression values in the target's units."""
 
     loss_fn: LossFn
     task: str
-    target_scale: float = 1.0
+    target_units: tuple[float, float] = (1.0, 0.0)
     metrics: dict | None = None
 
 
@@ -218,7 +219,7 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
         improved = False
         if val is not None and len(val) and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
             row.update(validate(model, val, objective, cfg))
-            improved = _after_validation(row, state, stopper, parts.schedule, callbacks)
+            improved = _after_validation(row, state, stopper, parts.schedule, callbacks, cfg.monitored[0])
         improved = _keep_best(parts, state, train_loss, improved, stopper is None)
         row.update({"recoveries": len(state.recoveries), "seconds": time.perf_counter() - t0,
                     "samples_per_s": n / max(train_seconds, 1e-9)})
@@ -259,7 +260,7 @@ def _parts(model: nn.Module, cfg: TrainConfig, pretrained: frozenset[str], devic
     """The optimizer, its schedule and the fp16 scaler for `model`; the initial weights are the
     best so far (the fallback when the loss diverges before any epoch completes)."""
     optimizer = build_optimizer(cfg.optimizer, model, pretrained, cfg.pretrained_lr)
-    schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(n, cfg))
+    schedule = Schedule(cfg.schedule, optimizer, cfg.optimizer.lr, cfg.epochs, steps_per_epoch(n, cfg), cfg.monitored[1])
     return Parts(model, optimizer, schedule, weights_copy(model), speed.grad_scaler(cfg.precision, device))
 
 
@@ -273,19 +274,19 @@ def _epoch_position(state: TrainState, position: Position, generator: torch.Gene
 
 
 def _after_validation(row: dict[str, float], state: TrainState, stopper: EarlyStopping | None, schedule: Schedule,
-                      callbacks: CallbackList) -> bool:
-    """Callbacks, early stopping and a plateau schedule see the validation; True on a new best."""
+                      callbacks: CallbackList, monitor: str) -> bool:
+    """Callbacks, early stopping and a plateau schedule see the validation (both follow `monitor`
+    in its one direction, `TrainConfig.monitored`); True on a new best."""
     improved = False
     try:
         callbacks.on_validation_end(dict(row))
     except StopTraining as halt:  # a callback ends training at this boundary (e.g. pruning)
         state.stop_reason, state.stop_message = halt.reason, halt.message
     if stopper is not None:
-        improved = stopper.update(_monitored(row, stopper.cfg.monitor), row["epoch"])
+        improved = stopper.update(_monitored(row, monitor), row["epoch"])
         if stopper.should_stop and state.stop_reason is None:
             state.stop_reason, state.stop_message = "early_stopping", stopper.stop_message()
-    mon = stopper.cfg.monitor if stopper else "val_loss"
-    schedule.after_validation(_monitored(row, mon), metric_mode(mon))
+    schedule.after_validation(_monitored(row, monitor))
     return improved
 
 
@@ -386,12 +387,13 @@ def validate(model: nn.Module, data: Tensors, objective: Objective, cfg: TrainCo
         elif objective.task == "binary":
             metrics["val_accuracy"] = ((out.squeeze(1) > 0).long() == y).float().mean()
         else:
-            err = (out.squeeze(1) - y) * objective.target_scale  # in the target's own units
+            err = (out.squeeze(1) - y) * objective.target_units[0]  # in the target's own units
             metrics["val_rmse"] = err.square().mean().sqrt()
             metrics["val_mae"] = err.abs().mean()
         if objective.metrics:
             from netfit.plugins import score_metrics
 
-            metrics.update({f"val_{k}": v for k, v in score_metrics(objective.metrics, out, y).items()})
+            seen = in_target_units(out, y, objective.target_units) if objective.task == "regression" else (out, y)
+            metrics.update({f"val_{k}": v for k, v in score_metrics(objective.metrics, *seen).items()})
         values = torch.stack(list(metrics.values())).tolist()  # one host sync for all of them
     return dict(zip(metrics, values))

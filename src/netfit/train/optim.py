@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -46,12 +47,14 @@ class Schedule:
     """One interface over torch's schedulers: `after_step()`, `after_epoch()`, `after_validation(value)`.
 
     Per-step schedules (cosine with warmup, one_cycle) advance every optimizer step; step and
-    exponential advance per epoch; reduce_on_plateau follows the monitored validation value.
+    exponential advance per epoch; reduce_on_plateau follows the monitored validation value, which
+    improves downwards (`mode` "min") or upwards ("max"), as `metric_mode` says for the monitor.
     """
 
-    def __init__(self, cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps_per_epoch: int):
+    def __init__(self, cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps_per_epoch: int,
+                 mode: str = "min"):
         self.name = cfg.name
-        total = max(1, epochs * steps_per_epoch)
+        self.total = total = max(1, epochs * steps_per_epoch)  # the steps a per-step schedule is planned for
         if cfg.name == "cosine":
             warmup = int(cfg.warmup_epochs * steps_per_epoch)
             floor = cfg.min_lr / lr
@@ -64,7 +67,7 @@ class Schedule:
             self.torch = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma)
         elif cfg.name == "reduce_on_plateau":
             self.torch = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="min", factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr
+                optimizer, mode=mode, factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr
             )
         else:  # constant
             self.torch = None
@@ -75,6 +78,8 @@ class Schedule:
     def after_step(self) -> None:
         if self.per_step:
             self.last_step_lr = self.optimizer.param_groups[0]["lr"]  # before it advances
+            if self.name == "one_cycle" and self.torch.last_epoch >= self.total:
+                return  # past its planned end (epochs lowered on resume) one_cycle holds its last rate, as cosine its floor
             self.torch.step()
 
     def epoch_lr(self) -> float:
@@ -88,9 +93,9 @@ class Schedule:
         if self.name in ("step", "exponential"):
             self.torch.step()
 
-    def after_validation(self, value: float, mode: str) -> None:
+    def after_validation(self, value: float) -> None:
         if self.name == "reduce_on_plateau":
-            self.torch.step(value if mode == "min" else -value)
+            self.torch.step(value)
 
     def state_dict(self) -> dict:
         if self.torch is None:
@@ -98,13 +103,35 @@ class Schedule:
         state = self.torch.state_dict()
         if self.per_step:  # a checkpoint right after an epoch's last step still logs that step's rate
             state["netfit_last_step_lr"] = self.last_step_lr
+            state["netfit_total_steps"] = self.total
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        if self.torch is not None:
-            state = dict(state)
-            self.last_step_lr = state.pop("netfit_last_step_lr", None)  # None in older checkpoints
-            self.torch.load_state_dict(state)
+        if self.torch is None:
+            return
+        state = dict(state)
+        self.last_step_lr = state.pop("netfit_last_step_lr", None)  # None in older checkpoints
+        planned = state.pop("netfit_total_steps", state.get("total_steps", 1) - 1 if self.name == "one_cycle" else None)
+        if not self.per_step or planned in (None, self.total):
+            self.torch.load_state_dict(state)  # the same plan: continued exactly
+            return
+        self._replan(state)
+
+    def _replan(self, state: dict) -> None:
+        """Resumed with another total (`train.epochs` changed): the schedule is rebuilt for this run's
+        total. Its position (steps taken) comes from the checkpoint; the rates from the next step on,
+        that one included, are those of a run planned for the new total from the start."""
+        if self.name == "one_cycle":  # the phases' ends are the plan: keep this run's, not the checkpoint's
+            own = self.torch.state_dict()
+            state.update({k: own[k] for k in ("total_steps", "_schedule_phases")})
+            state["last_epoch"] = min(state["last_epoch"], self.total)  # already past a shorter plan: at its end
+        self.torch.load_state_dict(state)  # cosine's plan is its factor function, never in the state
+        with warnings.catch_warnings():  # get_lr() outside step() warns; the next step's rate is wanted here
+            warnings.filterwarnings("ignore", message="To get the last learning rate")
+            rates = self.torch.get_lr()  # one_cycle: also sets the step's momentum
+        for group, rate in zip(self.optimizer.param_groups, rates, strict=True):
+            group["lr"] = rate
+        self.torch._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
 
 def _cosine(total: int, warmup: int, floor: float):

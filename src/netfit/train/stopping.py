@@ -5,16 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from netfit.config import ConvergenceConfig, DivergenceConfig, EarlyStoppingConfig
-
-HIGHER_IS_BETTER = ("accuracy", "f1", "auc", "r2", "precision", "recall")
-
-
-def metric_mode(monitor: str, mode: str = "auto") -> str:
-    """`min` or `max`: from the config, or from the metric's name (accuracy, f1, auc, r2 go up)."""
-    if mode != "auto":
-        return mode
-    return "max" if any(k in monitor for k in HIGHER_IS_BETTER) else "min"
+from netfit.config import ConvergenceConfig, DivergenceConfig, EarlyStoppingConfig, metric_mode
 
 
 class StoppingWarning(UserWarning):
@@ -26,7 +17,7 @@ class EarlyStopping:
 
     def __init__(self, cfg: EarlyStoppingConfig) -> None:
         self.cfg = cfg
-        self.mode = metric_mode(cfg.monitor, cfg.mode)
+        self.mode = metric_mode(cfg.monitor, cfg)  # known: the config refuses a monitor without one
         self.best: float | None = None
         self.best_epoch: int | None = None
         self.wait = 0

@@ -80,9 +80,16 @@ def device_inputs(split: Split, device: torch.device) -> list[torch.Tensor]:
     return [torch.as_tensor(a, device=device) for a in split.inputs()]
 
 
-def target_scale(pre: Any) -> float:
-    """The factor that maps the model's (standardized) regression output back to target units."""
-    return float(pre.target_std) if pre.task == "regression" else 1.0
+def target_units(pre: Any) -> tuple[float, float]:
+    """(scale, shift) that map the model's standardized regression output back to target units:
+    `output * scale + shift`; (1, 0) for classification."""
+    return (float(pre.target_std), float(pre.target_mean)) if pre.task == "regression" else (1.0, 0.0)
+
+
+def in_target_units(out: torch.Tensor, y: torch.Tensor, units: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Regression outputs and targets, standardized for training, in the target's own units again."""
+    scale, shift = units
+    return out * scale + shift, y * scale + shift
 
 
 # ---------------------------------------------------------------- mini-batches

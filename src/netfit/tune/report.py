@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,13 @@ def importances(study: optuna.Study) -> dict[str, float] | None:
     varied = sorted(p for p in shared if len({repr(t.params[p]) for t in complete}) > 1)
     if not varied:
         return None
-    target = (lambda t: t.values[0]) if len(study.directions) > 1 else None
-    found = optuna.importance.get_param_importances(study, params=varied, target=target)
+    target = None  # one metric: Optuna follows the study's direction
+    if len(study.directions) > 1:  # the first metric, which Optuna's evaluator treats as lower-is-better
+        sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+        target = lambda t: sign * t.values[0]  # noqa: E731
+    with warnings.catch_warnings():  # its note that it minimises `target`: the sign above sees to that
+        warnings.filterwarnings("ignore", message=".*importances of params to achieve low `target` values")
+        found = optuna.importance.get_param_importances(study, params=varied, target=target)
     return {k: round(float(v), 4) for k, v in found.items()}
 
 

@@ -19,9 +19,9 @@ from typing import Iterator
 import optuna
 from optuna.trial import TrialState
 
-from netfit.config import Config
+from netfit.config import KNOWN_MODES, Config, metric_mode
 from netfit.errors import ConfigError
-from netfit.train.stopping import metric_mode
+from netfit.plugins import metric_name
 from netfit.tune.space import grid
 
 STUDY = "netfit"
@@ -30,19 +30,44 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)  # netfit prints its own tr
 
 
 def objectives(cfg: Config) -> tuple[list[str], list[str]]:
-    """Metric names and Optuna directions: one of each for a single-objective search."""
-    metric = cfg.tune.metric or (cfg.train.early_stopping.monitor if cfg.train.early_stopping else "val_loss")
+    """Metric names and Optuna directions: one of each for a single-objective search.
+
+    A direction is `tune.direction`'s, else `metric_mode`'s (the one rule early stopping follows:
+    `train.early_stopping.mode` for its monitor, the known direction of netfit's own metrics); never
+    guessed for your own metric. A `tune.direction` that contradicts a known direction is an error."""
+    metric = cfg.tune.metric or cfg.train.monitored[0]
     metrics = [metric] if isinstance(metric, str) else list(metric)
     given = cfg.tune.direction
-    if given is None:
-        directions = ["maximize" if metric_mode(m) == "max" else "minimize" for m in metrics]
-    else:
-        directions = [given] if isinstance(given, str) else list(given)
-    if len(directions) != len(metrics):
+    given = [given] if isinstance(given, str) else given
+    if given is not None and len(given) != len(metrics):
         raise ConfigError("tune.direction must give one direction per metric", where="tune.direction",
-                          expected=f"{len(metrics)} direction(s) for {metrics}", found=str(directions),
-                          hint="leave tune.direction out to derive it from the metric names")
-    return metrics, directions
+                          expected=f"{len(metrics)} direction(s) for {metrics}", found=str(cfg.tune.direction),
+                          hint="leave tune.direction out to derive it from the metrics (early stopping's mode for its monitor)")
+    return metrics, [_direction(m, None if given is None else given[i], cfg) for i, m in enumerate(metrics)]
+
+
+def _direction(metric: str, given: str | None, cfg: Config) -> str:
+    """Optuna's direction of one tuned metric: the given one, checked against what netfit knows of it."""
+    es = cfg.train.early_stopping
+    mode = metric_mode(metric, es)
+    known = {"min": "minimize", "max": "maximize", None: None}[mode]
+    if given is None and known is None:
+        yours = [f"val_{metric_name(p)}" for p in cfg.train.metrics]
+        if metric not in yours:
+            raise ConfigError("tune.metric is not a logged validation metric", where="tune.metric", found=metric,
+                              expected=", ".join([*(m for m in KNOWN_MODES if m.startswith("val_")), *yours, "params"]),
+                              hint="pick one of the metrics listed (history.csv of any run shows them)")
+        raise ConfigError(f"netfit cannot tell whether a higher or a lower {metric} is better (it is your own metric)",
+                          where="tune.direction", expected=f"maximize or minimize for {metric}", found="no direction given",
+                          hint=f"set tune.direction: maximize (higher is better) or minimize; or monitor {metric} in "
+                               "train.early_stopping with mode: max or min, which the study then follows")
+    if given is not None and known is not None and given != known:
+        source = ("train.early_stopping.mode" if es is not None and metric == es.monitor and es.mode != "auto"
+                  else "the known direction of netfit's own metric")
+        raise ConfigError(f"tune.direction contradicts the direction of {metric}", where="tune.direction",
+                          expected=f"{known} ({source}: {mode})", found=given,
+                          hint="leave tune.direction out: the study follows the metric's direction")
+    return given or known
 
 
 def open_study(tune_dir: Path, cfg: Config, seed_offset: int = 0) -> tuple[optuna.Study, optuna.storages.BaseStorage]:
