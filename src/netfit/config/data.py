@@ -20,7 +20,10 @@ class SplitConfig(Section):
         "auto", description="Keep class proportions in every split; `auto`: for classification when every class can be split."
     )
     group_column: str | None = Field(None, description="Rows sharing a value of this column stay in one split (no group leakage).")
-    order_column: str | None = Field(None, description="Time-ordered split: validation and test are the latest rows by this column.")
+    order_column: str | None = Field(
+        None, description="Time-ordered split: validation and test are the latest rows by this column; rows of the same "
+                          "time stay in one split."
+    )
     column: str | None = Field(None, description="A column holding `train`/`val`/`test` per row: a split given by the user.")
     method: Literal["random", "hash"] = Field(
         "random", description="`random`: seeded (stratified) shuffle, or by group/order/column when given; `hash`: each row's "
