@@ -121,3 +121,19 @@ def test_batch_norm_trains_when_the_last_batch_has_one_row(tmp_path):
                       "train": {"epochs": 3, "batch_size": 35},
                       "evaluate": {"bootstrap": 0, "baselines": False}}, output_dir=str(tmp_path))
     assert run.report["stop_reason"] == "max_epochs" and len(run.history) == 3
+
+
+def test_train_and_test_sources_stop_early_on_a_validation_split_carved_from_training(tmp_path):
+    """data.train + data.test, no data.val: validation is carved from the training rows, so early
+    stopping and restore-best work instead of silently running the whole epoch budget."""
+    frame = load_table("sklearn:breast_cancer", load_config({"data": {"source": "sklearn:breast_cancer"}}).data)
+    frame.iloc[:420].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[420:].to_csv(tmp_path / "test.csv", index=False)
+    config = {"data": {"train": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv"), "target": "target"},
+              "train": {"epochs": 60, "optimizer": {"lr": 0.05}, "early_stopping": {"patience": 2}},
+              "output_dir": str(tmp_path / "runs")}
+    run = netfit.fit(config, **QUICK)
+    assert run.report["split_sizes"] == {"train": 346, "val": 74, "test": 149}
+    assert run.report["data"]["validation"]["from"] == "carved"
+    assert run.report["stop_reason"] == "early_stopping" and run.history["val_loss"].notna().all()
+    assert "74 rows carved from the training rows" in (run.path / "report.html").read_text()

@@ -44,7 +44,7 @@ from netfit.data.shuffle import TrainStream, concat_splits
 from netfit.data.sources import file_sha256, folder_sha256
 from netfit.data.split import ROW_COLUMN, SPLITS, hash_split
 from netfit.data.stats import TrainStats
-from netfit.data.summary import Counts, class_counts, data_summary
+from netfit.data.summary import Counts, class_counts, data_summary, split_validation
 from netfit.data.values import class_labels, normalise_labels
 from netfit.errors import ConfigError, DataError
 
@@ -168,6 +168,7 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
     stream = TrainStream(chunks, lambda c: _train_rows(read, pre, c, source), stats.rows, budget)
     summary = _summary(cfg, schema, pre, stats, total, dropped, sizes, splits, train_labels, len(chunks), len(sample),
                        budget, wanted)
+    summary["validation"] = split_validation(sizes["val"], cfg.split, "hash", seed)
     fingerprint = {"data": folder_sha256(source) if Path(source).is_dir() else file_sha256(source),
                    "split": hashlib.sha256("".join(split_hash[n].hexdigest() for n in SPLITS).encode()).hexdigest()}
     return Prepared(task, splits, pre, summary, fingerprint, stream=stream)

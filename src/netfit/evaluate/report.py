@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from netfit.data.summary import describe_validation
 from netfit.errors import RunError
 from netfit.evaluate import plots
 from netfit.evaluate.html import esc, figure, fmt, grid, heat_table, metric_cell, page, section, table
@@ -194,6 +195,10 @@ def data_section(run: RunFiles) -> str:
     loaded = ", ".join(f"{k} {v}" for k, v in (d.get("rows_loaded") or {}).items())
     body = f"<p>Target <code>{esc(d.get('target'))}</code>; split: {esc(d.get('split_method'))}; " \
            f"rows loaded: {esc(loaded)}; rows used: {esc(d.get('rows_used'))}.</p>"
+    validation = describe_validation(d.get("validation"))
+    if validation:  # a run without validation rows trained without early stopping: say so where it shows
+        css = ' class="warn"' if d["validation"]["from"] == "none" else ""
+        body += f"<p{css}>Validation: {esc(validation)}.</p>"
     body += _columns_table(rows, d.get("columns") or {}, missing)
     dropped = {k: n for k, n in (d.get("rows_dropped") or {}).items() if n}
     body += "<h3>Rows dropped</h3>" + (table(["reason", "rows"], dropped.items()) if dropped else "<p>None.</p>")

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from netfit.data.summary import describe_validation
 from netfit.train.callbacks import Callback
 
 
@@ -33,6 +34,9 @@ class Progress(Callback):
             return
         sizes = ", ".join(f"{k} {n}" for k, n in self.prepared.sizes().items())
         self.console.print(f"netfit: {self.prepared.task} task; rows: {sizes}; model: {self.n_params:,} parameters")
+        validation = self.prepared.summary.get("validation") or {}
+        if validation.get("from") in ("carved", "none"):  # validation not given as such: say where it comes from
+            self.console.print(f"validation: {describe_validation(validation)}")
         self.console.print(f"run folder: {self.run_dir}")
         self.epochs = logs["epochs"]
         if self.live:
