@@ -154,6 +154,46 @@ def test_a_split_column_without_val_rows_carves_validation_from_the_train_rows(m
     assert len(no_val.splits["val"]) == 18 and no_val.summary["validation"]["from"] == "carved"
 
 
+def _labelled(n: int, labels, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"a": rng.normal(size=n), "code": rng.choice(list("abcde"), n), "y": rng.choice(labels, n)})
+
+
+def test_the_task_and_classes_come_from_the_training_data_never_the_test_file(tmp_path, make_cfg):
+    _labelled(300, range(15), 1).to_csv(tmp_path / "train.csv", index=False)
+    _labelled(80, range(15), 2).to_csv(tmp_path / "val.csv", index=False)
+    test = _labelled(100, range(30), 3).assign(code=[f"id{i}" for i in range(100)])  # unique here: an id in the test file
+    test.to_csv(tmp_path / "test.csv", index=False)
+    cfg = make_cfg(train=str(tmp_path / "train.csv"), val=str(tmp_path / "val.csv"), test=str(tmp_path / "test.csv"),
+                   target="y")
+    tuning = prepare(cfg, 0, need_test=False)  # the test file is not read
+    with pytest.warns(DataWarning, match="not seen in training"):
+        final = prepare(cfg, 0)
+    # 15 integer labels in training: multiclass in both (the test file's 30 made the final run a regression)
+    assert tuning.task == final.task == "multiclass"
+    assert tuning.preprocessor.classes == final.preprocessor.classes == list(range(15))
+    assert tuning.preprocessor.types == final.preprocessor.types == {"a": "numeric", "code": "categorical"}
+    unseen = test["y"].to_numpy() >= 15
+    y = final.splits["test"].y
+    assert np.array_equal(y == -1, unseen) and np.array_equal(y[~unseen], test["y"].to_numpy()[~unseen])
+    counts = test["y"][unseen].value_counts().sort_index()
+    assert final.summary["unseen_labels"] == {"test": {str(k): int(n) for k, n in counts.items()}}
+    assert tuning.summary["unseen_labels"] == {}
+    assert any("not seen in training" in w and "count as wrong" in w for w in final.summary["warnings"])
+
+
+def test_a_validation_label_unseen_in_training_is_a_data_error(tmp_path, make_mixed, make_cfg):
+    make_mixed(200, 1).to_csv(tmp_path / "train.csv", index=False)
+    val = make_mixed(60, 2)
+    val.loc[[7, 30], "y"] = "maybe"
+    val.to_csv(tmp_path / "val.csv", index=False)
+    with pytest.raises(DataError, match="validation labels not seen in training") as e:
+        prepare(make_cfg(train=str(tmp_path / "train.csv"), val=str(tmp_path / "val.csv"), target="y"), 0,
+                need_test=False)
+    assert e.value.where == f"{tmp_path / 'val.csv'}: column 'y', row 8 (line 9)"
+    assert e.value.found == "'maybe' (2 rows)" and "'no', 'yes'" in e.value.expected and "data.train" in e.value.hint
+
+
 def test_separate_sources_must_share_the_columns(tmp_path, make_mixed, make_cfg):
     make_mixed(100, 1).to_csv(tmp_path / "train.csv", index=False)
     make_mixed(30, 2).drop(columns="income").to_csv(tmp_path / "val.csv", index=False)

@@ -106,7 +106,11 @@ class DataConfig(Section):
     types: dict[str, Literal["numeric", "categorical", "boolean"]] = Field(
         default_factory=dict, description="Per-column type overrides; declared columns are never dropped as ids or dates."
     )
-    task: Literal["auto", "binary", "multiclass", "regression"] = Field("auto", description="The task; `auto` infers it from the target.")
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field(
+        "auto", description="The task; `auto` infers it from the training data's target (all of `source`, or `train`; never "
+                            "`val` or `test`). Classes are the training data's: a `val` label outside them is an error, "
+                            "a `test` one a warning, and its rows count as wrong."
+    )
     x_key: str = Field("x", description="Name of the feature array inside a `.npz` archive.")
     y_key: str = Field("y", description="Name of the target array inside a `.npz` archive.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split.")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from netfit.config import DataConfig
 from netfit.data.arrays import build_encoder
-from netfit.data.messages import DataWarning
+from netfit.data.messages import DataWarning, row_where, warn
 from netfit.data.prepared import LoadedTable, Prepared, Split
 from netfit.data.preprocess import Preprocessor
 from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task
@@ -27,8 +27,8 @@ from netfit.data.sources import frame_from_data, frame_sha256, load_table, sourc
 from netfit.data.split import ROW_COLUMN, SPLITS, split_rows, validate_split_columns
 from netfit.data.stream import prepare_stream, release_memory, should_stream
 from netfit.data.summary import memory_summary, split_validation
-from netfit.data.values import normalise_labels
-from netfit.errors import DataError
+from netfit.data.values import category_strings, normalise_labels
+from netfit.errors import DataError, short_list
 
 
 def prepare(cfg: DataConfig, seed: int, data: Any = None, need_test: bool = True) -> Prepared:
@@ -63,8 +63,9 @@ def _prepare(cfg: DataConfig, seed: int, data: Any, need_test: bool) -> Prepared
         cfg = cfg.model_copy(update={"split": cfg.split.carving()})
     schema = build_schema(main.frame, cfg, main.label, splitting="all" in tables or carving)
     frames, dropped_rows = _clean_tables(tables, schema, cfg)
-    task, classes = infer_task(pd.concat([f[schema.target] for f in frames.values()], ignore_index=True),
-                               cfg.task, main.label)
+    # the training data alone decides the task and classes (as it decided the column types): the one
+    # source netfit splits, or data.train; never a val or test source, read or not (tuning)
+    task, classes = infer_task(frames["all" if "all" in frames else "train"][schema.target], cfg.task, main.label)
     rows, method, split_frames, validation = _split(frames, cfg, seed, schema, task)
     del frames  # a split source's whole table: its rows now live in split_frames
     pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
@@ -77,6 +78,7 @@ def _prepare(cfg: DataConfig, seed: int, data: Any, need_test: bool) -> Prepared
                              {name: split_frames[name] for name in wanted if name in split_frames})
     summary["rows_used"] = int(sum(len(r) for r in rows.values()))  # after cleaning, every split
     summary["validation"] = validation
+    summary["unseen_labels"] = {name: unseen_label_counts(s) for name, s in splits.items() if s.unseen is not None}
     prepared = Prepared(task, splits, pre, summary, _fingerprint(tables, rows))
     del split_frames
     release_memory()  # the tables' freed pages (glibc keeps them otherwise: several times the data)
@@ -171,13 +173,46 @@ def _carve_val(rows: dict[str, np.ndarray], frames: dict[str, pd.DataFrame], cfg
 
 def _transform(pre: Preprocessor, frames: dict[str, pd.DataFrame], rows: dict[str, np.ndarray],
                wanted: list[str], labels: dict[str, str]) -> dict[str, Split]:
-    """Encode each wanted split; one without rows (no val source, fraction 0) is empty."""
+    """Encode each wanted split; one without rows (no val source, fraction 0) is empty.
+
+    A class label of the validation split that training does not hold is a DataError (the model
+    could never be right there, and early stopping would chase it); in the test split it is a
+    warning: such rows are kept with class -1 and count as wrong.
+    """
     splits = {}
     for name in wanted:
         frame = frames.get(name, frames["train"].iloc[:0])
-        splits[name] = pre.transform(frame, where=f"{labels[name]} ({name} split)")
+        where = f"{labels[name]} ({name} split)"
+        if name == "val":
+            _refuse_unseen_labels(pre, frame, labels[name])
+        splits[name] = pre.transform(frame, where=where, unseen_labels="mark" if name == "test" else "error")
         splits[name].rows = np.asarray(rows.get(name, []), dtype=np.int64)
+        if splits[name].unseen is not None:
+            counts = unseen_label_counts(splits[name])
+            warn(f"{where}: {sum(counts.values())} row(s) hold labels not seen in training: "
+                 f"{short_list(f'{label!r} ({n} rows)' for label, n in counts.items())}; the model cannot predict "
+                 f"them, so they count as wrong in the test metrics (listed in report.json: test.unseen_labels)")
     return splits
+
+
+def _refuse_unseen_labels(pre: Preprocessor, frame: pd.DataFrame, source: str) -> None:
+    if pre.task == "regression" or not len(frame):
+        return
+    unseen = pre.label_codes(frame[pre.target]) < 0
+    if not unseen.any():
+        return
+    counts = category_strings(frame[pre.target][unseen]).value_counts().sort_index()
+    raise DataError("validation labels not seen in training", where=row_where(source, pre.target, int(np.argmax(unseen))),
+                    expected=f"one of the training classes {short_list(repr(c) for c in pre.classes)}",
+                    found=short_list(f"{label!r} ({n} rows)" for label, n in counts.items()),
+                    hint="a model is validated only on classes it can predict: remove those rows from the validation "
+                         "data, or add rows of those classes to the training data (data.train)")
+
+
+def unseen_label_counts(split: Split) -> dict[str, int]:
+    """{label: rows} of a split's labels not seen in training, sorted by label."""
+    labels = pd.Series(split.unseen[split.unseen != None])  # noqa: E711 (elementwise on an object array)
+    return {str(label): int(n) for label, n in labels.value_counts().sort_index().items()}
 
 
 def _fingerprint(tables: dict[str, LoadedTable], rows: dict[str, np.ndarray]) -> dict[str, str]:

@@ -114,8 +114,9 @@ def describe_validation(validation: dict[str, Any] | None) -> str:
 
 
 def class_counts(y: np.ndarray, classes: list[Any]) -> dict[str, int]:
-    """{"label": rows} for every class, 0 included (keys as strings for JSON)."""
-    return dict(zip(map(str, classes), np.bincount(y, minlength=len(classes)).tolist()))
+    """{"label": rows} for every class, 0 included (keys as strings for JSON); rows of a label not
+    seen in training (-1) are counted apart (`unseen_labels`)."""
+    return dict(zip(map(str, classes), np.bincount(y[y >= 0], minlength=len(classes)).tolist()))
 
 
 def leakage(frames: dict[str, pd.DataFrame], schema: Schema) -> dict[str, int]:

@@ -86,10 +86,14 @@ def summary_table(report: dict[str, Any]) -> Table:
         cells = [_cell(m)] + [_cell((base[b] or {}).get("metrics", {}).get(metric)) for b in base]
         table.add_row(metric, *cells)
     # a null baseline could not be fitted: the linear one on a training split of one class
-    skipped = [f"{b}: not fitted (the training split holds one class; a logistic regression needs two)"
-               for b in base if base[b] is None]
-    if skipped:
-        table.caption = "; ".join(skipped)
+    notes = [f"{b}: not fitted (the training split holds one class; a logistic regression needs two)"
+             for b in base if base[b] is None]
+    unseen = (report.get("test") or {}).get("unseen_labels") or {}
+    if unseen:
+        notes.append(f"{sum(unseen.values())} test rows hold labels not seen in training "
+                     f"({', '.join(f'{label!r}: {n}' for label, n in unseen.items())}): counted as wrong")
+    if notes:
+        table.caption = "; ".join(notes)
     return table
 
 
