@@ -104,3 +104,20 @@ def test_find_lr_on_a_convolutional_config():
     assert "smoothed loss" in proc.stdout
     rate = float(proc.stdout.strip().splitlines()[-1].split()[1])
     assert 1e-6 < rate < 10
+
+
+def test_check_says_where_validation_comes_from_or_that_there_is_none(tmp_path):
+    rows = "".join(f"{i},{i % 3}\n" for i in range(90))
+    write(tmp_path / "train.csv", "a,y\n" + rows)
+    write(tmp_path / "test.csv", "a,y\n" + rows[:60])
+    write(tmp_path / "c.yaml", "data: {train: train.csv, test: test.csv, target: y}\n")
+    proc = netfit("check", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "validation: 16 rows carved from the training rows (17.6% = val/(train+val) of data.split, " \
+           "stratified, seed 0)" in proc.stdout
+    proc = netfit("check", "c.yaml", "--set", "data.split.val=0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "validation: none (data.split.val: 0): early stopping and restore_best are off" in proc.stdout
+    write(tmp_path / "one.yaml", "data: {source: train.csv, target: y}\n")
+    proc = netfit("check", "one.yaml", cwd=tmp_path)
+    assert "validation: 14 rows, 15% of data.source (stratified, seed 0)" in proc.stdout, proc.stdout

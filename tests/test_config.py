@@ -47,6 +47,15 @@ def test_split_fractions_must_add_up():
         load_config({"data": {"source": "sklearn:iris", "split": {"train": 0.5}}})
 
 
+def test_split_fractions_beside_data_train_need_not_add_up_only_their_val_share_counts():
+    cfg = load_config({"data": {"train": "a.csv", "target": "y", "split": {"train": 0.8, "val": 0.2}}})
+    assert cfg.data.split.val_share() == pytest.approx(0.2)
+    carving = cfg.data.split.carving()
+    assert (carving.train, carving.val, carving.test) == (pytest.approx(0.8), pytest.approx(0.2), 0.0)
+    with pytest.raises(ConfigError, match="data.split: split fractions must add up to 1"):
+        load_config({"data": {"source": "a.csv", "target": "y", "split": {"train": 0.8, "val": 0.2}}})
+
+
 @pytest.mark.parametrize("text, needle", [
     ("", "empty"),
     ("[1, 2]", "mapping"),

@@ -98,3 +98,25 @@ def test_a_run_folder_whose_config_breaks_a_later_training_rule_still_predicts(a
     assert "'mae'" in str(e.value) and "val_top2" in str(e.value)
     with pytest.raises(ConfigError):
         netfit.fit(resume=run)
+
+
+def test_a_model_fitted_on_arrays_with_constant_columns_predicts_arrays_of_the_same_layout(tmp_path):
+    from netfit import NetClassifier, NetRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5))
+    x[:, 1], x[:, 3] = 0.0, 7.0  # constant: dropped by the preprocessing, as digits' blank pixels are
+    y = (x[:, 0] > 0).astype(int)
+    run = netfit.fit(TINY, data=(x, y), output_dir=str(tmp_path / "runs"))
+    assert run.report["data"]["dropped_columns"] == {"x1": "constant in the training split",
+                                                     "x3": "constant in the training split"}
+    proba = run.predict_proba(x[:4])  # was: "expected (rows, 3), found (4, 5)"
+    assert proba.shape == (4, 2) and np.allclose(proba.sum(axis=1), 1, atol=1e-6)
+    assert list(run.predict(x[:4])["prediction"]) == list(proba.argmax(axis=1))
+    with pytest.raises(DataError, match="wrong shape") as e:
+        run.predict(x[:4, :4])
+    assert "(rows, 5)" in e.value.expected and "x0, x1, x2, x3, x4" in e.value.expected
+    clf = NetClassifier(hidden=(4,), epochs=1, random_state=0, output_dir=str(tmp_path / "clf")).fit(x, y)
+    assert clf.predict(x[:4]).shape == (4,) and clf.run_.predict_proba(x[:4]).shape == (4, 2)
+    reg = NetRegressor(hidden=(4,), epochs=1, random_state=0, output_dir=str(tmp_path / "reg")).fit(x, x[:, 0])
+    assert np.allclose(reg.predict(x[:4]), reg.run_.predict(x[:4])["prediction"], atol=1e-6)

@@ -11,6 +11,7 @@ def describe_plan(cfg: Config) -> str:
     """Data shape, split sizes, class balance, model size, memory estimate, steps per epoch."""
     from netfit.data import prepare
     from netfit.data.preprocess import input_spec
+    from netfit.data.summary import describe_validation
     from netfit.model import count_parameters, model_for, resolve_model
     from netfit.train.losses import resolve_loss
 
@@ -33,6 +34,7 @@ def describe_plan(cfg: Config) -> str:
         f"  task: {prepared.task} (loss {resolve_loss(cfg.train, prepared.task)})",
         f"  data: {rows} rows; features: {pre.n_num} numeric/one-hot, {len(pre.cat_cardinalities)} embedded",
         "  splits: " + ", ".join(f"{k} {n}" for k, n in sizes.items()),
+        f"  validation: {describe_validation(prepared.summary.get('validation'))}",
     ]
     if prepared.stream is not None:
         lines.append(f"  streaming: larger than data.memory_budget; training rows read in row groups, "

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netfit.errors import DataError, RunError
+from netfit.errors import DataError, RunError, short_list
 
 if TYPE_CHECKING:  # `import netfit` stays light: pandas, torch and the model code load on first use
     import numpy as np
@@ -84,7 +84,10 @@ class Run:
 def as_frame(data: Any, loaded: "LoadedModel", require_target: bool = False) -> "pd.DataFrame":
     """Accept a DataFrame, a CSV/Parquet/.npz path, or a 2-D array in the training column order.
 
-    An `.npz` to predict needs only its features array (`data.x_key`); to evaluate, its labels too.
+    An array has the layout of the features the model was trained on, columns the preprocessing
+    dropped (constant in training) included, so the X of `fit(data=(X, y))` predicts as it is; an
+    array of only the kept columns is accepted too. An `.npz` to predict needs only its features
+    array (`data.x_key`); to evaluate, its labels too.
     """
     import numpy as np
     import pandas as pd
@@ -96,11 +99,14 @@ def as_frame(data: Any, loaded: "LoadedModel", require_target: bool = False) -> 
 
         return load_table(str(data), loaded.config.data, require_target=require_target)
     arr = np.asarray(data)
-    cols = list(loaded.preprocessor.input_columns)
-    if arr.ndim != 2 or arr.shape[1] != len(cols):
-        raise DataError("array input has the wrong shape", expected=f"(rows, {len(cols)}) in the order {cols[:5]}...",
-                        found=str(arr.shape), hint="pass a DataFrame with the training column names")
-    return pd.DataFrame(arr, columns=cols)
+    trained = list(loaded.preprocessor.types)  # every feature column, in the training table's order
+    layouts = {len(cols): cols for cols in (list(loaded.preprocessor.input_columns), trained)}
+    if arr.ndim != 2 or arr.shape[1] not in layouts:
+        raise DataError("array input has the wrong shape", where="array input",
+                        expected=f"(rows, {len(trained)}): the training features {short_list(trained)}, in that order",
+                        found=f"shape {arr.shape}", hint="pass the columns the model was trained on, or a DataFrame "
+                                                        "with the training column names")
+    return pd.DataFrame(arr, columns=layouts[arr.shape[1]])
 
 
 def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = False):

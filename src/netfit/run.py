@@ -178,11 +178,13 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
         return {"test": None, "baselines": None}
     pre, task, ev = prepared.preprocessor, prepared.task, cfg.evaluate
     output = predict_split(model, test, task, pre, device, cfg.train.eval_batch_size)
-    y_true = pre.decode_target(test.y) if task == "regression" else test.y
+    y_true = pre.decode_target(test.y) if task == "regression" else test.y  # -1: a label not seen in training
     if run_dir is not None:
-        save_test_outputs(run_dir, task, y_true, output, pre)
+        save_test_outputs(run_dir, task, y_true, output, pre, unseen=test.unseen)
     kw = {"resamples": ev.bootstrap, "confidence": ev.confidence, "seed": cfg.seed}
     report = {"test": evaluate_predictions(task, y_true, output, pre.classes, **kw)}
+    if test.unseen is not None:  # counted as wrong above; which labels, how many rows
+        report["test"]["unseen_labels"] = prepared.summary["unseen_labels"]["test"]
     if ev.baselines:
         train = prepared.splits["train"]
         y_train = pre.decode_target(train.y) if task == "regression" else train.y
@@ -200,6 +202,9 @@ def add_custom_scores(report: dict[str, Any], metrics: dict, model: torch.nn.Mod
     if not metrics or not report.get("test") or test is None:
         return
     from netfit.plugins import score_metrics
+
+    if test.unseen is not None:  # your metric reads class indices: rows of a label the model never saw have none
+        test = test.subset(test.y >= 0)
 
     tensors = to_tensors(test, device, prepared.task)
     seen = predict_tensors(model, tensors.inputs, batch_size), tensors.y

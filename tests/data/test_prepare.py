@@ -109,6 +109,91 @@ def test_separate_sources_and_a_test_source_that_is_not_read(tmp_path, make_mixe
     assert "not-written-yet.csv" in str(e.value)
 
 
+def test_train_and_test_sources_without_val_carve_a_stratified_seeded_validation_split(tmp_path, make_mixed, make_cfg):
+    make_mixed(200, 1).to_csv(tmp_path / "train.csv", index=False)
+    make_mixed(60, 2).to_csv(tmp_path / "test.csv", index=False)
+    cfg = make_cfg(train=str(tmp_path / "train.csv"), test=str(tmp_path / "test.csv"), target="y")
+    prepared = prepare(cfg, seed=0)
+    sizes = {k: len(s) for k, s in prepared.splits.items()}
+    # val/(train+val) of the default fractions 0.7/0.15/0.15: 200 * 0.15 / 0.85 = 35 rows
+    assert sizes == {"train": 165, "val": 35, "test": 60}
+    assert prepared.summary["validation"] == {"from": "carved", "rows": 35, "share": pytest.approx(0.15 / 0.85),
+                                              "method": "stratified", "seed": 0}
+    together = np.sort(np.concatenate([prepared.splits["train"].rows, prepared.splits["val"].rows]))
+    assert np.array_equal(together, np.arange(200))  # rows of the training source, none twice
+    balance = prepared.summary["class_balance"]
+    assert abs(balance["val"]["yes"] / 35 - balance["train"]["yes"] / 165) < 0.05  # stratified
+    tuning, other = prepare(cfg, seed=0, need_test=False), prepare(cfg, seed=1)
+    assert np.array_equal(tuning.splits["val"].rows, prepared.splits["val"].rows)  # seeded, test file or not
+    assert not np.array_equal(other.splits["val"].rows, prepared.splits["val"].rows)
+    # the fractions need not add up to 1 beside data.train: only val/(train+val) is used
+    wide = prepare(make_cfg(train=cfg.train, test=cfg.test, target="y", split={"train": 0.8, "val": 0.2}), seed=0)
+    assert len(wide.splits["val"]) == 40
+    off = prepare(make_cfg(train=cfg.train, test=cfg.test, target="y", split={"val": 0.0}), seed=0)
+    assert len(off.splits["val"]) == 0 and len(off.splits["train"]) == 200
+    assert off.summary["validation"] == {"from": "none", "rows": 0, "reason": "data.split.val: 0"}
+    # with an order column the carved validation rows are the latest of the training source
+    make_mixed(200, 1).assign(t=np.arange(200)[::-1]).to_csv(tmp_path / "timed.csv", index=False)
+    timed = prepare(make_cfg(train=str(tmp_path / "timed.csv"), test=cfg.test, target="y",
+                             split={"order_column": "t"}), seed=0)
+    t = np.arange(200)[::-1]
+    assert t[timed.splits["val"].rows].min() > t[timed.splits["train"].rows].max()
+    assert timed.summary["validation"]["method"] == "order" and "t" not in timed.preprocessor.input_columns
+
+
+def test_a_split_column_without_val_rows_carves_validation_from_the_train_rows(make_mixed, make_cfg):
+    df = make_mixed(200).assign(part=["test" if i % 5 == 0 else "train" for i in range(200)])
+    prepared = prepare(make_cfg(target="y", split={"column": "part"}), 0, data=df)
+    assert {k: len(s) for k, s in prepared.splits.items()} == {"train": 132, "val": 28, "test": 40}
+    assert set(df["part"].iloc[prepared.splits["val"].rows]) == {"train"}
+    assert prepared.summary["validation"]["from"] == "carved" and prepared.summary["split_method"] == "column"
+    marked = df.assign(part=np.where(np.arange(200) % 10 == 1, "val", df["part"]))
+    assert prepare(make_cfg(target="y", split={"column": "part"}), 0, data=marked).summary["validation"] == \
+        {"from": "column", "rows": 20}
+    no_val = prepare(make_cfg(target="y"), 0, data={"train": make_mixed(100, 1), "test": make_mixed(30, 2)})
+    assert len(no_val.splits["val"]) == 18 and no_val.summary["validation"]["from"] == "carved"
+
+
+def _labelled(n: int, labels, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"a": rng.normal(size=n), "code": rng.choice(list("abcde"), n), "y": rng.choice(labels, n)})
+
+
+def test_the_task_and_classes_come_from_the_training_data_never_the_test_file(tmp_path, make_cfg):
+    _labelled(300, range(15), 1).to_csv(tmp_path / "train.csv", index=False)
+    _labelled(80, range(15), 2).to_csv(tmp_path / "val.csv", index=False)
+    test = _labelled(100, range(30), 3).assign(code=[f"id{i}" for i in range(100)])  # unique here: an id in the test file
+    test.to_csv(tmp_path / "test.csv", index=False)
+    cfg = make_cfg(train=str(tmp_path / "train.csv"), val=str(tmp_path / "val.csv"), test=str(tmp_path / "test.csv"),
+                   target="y")
+    tuning = prepare(cfg, 0, need_test=False)  # the test file is not read
+    with pytest.warns(DataWarning, match="not seen in training"):
+        final = prepare(cfg, 0)
+    # 15 integer labels in training: multiclass in both (the test file's 30 made the final run a regression)
+    assert tuning.task == final.task == "multiclass"
+    assert tuning.preprocessor.classes == final.preprocessor.classes == list(range(15))
+    assert tuning.preprocessor.types == final.preprocessor.types == {"a": "numeric", "code": "categorical"}
+    unseen = test["y"].to_numpy() >= 15
+    y = final.splits["test"].y
+    assert np.array_equal(y == -1, unseen) and np.array_equal(y[~unseen], test["y"].to_numpy()[~unseen])
+    counts = test["y"][unseen].value_counts().sort_index()
+    assert final.summary["unseen_labels"] == {"test": {str(k): int(n) for k, n in counts.items()}}
+    assert tuning.summary["unseen_labels"] == {}
+    assert any("not seen in training" in w and "count as wrong" in w for w in final.summary["warnings"])
+
+
+def test_a_validation_label_unseen_in_training_is_a_data_error(tmp_path, make_mixed, make_cfg):
+    make_mixed(200, 1).to_csv(tmp_path / "train.csv", index=False)
+    val = make_mixed(60, 2)
+    val.loc[[7, 30], "y"] = "maybe"
+    val.to_csv(tmp_path / "val.csv", index=False)
+    with pytest.raises(DataError, match="validation labels not seen in training") as e:
+        prepare(make_cfg(train=str(tmp_path / "train.csv"), val=str(tmp_path / "val.csv"), target="y"), 0,
+                need_test=False)
+    assert e.value.where == f"{tmp_path / 'val.csv'}: column 'y', row 8 (line 9)"
+    assert e.value.found == "'maybe' (2 rows)" and "'no', 'yes'" in e.value.expected and "data.train" in e.value.hint
+
+
 def test_separate_sources_must_share_the_columns(tmp_path, make_mixed, make_cfg):
     make_mixed(100, 1).to_csv(tmp_path / "train.csv", index=False)
     make_mixed(30, 2).drop(columns="income").to_csv(tmp_path / "val.csv", index=False)

@@ -115,6 +115,28 @@ def test_order_split_puts_the_latest_rows_in_test():
     assert sorted(t[rows["test"]]) == list(range(170, 200))
 
 
+def test_an_order_split_keeps_rows_of_the_same_time_on_one_side():
+    # 10 days, 21 rows a day, newest first in the file: the 70/15/15 cuts (146, 178) fall inside days 6 and 8
+    df = pd.DataFrame({"day": np.repeat(np.arange(10), 21)[::-1].copy(), "y": np.arange(210) % 2})
+    rows = split_rows(df, SplitConfig(order_column="day"), seed=0).rows
+    assert_partition(rows, 210)
+    days = {name: set(df["day"].to_numpy()[r]) for name, r in rows.items()}
+    assert not days["train"] & days["val"] and not days["val"] & days["test"] and not days["train"] & days["test"]
+    assert max(days["train"]) < min(days["val"]) and max(days["val"]) < min(days["test"])
+    # each cut moves to the nearest change of day: 146 -> 147, 178 -> 168
+    assert [len(rows[name]) for name in ("train", "val", "test")] == [147, 21, 42]
+    t = df["day"].to_numpy()
+    assert all((np.diff(t[rows[name]]) >= 0).all() for name in rows)  # each split in time order
+
+
+def test_an_order_split_with_too_few_distinct_times_is_a_data_error():
+    df = pd.DataFrame({"day": ["2024-01-01"] * 8 + ["2024-01-02"] * 2, "y": range(10)})
+    df = validate_split_columns(df, SplitConfig(order_column="day"), "sales.csv")
+    with pytest.raises(DataError, match="too few distinct times") as e:
+        split_rows(df, SplitConfig(order_column="day"), seed=0)
+    assert "'day'" in e.value.where and "2 distinct time(s) for 3 splits" in e.value.found and e.value.hint
+
+
 def test_order_column_of_date_strings():
     dates = pd.date_range("2020-01-01", periods=20, freq="W").strftime("%Y-%m-%d")
     df = pd.DataFrame({"day": dates[::-1], "y": range(20)})  # newest first in the file

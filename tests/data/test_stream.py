@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -196,3 +197,25 @@ def test_two_million_rows_train_within_a_100_mb_budget(tmp_path):
     assert memory["growth"] > streamed["growth"]  # the in-memory run of the same data needs more
     acc = {mode: r["report"]["test"]["metrics"]["accuracy"]["value"] for mode, r in results.items()}
     assert acc["streamed"] > 0.93 and abs(acc["streamed"] - acc["memory"]) < 0.01, acc
+
+
+def test_a_streamed_source_decides_its_task_from_every_row_as_in_memory(tmp_path):
+    """The first 50,000 rows (what streaming reads to infer column types) hold 15 integer labels, the
+    rest 15 more: 30 in all, a quantity; in memory and streamed alike."""
+    rng = np.random.default_rng(0)
+    n = 60_000
+    y = np.concatenate([rng.integers(0, 15, 50_000), rng.integers(15, 30, n - 50_000)])
+    folder = write_folder(tmp_path / "t", pd.DataFrame({"x0": rng.normal(size=n), "x1": rng.normal(size=n), "y": y}),
+                          files=2, group=10_000)
+    with pytest.warns(netfit.data.DataWarning, match="hash"):
+        streamed = prepare(load_config({"data": data_cfg(folder, memory_budget=BUDGET)}).data, seed=0)
+    memory = prepare(load_config({"data": data_cfg(folder, split={"method": "hash"})}).data, seed=0)
+    assert streamed.stream is not None and memory.stream is None
+    assert streamed.task == memory.task == "regression"  # streamed was multiclass, from its first rows
+    assert streamed.preprocessor.target_mean == pytest.approx(memory.preprocessor.target_mean, rel=1e-9)
+    declared = {"task": "multiclass"}
+    with pytest.warns(netfit.data.DataWarning, match="hash"):
+        streamed = prepare(load_config({"data": data_cfg(folder, memory_budget=BUDGET, **declared)}).data, seed=0)
+    memory = prepare(load_config({"data": data_cfg(folder, split={"method": "hash"}, **declared)}).data, seed=0)
+    assert streamed.preprocessor.classes == memory.preprocessor.classes == list(range(30))
+    assert streamed.summary["class_balance"]["train"] == memory.summary["class_balance"]["train"]

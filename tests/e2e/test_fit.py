@@ -121,3 +121,51 @@ def test_batch_norm_trains_when_the_last_batch_has_one_row(tmp_path):
                       "train": {"epochs": 3, "batch_size": 35},
                       "evaluate": {"bootstrap": 0, "baselines": False}}, output_dir=str(tmp_path))
     assert run.report["stop_reason"] == "max_epochs" and len(run.history) == 3
+
+
+def test_train_and_test_sources_stop_early_on_a_validation_split_carved_from_training(tmp_path):
+    """data.train + data.test, no data.val: validation is carved from the training rows, so early
+    stopping and restore-best work instead of silently running the whole epoch budget."""
+    frame = load_table("sklearn:breast_cancer", load_config({"data": {"source": "sklearn:breast_cancer"}}).data)
+    frame.iloc[:420].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[420:].to_csv(tmp_path / "test.csv", index=False)
+    config = {"data": {"train": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv"), "target": "target"},
+              "train": {"epochs": 60, "optimizer": {"lr": 0.05}, "early_stopping": {"patience": 2}},
+              "output_dir": str(tmp_path / "runs")}
+    run = netfit.fit(config, **QUICK)
+    assert run.report["split_sizes"] == {"train": 346, "val": 74, "test": 149}
+    assert run.report["data"]["validation"]["from"] == "carved"
+    assert run.report["stop_reason"] == "early_stopping" and run.history["val_loss"].notna().all()
+    assert "74 rows carved from the training rows" in (run.path / "report.html").read_text()
+
+
+def test_a_test_label_unseen_in_training_is_a_warning_and_counts_as_wrong(tmp_path):
+    """Training and validation hold iris classes 0 and 1; the test file adds 10 rows of class 2."""
+    from netfit.data import DataWarning
+
+    iris = load_table("sklearn:iris", load_config({"data": {"source": "sklearn:iris"}}).data)
+    two = iris[iris["target"] < 2].sample(frac=1, random_state=0)
+    two.iloc[:70].to_csv(tmp_path / "train.csv", index=False)
+    two.iloc[70:85].to_csv(tmp_path / "val.csv", index=False)
+    test = pd.concat([two.iloc[85:], iris[iris["target"] == 2].iloc[:10]])
+    test.to_csv(tmp_path / "test.csv", index=False)
+    config = {"data": {**{s: str(tmp_path / f"{s}.csv") for s in ("train", "val", "test")}, "target": "target"},
+              "model": {"hidden": [8]}, "train": {"epochs": 5}, "output_dir": str(tmp_path / "runs")}
+    with pytest.warns(DataWarning, match=r"10 row\(s\) hold labels not seen in training: '2' \(10 rows\)"):
+        run = netfit.fit(config, evaluate__bootstrap=50)
+    assert run.report["task"] == "binary" and run.report["test"]["classes"] == [0, 1]
+    assert run.report["test"]["unseen_labels"] == {"2": 10} and run.report["test"]["n"] == 25
+    rows = pd.read_csv(run.path / "test_predictions.csv", dtype={"y_true": str, "prediction": str})
+    assert (rows["y_true"] == "2").sum() == 10 and set(rows["prediction"]) <= {"0", "1"}
+    hits = (rows["y_true"] == rows["prediction"]).mean()  # the 10 unseen rows are wrong
+    assert run.report["test"]["metrics"]["accuracy"]["value"] == pytest.approx(hits) and hits <= 15 / 25
+    assert run.report["baselines"]["dummy"]["metrics"]["accuracy"]["value"] <= 15 / 25
+    html = (run.path / "report.html").read_text()
+    assert "10 test rows hold labels not seen in training" in html
+    from rich.console import Console
+
+    from netfit.train.progress import summary_table
+
+    console = Console(width=200, record=True)
+    console.print(summary_table(run.report))
+    assert "10 test rows hold labels not seen in training ('2': 10): counted as wrong" in console.export_text()

@@ -218,6 +218,40 @@ def test_kernels_equal_sklearn_on_small_random_sets(case):
         assert (np.isnan(got) if expected is None else abs(got - expected) <= TOL), (name, got, expected)
 
 
+@pytestmark_oracle
+@pytest.mark.parametrize("name", ["digits", "cancer"])
+def test_a_test_label_unseen_in_training_counts_as_wrong(name, request):
+    """y = -1: a label the model was not trained on. Scored as scikit-learn scores the labels with it
+    as a class of its own that no prediction matches; AUC and the confusion matrix over the other rows."""
+    y, proba = request.getfixturevalue(name)
+    p = _normalised(proba)
+    K = p.shape[1]
+    unseen = np.arange(len(y)) % 7 == 3
+    y = np.where(unseen, -1, y)
+    block = evaluate_predictions("binary" if K == 2 else "multiclass", y, proba, list(range(K)), resamples=0)
+    values = {k: v["value"] for k, v in block["metrics"].items()}
+    pred, own = p.argmax(axis=1), np.where(unseen, K, y)
+    assert values["accuracy"] == pytest.approx(((pred == y) & ~unseen).mean(), abs=TOL)
+    assert values["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(own, pred), abs=TOL)
+    assert values["f1_macro"] == pytest.approx(skm.f1_score(own, pred, average="macro", zero_division=0), abs=TOL)
+    with_unseen = np.column_stack([p, np.zeros(len(p))])
+    assert values["log_loss"] == pytest.approx(skm.log_loss(own, with_unseen, labels=range(K + 1)), abs=1e-9)
+    known = ~unseen
+    auc = skm.roc_auc_score(y[known], p[known, 1]) if K == 2 else skm.roc_auc_score(y[known], p[known], multi_class="ovr")
+    assert values["roc_auc"] == pytest.approx(auc, abs=TOL)
+    assert np.sum(block["confusion_matrix"]) == known.sum() and block["n"] == len(y)
+    assert [c["support"] for c in block["per_class"].values()] == np.bincount(y[known], minlength=K).tolist()
+    # the bootstrap kernels score every resample as the point values do
+    idx = np.random.default_rng(1).integers(0, len(y), (6, len(y)))
+    fns = classification_resample_fns(y, p)
+    for r, rows in enumerate(idx):
+        point = classification_metrics(y[rows], p[rows], list(range(K)))
+        for metric, fn in fns.items():
+            expected = point[metric]
+            got = fn(idx)[r]
+            assert np.isnan(got) if expected is None else abs(got - expected) <= 1e-9, (metric, got, expected)
+
+
 # ---------------------------------------------------------------- bootstrap
 def test_index_matrix_is_drawn_once_and_shared():
     seen = []

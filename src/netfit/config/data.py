@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from netfit.config.base import Section
 
@@ -14,13 +14,21 @@ SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 
 class SplitConfig(Section):
     train: float = Field(0.7, gt=0, le=1, description="Fraction of rows for training.")
-    val: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for validation (early stopping, tuning).")
+    val: float = Field(
+        0.15, ge=0, lt=1, description="Fraction of rows for validation (early stopping, tuning). Without validation rows "
+                                      "(`data.train` without `data.val`, a split column without `val`), val/(train+val) "
+                                      "of the training rows are carved out for validation; 0 turns that off. Beside "
+                                      "`data.train` the fractions need not add up to 1."
+    )
     test: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for the final, once-only test.")
     stratify: Union[Literal["auto"], bool] = Field(
         "auto", description="Keep class proportions in every split; `auto`: for classification when every class can be split."
     )
     group_column: str | None = Field(None, description="Rows sharing a value of this column stay in one split (no group leakage).")
-    order_column: str | None = Field(None, description="Time-ordered split: validation and test are the latest rows by this column.")
+    order_column: str | None = Field(
+        None, description="Time-ordered split: validation and test are the latest rows by this column; rows of the same "
+                          "time stay in one split."
+    )
     column: str | None = Field(None, description="A column holding `train`/`val`/`test` per row: a split given by the user.")
     method: Literal["random", "hash"] = Field(
         "random", description="`random`: seeded (stratified) shuffle, or by group/order/column when given; `hash`: each row's "
@@ -30,13 +38,7 @@ class SplitConfig(Section):
     id_column: str | None = Field(None, description="`method: hash`: the column whose value identifies a row (default: the row number).")
 
     @model_validator(mode="after")
-    def _fractions_add_up(self) -> "SplitConfig":
-        total = self.train + self.val + self.test
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(
-                f"split fractions must add up to 1, found train {self.train} + val {self.val} + "
-                f"test {self.test} = {total:g}; adjust them so they sum to 1"
-            )
+    def _one_way_to_split(self) -> "SplitConfig":
         chosen = [n for n in ("group_column", "order_column", "column") if getattr(self, n)]
         if len(chosen) > 1:
             raise ValueError(f"choose one of group_column, order_column, column; found {', '.join(chosen)}")
@@ -45,6 +47,26 @@ class SplitConfig(Section):
         if self.id_column and self.method != "hash":
             raise ValueError("id_column is used by method: hash; set method: hash or remove id_column")
         return self
+
+    def fractions_add_up(self) -> None:
+        """Raise ValueError unless train + val + test is 1 (checked where `data.source` is split)."""
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"split fractions must add up to 1, found train {self.train} + val {self.val} + "
+                f"test {self.test} = {total:g}; adjust them so they sum to 1"
+            )
+
+    def val_share(self) -> float:
+        """The share of the training rows held out for validation when no validation rows are given:
+        val / (train + val)."""
+        return self.val / (self.train + self.val)
+
+    def carving(self) -> "SplitConfig":
+        """The split that carves validation from training rows: val_share() of them, no test, the
+        same stratification, group, order and hash settings (a split column is not carved by)."""
+        share = self.val_share()
+        return self.model_copy(update={"train": 1.0 - share, "val": share, "test": 0.0, "column": None})
 
 
 class PreprocessConfig(Section):
@@ -88,7 +110,11 @@ class DataConfig(Section):
     types: dict[str, Literal["numeric", "categorical", "boolean"]] = Field(
         default_factory=dict, description="Per-column type overrides; declared columns are never dropped as ids or dates."
     )
-    task: Literal["auto", "binary", "multiclass", "regression"] = Field("auto", description="The task; `auto` infers it from the target.")
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field(
+        "auto", description="The task; `auto` infers it from the training data's target (all of `source`, or `train`; never "
+                            "`val` or `test`). Classes are the training data's: a `val` label outside them is an error, "
+                            "a `test` one a warning, and its rows count as wrong."
+    )
     x_key: str = Field("x", description="Name of the feature array inside a `.npz` archive.")
     y_key: str = Field("y", description="Name of the target array inside a `.npz` archive.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split.")
@@ -129,6 +155,14 @@ class DataConfig(Section):
     too_long: Literal["truncate", "error"] = Field(
         "truncate", description="Sequences or texts longer than max_len: truncate them (the count is reported) or stop with an error."
     )
+
+    @field_validator("split")
+    @classmethod
+    def _fractions_add_up(cls, v: SplitConfig, info: ValidationInfo) -> SplitConfig:
+        # beside data.train only val/(train+val) is used (to carve validation): no sum to check
+        if not info.data.get("train"):
+            v.fractions_add_up()
+        return v
 
     @field_validator("memory_budget")
     @classmethod

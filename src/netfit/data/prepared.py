@@ -7,7 +7,7 @@ Defined apart from `netfit.data` so the stage's modules can use them without imp
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,9 @@ class Split:
     x_array: images (n, C, H, W) float32, sequences (n, T, F) float32 or token ids (n, T) int64
         (0 = padding), or None for tables (netfit.data.arrays).
     lengths: int64 (n,) steps or tokens before padding (sequences and text), else None.
+    unseen: object (n,) the label, as text, of each row whose class was not seen in training (its
+        y is -1; None on the other rows), or None when every label was seen (only the test split
+        keeps such rows: they count as wrong).
     """
 
     x_num: np.ndarray
@@ -37,9 +40,15 @@ class Split:
     rows: np.ndarray
     x_array: np.ndarray | None = None
     lengths: np.ndarray | None = None
+    unseen: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x_num)
+
+    def subset(self, keep: np.ndarray) -> "Split":
+        """The rows selected by `keep` (a boolean mask or positions), every array alike."""
+        return Split(*(None if value is None else value[keep] for value in
+                       (getattr(self, f.name) for f in fields(self))))
 
     def inputs(self) -> list[np.ndarray]:
         """The model's positional inputs, in the forward contract's order.

@@ -153,7 +153,8 @@ class Preprocessor:
         self.classes = list(classes) if classes is not None else class_labels(y)
 
     # ------------------------------------------------------------ transform
-    def transform(self, df: pd.DataFrame, require_target: bool = True, where: str = "data") -> Split:
+    def transform(self, df: pd.DataFrame, require_target: bool = True, where: str = "data",
+                  unseen_labels: str = "error") -> Split:
         """Encode rows with the fitted state: a `Split` (rows = 0..n-1 of df).
 
         Args:
@@ -161,6 +162,8 @@ class Preprocessor:
             require_target: True (train/val/test): y and w are encoded and the target must be
                 present; False (predict): y and w are None, target and weight columns are ignored.
             where: names the data in messages (a file name).
+            unseen_labels: a class label not seen in training is an "error", or ("mark", the test
+                split) class index -1, its text kept in `Split.unseen`.
 
         Raises:
             DataError: a needed column is missing, text in a numeric column, an unknown class label.
@@ -176,13 +179,16 @@ class Preprocessor:
             warn(f"{where}: categories not seen in training, encoded as unknown: "
                  f"{short_list(f'{c} ({n} rows)' for c, n in unseen.items())}")
         x_num = self._x_num(df, where)
-        y = self._encode_target(df[self.target], where) if require_target and self.target else None
+        y = self._encode_target(df[self.target], where, unseen_labels) if require_target and self.target else None
         w = None
         if require_target and self.weight_column is not None and self.weight_column in df.columns:
             w = weight_values(df[self.weight_column], self.weight_column, where).to_numpy(np.float32)
         x_array, lengths = self.array.transform(df, where) if self.array is not None else (None, None)
         _check_finite(x_num, self.feature_names, where)
-        return Split(x_num, self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64), x_array, lengths)
+        split = Split(x_num, self._codes_block(df), y, w, np.arange(len(df), dtype=np.int64), x_array, lengths)
+        if y is not None and self.task != "regression" and (y < 0).any():
+            split.unseen = np.where(y < 0, category_strings(df[self.target]).to_numpy(dtype=object), None)
+        return split
 
     def _x_num(self, df: pd.DataFrame, where: str) -> np.ndarray:
         """Numeric, one-hot and indicator columns as one float32 matrix.
@@ -267,7 +273,11 @@ class Preprocessor:
                     counts[col.name] = n
         return counts
 
-    def _encode_target(self, y: pd.Series, where: str) -> np.ndarray:
+    def label_codes(self, y: pd.Series) -> np.ndarray:
+        """Class indices of labels; -1 for a label that is not one of the training classes."""
+        return pd.Index(self.classes, dtype=object).get_indexer(normalise_labels(y).astype(object))
+
+    def _encode_target(self, y: pd.Series, where: str, unseen_labels: str = "error") -> np.ndarray:
         values = numeric_values(y, self.target, where).to_numpy() if self.task == "regression" else None
         missing = np.isnan(values) if values is not None else y.isna().to_numpy()
         if missing.any():
@@ -277,8 +287,8 @@ class Preprocessor:
             scaled = ((values - self.target_mean) / self.target_std).astype(np.float32)
             _check_finite(scaled[:, None], [self.target], where)
             return scaled
-        codes = pd.Index(self.classes, dtype=object).get_indexer(normalise_labels(y).astype(object))
-        if (codes < 0).any():
+        codes = self.label_codes(y)
+        if (codes < 0).any() and unseen_labels != "mark":
             pos = int(np.argmax(codes < 0))
             raise DataError("class label not seen in training", where=row_where(where, self.target, pos),
                             expected=f"one of {short_list(repr(c) for c in self.classes)}", found=repr(y.iloc[pos]),

@@ -215,25 +215,28 @@ def clean_rows(df: pd.DataFrame, schema: Schema, drop_duplicates: bool) -> tuple
 
 
 # ---------------------------------------------------------------- task
-def infer_task(y: pd.Series, declared: str, where: str) -> tuple[str, list[Any]]:
+def infer_task(y: pd.Series, declared: str, where: str, rows: int | None = None) -> tuple[str, list[Any]]:
     """The task and, for classification, the sorted class labels (JSON-safe Python values).
 
     `auto`: regression for a numeric target with fractional values or more than 20 distinct
     values; binary for two classes; multiclass otherwise. Text and boolean targets are classes.
+    `y` is the training data's target (never a validation or test source's); `rows`, for messages,
+    the rows it stands for when it holds only their distinct values (streaming).
     """
     column = f"{where}: column {y.name!r}"
+    rows = len(y) if rows is None else rows
     numeric = ptypes.is_numeric_dtype(y) and not ptypes.is_bool_dtype(y)
     if declared == "regression" or (declared == "auto" and numeric and _looks_continuous(y)):
         if not numeric:
             raise DataError("regression needs a numeric target", where=column, found=f"values like {y.iloc[0]!r}",
                             hint="set data.task to binary/multiclass (or auto), or choose a numeric target")
         if y.nunique() < 2:
-            raise DataError("target has a single value", where=column, found=f"only {y.iloc[0]!r} in {len(y)} rows",
+            raise DataError("target has a single value", where=column, found=f"only {y.iloc[0]!r} in {rows} rows",
                             hint="check that data.target names the column to predict")
         return "regression", []
     classes = class_labels(y)
     if len(classes) < 2:
-        raise DataError("target has a single class", where=column, found=f"only {classes[0]!r} in {len(y)} rows",
+        raise DataError("target has a single class", where=column, found=f"only {classes[0]!r} in {rows} rows",
                         hint="a classifier needs at least two classes; check data.target, or the rows kept")
     if declared == "binary" and len(classes) != 2:
         raise DataError("binary task needs exactly two classes", where=column,

@@ -2,7 +2,7 @@
 
 Five ways, chosen by `data.split`: random (stratified by class when it can be), by group
 (`group_column`: a group never straddles two splits), by time (`order_column`: train holds the
-earliest rows, test the latest), given per row (`column` holding train/val/test), or by a
+earliest rows, test the latest; rows of one time never straddle a cut), given per row (`column` holding train/val/test), or by a
 seeded hash of each row's id (`method: hash`: the same rows whether the data is in memory or
 streamed, see `netfit.data.stream`)::
 
@@ -222,10 +222,32 @@ def _boundary(prefix: np.ndarray, target: int, lo: int, hi: int) -> int:
 
 
 def _order_split(key: pd.Series, sizes) -> dict[str, np.ndarray]:
-    """Train: the earliest rows; val: the next; test: the latest (each in time order)."""
+    """Train: the earliest rows; val: the next; test: the latest (each in time order).
+
+    Rows of the same time stay on one side of a cut: each cut moves to the change of time
+    nearest to its size (sizes are then approximate), so val and test never share a time with
+    an earlier split.
+    """
     order = np.argsort(key.to_numpy(), kind="stable")
-    n_train, n_val, _ = sizes
-    return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
+    times = key.to_numpy()[order]
+    # cuts may fall only where the time changes: 0, each first row of a new time, n
+    edges = np.concatenate([np.flatnonzero(np.concatenate([[True], times[1:] != times[:-1]])), [len(times)]])
+    k = len(edges) - 1  # distinct times
+    n_train, n_val, n_test = sizes
+    wanted = 1 + (n_val > 0) + (n_test > 0)
+    if k < wanted:
+        raise DataError("too few distinct times to split", where=f"data.split.order_column: {key.name!r}",
+                        found=f"{k} distinct time(s) for {wanted} splits (rows of one time stay in one split)",
+                        hint="use a finer time stamp, set data.split.val/test to 0, or drop order_column")
+    first = k if wanted == 1 else _nearest_edge(edges, n_train, 1, k - (wanted - 1))
+    second = first if n_val == 0 else k if n_test == 0 else _nearest_edge(edges, n_train + n_val, first + 1, k - 1)
+    cut1, cut2 = edges[first], edges[second]
+    return {"train": order[:cut1], "val": order[cut1:cut2], "test": order[cut2:]}
+
+
+def _nearest_edge(edges: np.ndarray, target: int, lo: int, hi: int) -> int:
+    """The index in lo..hi of the edge (a row count) closest to target; the earlier one on a tie."""
+    return lo + int(np.argmin(np.abs(edges[lo:hi + 1] - target)))
 
 
 def hash_split(ids: np.ndarray | pd.Series, cfg: SplitConfig, seed: int) -> np.ndarray:

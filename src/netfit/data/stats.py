@@ -1,9 +1,10 @@
 """Statistics of the training rows of a streamed source, exact, merged one chunk at a time.
 
 What `Preprocessor.fit_stream` learns from instead of the rows themselves: counts, means,
-spreads and extremes of numbers, counts of booleans and of categories, missing values::
+spreads and extremes of numbers, counts of booleans and of categories, missing values; and,
+over every row, what decides the task (`LabelTally`)::
 
-    stats = TrainStats(schema, task)
+    stats = TrainStats(schema)
     for frame in training_chunks: stats.update(frame, "data/ (train split)")
     stats.numeric["x0"].scaling("standardize")     # (center, scale) as the in-memory fit computes them
 """
@@ -13,13 +14,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
 from netfit.data.columns import usable_scaling
-from netfit.data.schema import Schema
-from netfit.data.values import boolean_values, category_strings, numeric_values
+from netfit.data.schema import MAX_INTEGER_CLASSES, Schema, infer_task
+from netfit.data.values import boolean_values, category_strings, normalise_labels, numeric_values
 
 
 @dataclass
@@ -65,7 +68,6 @@ class TrainStats:
     """Exact statistics of the training rows, one chunk at a time."""
 
     schema: Schema
-    task: str
     numeric: dict[str, Moments] = field(default_factory=dict)
     booleans: dict[str, list[int]] = field(default_factory=dict)  # [seen, true]
     categories: dict[str, pd.Series] = field(default_factory=dict)  # category -> rows
@@ -91,8 +93,9 @@ class TrainStats:
                 old = self.categories.get(name, pd.Series(dtype="int64"))
                 self.categories[name] = old.add(text.value_counts(), fill_value=0).astype("int64")
                 self.category_missing[name] = self.category_missing.get(name, False) or bool(text.isna().any())
-        if self.task == "regression":
-            self.target.add(df[self.schema.target].to_numpy(dtype="float64"))
+        target = df[self.schema.target]
+        if ptypes.is_numeric_dtype(target) and not ptypes.is_bool_dtype(target):  # the task is known after the pass
+            self.target.add(target.to_numpy(dtype="float64"))
 
     def constant_columns(self) -> list[str]:
         """Columns with a single value (missing counts as a value) in the training rows."""
@@ -104,3 +107,39 @@ class TrainStats:
                 return int(true > 0) + int(seen > true) + int(self.missing[name] > 0)
             return len(self.categories[name]) + int(self.category_missing[name])
         return [name for name, kind in self.schema.types.items() if distinct(name, kind) <= 1]
+
+
+@dataclass
+class LabelTally:
+    """The target of every row of a streamed source, kept as `infer_task` needs it to decide the
+    task as the in-memory path does on the whole column: the distinct labels, and the training
+    rows of each (the class balance).
+
+    A numeric target that reads as a quantity (a fractional value, or more than
+    MAX_INTEGER_CLASSES distinct values) under `task: auto` or `regression` keeps no more labels:
+    its task is known, and a continuous target would otherwise keep a value per row.
+    """
+
+    declared: str  # data.task
+    values: set = field(default_factory=set)
+    train: Counter = field(default_factory=Counter)  # str(label) -> training rows
+    rows: int = 0
+    quantity: bool = False
+
+    def add(self, y: pd.Series, train: np.ndarray) -> None:
+        """The target of one chunk's cleaned rows; `train` marks those of the training split."""
+        self.rows += len(y)
+        if self.quantity:
+            return
+        labels = normalise_labels(y)
+        self.values.update(labels.unique().tolist())
+        self.train.update({str(k): int(n) for k, n in labels[train].value_counts().items()})
+        numeric = ptypes.is_numeric_dtype(labels) and not ptypes.is_bool_dtype(labels)
+        fractional = ptypes.is_float_dtype(labels)  # normalise_labels keeps floats only for fractional values
+        if numeric and self.declared in ("auto", "regression") and (fractional or len(self.values) > MAX_INTEGER_CLASSES):
+            self.quantity = True
+            self.train.clear()
+
+    def decide(self, name: str, where: str) -> tuple[str, list[Any]]:
+        """(task, classes) as `infer_task` gives them for the whole target column `name`."""
+        return infer_task(pd.Series(list(self.values), name=name), self.declared, where, rows=self.rows)

@@ -39,16 +39,15 @@ from netfit.data.messages import DataWarning, warn
 from netfit.data.parquet import Chunk, arrow_frame, is_parquet_folder, parquet_chunks, read_chunk, read_slices, table_bytes
 from netfit.data.prepared import Prepared, Split
 from netfit.data.preprocess import Preprocessor
-from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task
+from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame
 from netfit.data.shuffle import TrainStream, concat_splits
 from netfit.data.sources import file_sha256, folder_sha256
 from netfit.data.split import ROW_COLUMN, SPLITS, hash_split
-from netfit.data.stats import TrainStats
-from netfit.data.summary import Counts, class_counts, data_summary
-from netfit.data.values import class_labels, normalise_labels
+from netfit.data.stats import LabelTally, TrainStats
+from netfit.data.summary import Counts, class_counts, data_summary, split_validation
 from netfit.errors import ConfigError, DataError
 
-HEADROW_COLUMNS = 50_000  # rows read first to infer column types and the task
+HEADROW_COLUMNS = 50_000  # rows read first to infer column types (the task comes from every row)
 SAMPLEROW_COLUMNS = 200_000  # at most this many training rows kept for medians, quartiles and baselines
 
 
@@ -111,19 +110,18 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
     source = cfg.source
     chunks = parquet_chunks(source)
     head = pd.concat([read_chunk(c, source) for c in _head(chunks)], ignore_index=True)
-    schema = build_schema(head, cfg, source, splitting=True)
-    clean_head, _ = clean_rows(coerce_frame(head, schema, source), schema, drop_duplicates=False)
-    task, _ = infer_task(clean_head[schema.target], cfg.task, f"{source} (first {len(head)} rows)")
+    schema = build_schema(head, cfg, source, splitting=True)  # column types from the first rows
     head_bytes = head[schema.used_columns].memory_usage(deep=True).sum() / len(head)  # one row as a table
-    del head, clean_head
+    del head
     read = _Reader(cfg, seed, schema)
 
-    # pass 1: statistics of the training rows, a seeded sample of them, split sizes
-    stats = TrainStats(schema, task)
+    # pass 1: statistics of the training rows, a seeded sample of them, split sizes, and the target of
+    # every row: the task is decided from the whole source, as in memory, not from its first rows
+    stats, tally = TrainStats(schema), LabelTally(cfg.task)
     total = sum(c.rows for c in chunks)
     keep = min(1.0, _sample_rows(cfg, head_bytes) / max(1.0, total * cfg.split.train))
     rng = np.random.default_rng(seed)
-    samples, labels, train_labels, dropped = [], Counter(), Counter(), Counter()
+    samples, dropped = [], Counter()
     sizes, split_hash = Counter(), {name: hashlib.sha256(name.encode()) for name in SPLITS}
     for frame, codes, counts in read.every(chunks):
         dropped.update(counts)
@@ -132,19 +130,18 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
             sizes[name] += int((codes == i).sum())
             split_hash[name].update(rows[codes == i].astype("<i8").tobytes())
         train = frame[codes == 0]
-        if task != "regression":
-            labels.update(normalise_labels(frame[schema.target]).value_counts().to_dict())
-            train_labels.update({str(k): v for k, v in normalise_labels(train[schema.target]).value_counts().items()})
+        tally.add(frame[schema.target], codes == 0)
         stats.update(train, f"{source} (train split)")
         samples.append(train[rng.random(len(train)) < keep])
     if stats.rows == 0:
         raise DataError("no training rows", where=source, found=f"{total} rows, none in the train split after cleaning",
                         hint="check data.target and data.split.train")
     release_memory()
-    classes = class_labels(pd.Series(list(labels))) if task != "regression" else None
+    task, classes = tally.decide(schema.target, source)
+    train_labels = tally.train
     sample = pd.concat(samples, ignore_index=True)
     pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
-    pre.fit_stream(sample.drop(columns=ROW_COLUMN), stats, classes, where=f"{source} (train split)")
+    pre.fit_stream(sample.drop(columns=ROW_COLUMN), stats, classes or None, where=f"{source} (train split)")
 
     # pass 2: validation and test rows, preprocessed, in memory
     wanted = [name for name in SPLITS if name != "test" or need_test]
@@ -168,6 +165,8 @@ def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepar
     stream = TrainStream(chunks, lambda c: _train_rows(read, pre, c, source), stats.rows, budget)
     summary = _summary(cfg, schema, pre, stats, total, dropped, sizes, splits, train_labels, len(chunks), len(sample),
                        budget, wanted)
+    summary["validation"] = split_validation(sizes["val"], cfg.split, "hash", seed)
+    summary["unseen_labels"] = {}  # the task and classes come from every row of the one source
     fingerprint = {"data": folder_sha256(source) if Path(source).is_dir() else file_sha256(source),
                    "split": hashlib.sha256("".join(split_hash[n].hexdigest() for n in SPLITS).encode()).hexdigest()}
     return Prepared(task, splits, pre, summary, fingerprint, stream=stream)
@@ -212,7 +211,7 @@ def _sample_rows(cfg: DataConfig, row_bytes: float) -> int:
 
 
 def _head(chunks: list[Chunk]) -> list[Chunk]:
-    """The first row groups, about HEADROW_COLUMNS rows: enough to infer types and the task."""
+    """The first row groups, about HEADROW_COLUMNS rows: enough to infer column types."""
     head, rows = [], 0
     for chunk in chunks:
         head.append(chunk)

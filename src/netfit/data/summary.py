@@ -86,9 +86,37 @@ def memory_summary(tables: dict[str, LoadedTable], schema: Schema, pre: Preproce
     return data_summary(schema, pre, counts)
 
 
+def split_validation(rows: int, split: Any, method: str, seed: int) -> dict[str, Any]:
+    """Where validation came from when netfit split one source (`data.split`, a `SplitConfig`): the
+    summary's `validation` entry, which the plan and the report print."""
+    if rows:
+        return {"from": "split", "rows": rows, "share": split.val, "method": method, "seed": seed}
+    return {"from": "none", "rows": 0, "reason": "data.split.val: 0" if split.val == 0 else f"no row left for val ({method})"}
+
+
+def describe_validation(validation: dict[str, Any] | None) -> str:
+    """Where the validation rows come from, in words (`netfit check`'s plan and report.html print it);
+    "" for a summary written before netfit recorded it."""
+    v = validation or {}
+    how = f"{v.get('method')}" + (f", seed {v.get('seed')}" if v.get("method") not in ("order", "column") else "")
+    if v.get("from") == "carved":
+        return (f"{v['rows']} rows carved from the training rows ({v['share']:.1%} = val/(train+val) of data.split, "
+                f"{how}); data.split.val: 0 turns this off")
+    if v.get("from") == "split":
+        return f"{v['rows']} rows, {100 * v['share']:g}% of data.source ({how})"
+    if v.get("from") == "column":
+        return f"{v['rows']} rows marked val in data.split.column"
+    if v.get("from") == "source":
+        return f"{v['rows']} rows from the validation source"
+    if v.get("from") == "none":
+        return f"none ({v['reason']}): early stopping and restore_best are off"
+    return ""
+
+
 def class_counts(y: np.ndarray, classes: list[Any]) -> dict[str, int]:
-    """{"label": rows} for every class, 0 included (keys as strings for JSON)."""
-    return dict(zip(map(str, classes), np.bincount(y, minlength=len(classes)).tolist()))
+    """{"label": rows} for every class, 0 included (keys as strings for JSON); rows of a label not
+    seen in training (-1) are counted apart (`unseen_labels`)."""
+    return dict(zip(map(str, classes), np.bincount(y[y >= 0], minlength=len(classes)).tolist()))
 
 
 def leakage(frames: dict[str, pd.DataFrame], schema: Schema) -> dict[str, int]:

@@ -129,13 +129,19 @@ def _percentile_interval(values: np.ndarray, confidence: float) -> Interval:
 # ---------------------------------------------------------------- vectorised resample metrics
 def classification_resample_fns(y_true: np.ndarray, proba: np.ndarray) -> dict[str, Callable]:
     """Batched per-resample versions of the classification metrics (same names as the point
-    values). Each equals scikit-learn's function on the resampled rows, NaN where undefined."""
+    values). Each equals scikit-learn's function on the resampled rows, NaN where undefined.
+
+    A label unseen in training (-1) is a class of its own (index K) that is never predicted, as
+    `netfit.evaluate.metrics.classification_metrics` scores it; the rankings (AUC) leave its rows out.
+    """
     y, p = np.asarray(y_true, dtype=np.int64), np.asarray(proba, dtype=np.float64)
     n, K = p.shape
-    codes = y * K + p.argmax(axis=1)  # one code per (true, predicted) cell of the confusion matrix
+    known = y >= 0
+    C = K + int(not known.all())  # classes of the confusion matrix: one more for the unseen labels
+    codes = np.where(known, y, K) * C + p.argmax(axis=1)  # one code per (true, predicted) cell of the confusion matrix
     eps = np.finfo(np.float64).eps  # scikit-learn's log_loss clips to [eps, 1 - eps] of the dtype
-    row_loss = -np.log(np.clip(p[np.arange(n), y], eps, 1 - eps))
-    confusions = _shared_per_block(lambda idx: _confusions(codes, idx, K))
+    row_loss = -np.log(np.clip(np.where(known, p[np.arange(n), np.maximum(y, 0)], 0.0), eps, 1 - eps))
+    confusions = _shared_per_block(lambda idx: _confusions(codes, idx, C))
     counts = _shared_per_block(lambda idx: _row_counts(idx, n))
     fns = {
         "accuracy": batched(lambda idx: _accuracy(confusions(idx))),
@@ -144,11 +150,11 @@ def classification_resample_fns(y_true: np.ndarray, proba: np.ndarray) -> dict[s
         "log_loss": batched(lambda idx: row_loss[idx].mean(axis=1)),
     }
     if K == 2:
-        ranks = _Ranking(p[:, 1], y == 1)
+        ranks = _Ranking(p[:, 1], y == 1, known)
         fns["roc_auc"] = batched(lambda idx: ranks.roc_auc(counts(idx)))
         fns["pr_auc"] = batched(lambda idx: ranks.average_precision(counts(idx)))
     else:
-        one_vs_rest = [_Ranking(p[:, k], y == k) for k in range(K)]
+        one_vs_rest = [_Ranking(p[:, k], y == k, known) for k in range(K)]
         fns["roc_auc"] = batched(lambda idx: _macro_roc_auc(one_vs_rest, counts(idx)))
     return fns
 
@@ -229,8 +235,10 @@ class _Ranking:
     sums and gathers, ties included, without a loop over thresholds.
     """
 
-    def __init__(self, score: np.ndarray, positive: np.ndarray) -> None:
-        pos_rows, neg_rows = np.flatnonzero(positive), np.flatnonzero(~positive)
+    def __init__(self, score: np.ndarray, positive: np.ndarray, ranked: np.ndarray | None = None) -> None:
+        # ranked: the rows that take part (default all); the others are neither positive nor negative
+        negative = ~positive if ranked is None else ~positive & ranked
+        pos_rows, neg_rows = np.flatnonzero(positive), np.flatnonzero(negative)
         self.pos_rows = pos_rows[np.argsort(score[pos_rows], kind="stable")]
         self.neg_rows = neg_rows[np.argsort(score[neg_rows], kind="stable")]
         pos_scores, neg_scores = score[self.pos_rows], score[self.neg_rows]

@@ -36,7 +36,8 @@ def classification_metrics(y_true: Any, proba: Any, classes: list, *, sample_wei
     the confusion matrix, all from scikit-learn.
 
     Args:
-        y_true: class indices 0..K-1, shape (n,).
+        y_true: class indices 0..K-1, shape (n,); -1 for a label not seen in training (no class of
+            the model's can match it).
         proba: class probabilities, shape (n, K); for K == 2 also (n,) or (n, 1) holding P(class 1).
         classes: the K class labels, in index order (used to name `per_class` entries).
         sample_weight: optional row weights, passed to every scikit-learn metric.
@@ -47,6 +48,12 @@ def classification_metrics(y_true: Any, proba: Any, classes: list, *, sample_wei
         `per_class` maps `str(label)` to precision/recall/f1/support; `confusion_matrix` is a
         list of rows (true class) of counts per predicted class.
 
+        Rows labelled -1 count as wrong: accuracy, balanced accuracy, macro F1 and log loss score
+        them as scikit-learn scores the labels with the unseen ones as one class of their own that the
+        model gives probability 0 (`_with_unseen_class`); they are false positives of the class
+        predicted in `per_class`. ROC AUC, PR AUC and the confusion matrix (which rank or count the
+        model's classes) are over the other rows.
+
     Example:
         >>> classification_metrics([0, 1, 1], [[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], ["a", "b"])["accuracy"]
         0.6666666666666666
@@ -56,29 +63,40 @@ def classification_metrics(y_true: Any, proba: Any, classes: list, *, sample_wei
     K, w = len(classes), sample_weight
     pred = p.argmax(axis=1)
     labels = list(range(K))
-    present = np.bincount(y, minlength=K) > 0
+    own, p_own = _with_unseen_class(y, p)
     out: dict[str, Any] = {
-        "accuracy": skm.accuracy_score(y, pred, sample_weight=w),
-        "balanced_accuracy": _balanced_accuracy_score(y, pred, w),
-        "f1_macro": skm.f1_score(y, pred, average="macro", sample_weight=w, zero_division=0),
+        "accuracy": skm.accuracy_score(own, pred, sample_weight=w),
+        "balanced_accuracy": _balanced_accuracy_score(own, pred, w),
+        "f1_macro": skm.f1_score(own, pred, average="macro", sample_weight=w, zero_division=0),
         # labels=range(K): a small test set may lack a class the model still scores
-        "log_loss": skm.log_loss(y, p, labels=labels, sample_weight=w),
+        "log_loss": skm.log_loss(own, p_own, labels=list(range(p_own.shape[1])), sample_weight=w),
         "roc_auc": None,
     }
+    known = y >= 0  # the rankings are of the model's classes: rows of an unseen label have no score column
+    yk, pk, wk = y[known], p[known], None if w is None else np.asarray(w)[known]
+    present = np.bincount(yk, minlength=K) > 0
     if K == 2:
         if present.all():
-            out["roc_auc"] = skm.roc_auc_score(y, p[:, 1], sample_weight=w)
-        out["pr_auc"] = skm.average_precision_score(y, p[:, 1], sample_weight=w) if present[1] else None
+            out["roc_auc"] = skm.roc_auc_score(yk, pk[:, 1], sample_weight=wk)
+        out["pr_auc"] = skm.average_precision_score(yk, pk[:, 1], sample_weight=wk) if present[1] else None
     elif present.all():  # one-vs-rest needs every class among the true labels
-        out["roc_auc"] = skm.roc_auc_score(y, p, multi_class="ovr", average="macro", labels=labels, sample_weight=w)
+        out["roc_auc"] = skm.roc_auc_score(yk, pk, multi_class="ovr", average="macro", labels=labels, sample_weight=wk)
     precision, recall, f1, support = skm.precision_recall_fscore_support(
-        y, pred, labels=labels, sample_weight=w, zero_division=0)
+        own, pred, labels=labels, sample_weight=w, zero_division=0)
     out["per_class"] = {
         str(label): {"precision": precision[k], "recall": recall[k], "f1": f1[k], "support": support[k]}
         for k, label in enumerate(classes)
     }
-    out["confusion_matrix"] = skm.confusion_matrix(y, pred, labels=labels, sample_weight=w)
+    out["confusion_matrix"] = skm.confusion_matrix(own, pred, labels=labels, sample_weight=w)  # rows of unseen labels left out
     return to_plain(out)
+
+
+def _with_unseen_class(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels unseen in training (-1) as class K, and the probabilities with a column of 0 for it."""
+    if not (y < 0).any():
+        return y, p
+    K = p.shape[1]
+    return np.where(y < 0, K, y), np.column_stack([p, np.zeros(len(p))])
 
 
 def _balanced_accuracy_score(y: np.ndarray, pred: np.ndarray, w: Any) -> float:
@@ -119,7 +137,8 @@ def evaluate_predictions(
 
     Args:
         task: "binary", "multiclass" or "regression".
-        y_true: class indices 0..K-1, or target values in original units.
+        y_true: class indices 0..K-1 (-1: a label not seen in training, scored as wrong, see
+            `classification_metrics`), or target values in original units.
         output: class probabilities (n, K) (binary also (n,)), or predictions in original units.
         classes: the class labels in index order (ignored for regression).
         resamples: bootstrap resamples; 0 leaves the intervals out (None).
@@ -199,8 +218,9 @@ def _as_labels(y_true: Any, K: int) -> np.ndarray:
     if K < 2:
         raise DataError("classification needs at least 2 classes", where="classes", expected="2 or more",
                         found=str(K), hint="a target with a single class cannot be classified; check the data")
-    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= K:
-        raise DataError("the true labels must be class indices", where="y_true", expected=f"integers 0..{K - 1}",
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < -1 or y.max() >= K:
+        raise DataError("the true labels must be class indices", where="y_true",
+                        expected=f"integers 0..{K - 1} (-1: a label not seen in training)",
                         found=f"values {np.unique(y)[:10]}", hint="encode labels by their position in `classes`")
     return y.astype(np.int64)
 

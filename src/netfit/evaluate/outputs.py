@@ -25,7 +25,7 @@ FILENAME = "test_predictions.csv"
 class Predictions:
     """Test predictions as the plots need them.
 
-    y: class indices (classification) or true values (regression), shape (n,).
+    y: class indices (classification; -1 for a label not seen in training) or true values (regression), shape (n,).
     output: probabilities (n, K) for classification, predicted values (n,) for regression.
     """
 
@@ -35,14 +35,22 @@ class Predictions:
     classes: list
 
 
-def save_test_outputs(run_dir: Path, task: str, y_true: np.ndarray, output: np.ndarray, pre: Any) -> Path:
-    """Write test_predictions.csv; `y_true` holds class indices or values in target units."""
+def save_test_outputs(run_dir: Path, task: str, y_true: np.ndarray, output: np.ndarray, pre: Any,
+                      unseen: np.ndarray | None = None) -> Path:
+    """Write test_predictions.csv; `y_true` holds class indices or values in target units.
+
+    `unseen` (`Split.unseen`): the label text of rows whose label was not seen in training (y_true -1);
+    they are written with that label, which no prediction matches.
+    """
     if task == "regression":
         frame = pd.DataFrame({"y_true": np.asarray(y_true, np.float64), "prediction": np.asarray(output, np.float64)})
     else:
         # labels as exact strings, so a numeric class label reads back as the same label
-        labels = lambda codes: [str(c) for c in pre.decode_target(codes)]  # noqa: E731
-        frame = pd.DataFrame({"y_true": labels(y_true), "prediction": labels(output.argmax(1))})
+        labels = lambda codes: np.array([str(c) for c in pre.decode_target(np.maximum(codes, 0))], dtype=object)  # noqa: E731
+        truth = labels(np.asarray(y_true))
+        if unseen is not None:
+            truth[np.asarray(y_true) < 0] = unseen[np.asarray(y_true) < 0]
+        frame = pd.DataFrame({"y_true": truth, "prediction": labels(output.argmax(1))})
         for k, c in enumerate(pre.classes):
             frame[f"proba_{c}"] = np.asarray(output[:, k], np.float64)
     # no float_format: pandas writes each float64 as its shortest round-trip repr, so metrics computed
@@ -50,8 +58,10 @@ def save_test_outputs(run_dir: Path, task: str, y_true: np.ndarray, output: np.n
     return write_text(run_dir / FILENAME, frame.to_csv(index=False))
 
 
-def load_test_outputs(run_dir: Path, task: str, classes: list | None) -> Predictions | None:
-    """Read test_predictions.csv back; None when the run has none (an older run, no test split)."""
+def load_test_outputs(run_dir: Path, task: str, classes: list | None, unseen: list[str] | None = None) -> Predictions | None:
+    """Read test_predictions.csv back; None when the run has none (an older run, no test split).
+
+    Labels listed in `unseen` (report.json's `test.unseen_labels`: not seen in training) read as -1."""
     path = Path(run_dir) / FILENAME
     if not path.is_file():
         return None
@@ -59,12 +69,13 @@ def load_test_outputs(run_dir: Path, task: str, classes: list | None) -> Predict
         frame = pd.read_csv(path, float_precision="round_trip")
         return Predictions(task, frame["y_true"].to_numpy(float), frame["prediction"].to_numpy(float), [])
     frame = pd.read_csv(path, dtype={"y_true": str, "prediction": str}, float_precision="round_trip")
-    index = {str(c): k for k, c in enumerate(classes or [])}
+    known = {str(c): k for k, c in enumerate(classes or [])}
     columns = [f"proba_{c}" for c in classes or []]
+    index = {**{str(label): -1 for label in unseen or ()}, **known}
     unknown = sorted(set(frame["y_true"]) - set(index))
     if unknown or not set(columns) <= set(frame.columns):
         raise RunError("test predictions do not match the report's classes", where=str(path),
-                       expected=f"labels and proba_ columns for {', '.join(index)}",
+                       expected=f"labels and proba_ columns for {', '.join(known)}",
                        found=f"labels {', '.join(unknown[:5])}" if unknown else "other proba_ columns",
                        hint="the run folder mixes files of different runs; retrain to rebuild it")
     y = frame["y_true"].map(index).to_numpy(np.int64)

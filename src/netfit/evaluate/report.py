@@ -24,10 +24,11 @@ from typing import Any
 
 import yaml
 
+from netfit.data.summary import describe_validation
 from netfit.errors import RunError
 from netfit.evaluate import plots
 from netfit.evaluate.html import esc, figure, fmt, grid, heat_table, metric_cell, page, section, table
-from netfit.evaluate.outputs import load_test_outputs
+from netfit.evaluate.outputs import Predictions, load_test_outputs
 from netfit.io import write_text
 
 FILENAME = "report.html"
@@ -116,7 +117,18 @@ def metrics_table(report: dict[str, Any]) -> str:
             for name, m in metrics.items()]
     skipped = "".join(f'<p class="muted">{esc(b)}: {esc(NOT_FITTED)}.</p>' for b in base if base[b] is None)
     return table(header, rows) + f'<p class="muted">{test.get("n")} test rows; percentile bootstrap, ' \
-        f'{(test.get("bootstrap") or {}).get("resamples")} resamples.</p>' + skipped
+        f'{(test.get("bootstrap") or {}).get("resamples")} resamples.</p>' + skipped + unseen_note(test)
+
+
+def unseen_note(test: dict[str, Any]) -> str:
+    """The test rows whose label the model never saw in training, and how the metrics treat them."""
+    unseen = test.get("unseen_labels") or {}
+    if not unseen:
+        return ""
+    labels = ", ".join(f"{label!r}: {n}" for label, n in unseen.items())
+    return (f'<p class="warn">{sum(unseen.values())} test rows hold labels not seen in training ({esc(labels)}): '
+            "the model cannot predict them, so accuracy, balanced accuracy, F1 and log loss count them as wrong; "
+            "ROC AUC, PR AUC, the confusion matrix, the curves and custom metrics cover the other rows.</p>")
 
 
 # a baseline is null in report.json when it could not be fitted: the linear one on a one-class training split
@@ -163,10 +175,12 @@ def classification_section(run: RunFiles) -> str:
             "each cell: count and share of its row (recall on the diagonal).</p>"
             + heat_table(test["confusion_matrix"], classes, "true", "predicted") + "<h3>Per class</h3>")
     body += table(["class", "precision", "recall", "f1", "support"], rows)
-    preds = load_test_outputs(run.path, run.report.get("task"), classes)
+    preds = load_test_outputs(run.path, run.report.get("task"), classes, list(test.get("unseen_labels") or ()))
     if preds is None:
         body += '<p class="muted">No test_predictions.csv: ROC, precision-recall and calibration need it.</p>'
     else:
+        known = preds.y >= 0  # the curves rank the model's classes; an unseen label has no score
+        preds = Predictions(preds.task, preds.y[known], preds.output[known], preds.classes)
         curves = [figure(plots.roc_curves(preds.y, preds.output, classes), "ROC curves"),
                   figure(plots.pr_curves(preds.y, preds.output, classes), "precision-recall curves"),
                   figure(plots.reliability(preds.y, preds.output), "reliability diagram")]
@@ -194,6 +208,10 @@ def data_section(run: RunFiles) -> str:
     loaded = ", ".join(f"{k} {v}" for k, v in (d.get("rows_loaded") or {}).items())
     body = f"<p>Target <code>{esc(d.get('target'))}</code>; split: {esc(d.get('split_method'))}; " \
            f"rows loaded: {esc(loaded)}; rows used: {esc(d.get('rows_used'))}.</p>"
+    validation = describe_validation(d.get("validation"))
+    if validation:  # a run without validation rows trained without early stopping: say so where it shows
+        css = ' class="warn"' if d["validation"]["from"] == "none" else ""
+        body += f"<p{css}>Validation: {esc(validation)}.</p>"
     body += _columns_table(rows, d.get("columns") or {}, missing)
     dropped = {k: n for k, n in (d.get("rows_dropped") or {}).items() if n}
     body += "<h3>Rows dropped</h3>" + (table(["reason", "rows"], dropped.items()) if dropped else "<p>None.</p>")

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from netfit.data.summary import describe_validation
 from netfit.train.callbacks import Callback
 
 
@@ -33,6 +34,9 @@ class Progress(Callback):
             return
         sizes = ", ".join(f"{k} {n}" for k, n in self.prepared.sizes().items())
         self.console.print(f"netfit: {self.prepared.task} task; rows: {sizes}; model: {self.n_params:,} parameters")
+        validation = self.prepared.summary.get("validation") or {}
+        if validation.get("from") in ("carved", "none"):  # validation not given as such: say where it comes from
+            self.console.print(f"validation: {describe_validation(validation)}")
         self.console.print(f"run folder: {self.run_dir}")
         self.epochs = logs["epochs"]
         if self.live:
@@ -82,10 +86,14 @@ def summary_table(report: dict[str, Any]) -> Table:
         cells = [_cell(m)] + [_cell((base[b] or {}).get("metrics", {}).get(metric)) for b in base]
         table.add_row(metric, *cells)
     # a null baseline could not be fitted: the linear one on a training split of one class
-    skipped = [f"{b}: not fitted (the training split holds one class; a logistic regression needs two)"
-               for b in base if base[b] is None]
-    if skipped:
-        table.caption = "; ".join(skipped)
+    notes = [f"{b}: not fitted (the training split holds one class; a logistic regression needs two)"
+             for b in base if base[b] is None]
+    unseen = (report.get("test") or {}).get("unseen_labels") or {}
+    if unseen:
+        notes.append(f"{sum(unseen.values())} test rows hold labels not seen in training "
+                     f"({', '.join(f'{label!r}: {n}' for label, n in unseen.items())}): counted as wrong")
+    if notes:
+        table.caption = "; ".join(notes)
     return table
 
 
