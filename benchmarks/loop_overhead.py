@@ -32,6 +32,8 @@ import torch
 from torch import nn
 
 HIDDEN = (256, 256)
+# the plain MLP the hand-written loops build: no numeric embedding, one member (not the table defaults)
+PLAIN = {"numeric_embedding": "none", "ensemble": 1}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -120,7 +122,7 @@ def netfit_fit(x, y, bs, epochs, val_fraction=0.0):
     train = 1.0 - val_fraction
     config = {
         "data": {"split": {"train": train, "val": val_fraction, "test": 0.0}, "preprocess": {"numeric": "none"}},
-        "model": {"hidden": list(HIDDEN), "dropout": 0.0, "init": "default"},
+        "model": {"hidden": list(HIDDEN), "dropout": 0.0, "init": "default", **PLAIN},
         "train": {"epochs": epochs + 1, "batch_size": bs, "optimizer": {"name": "adam", "lr": 1e-3, "weight_decay": 0.0},
                   "schedule": {"name": "constant"}, "early_stopping": None, "convergence": None},
         "evaluate": {"baselines": False, "bootstrap": 0, "report_html": False},

@@ -52,6 +52,11 @@ VARIANTS: dict[str, dict[str, object]] = {
     "periodic embeddings": {"model.numeric_embedding": "periodic"},
     "ensemble 8": {"model.ensemble": 8},
     "2000 steps patience 50": {"train.steps": 2000, "train.epochs": 2000, "train.early_stopping.patience": 50},
+    # the tables' numeric embedding (plain or periodic) and ensemble size (x1, x8), each set explicitly
+    "plain x1": {"model.numeric_embedding": "none", "model.ensemble": 1},
+    "periodic x1": {"model.numeric_embedding": "periodic", "model.ensemble": 1},
+    "plain x8": {"model.numeric_embedding": "none", "model.ensemble": 8},
+    "periodic x8": {"model.numeric_embedding": "periodic", "model.ensemble": 8},
 }
 
 

@@ -176,12 +176,14 @@ def against_contenders(records: list[dict], sets: list[str], variants: list[str]
     mine = summarise([r for r in records if r.get("variant")], key="variant")
     lines = [f"Each variant ranked against {', '.join(contenders)} (1 best of {len(contenders) + 1}); "
              "sets where it is worse than linear by more than max(pooled seed std, 1/n_test):", "",
-             "| variant | mean rank | worse than linear |", "|---|---|---|"]
+             "| variant | mean rank | best contender (its mean rank) | worse than linear |", "|---|---|---|---|"]
     for v in variants:
         combined = {**others, **{(s, "netfit"): c for (s, name), c in mine.items() if name == v}}
         rank = ranks(combined, sets, ["netfit", *contenders])
+        best = min(contenders, key=lambda n: mean_rank(rank, sets, n) or np.inf)
         worse = [s for s in sets if _worse_than_linear(combined, s, n_test(records, s))]
-        lines.append(f"| {v} | {_f(mean_rank(rank, sets, 'netfit'), 2)} | {', '.join(worse) or '-'} |")
+        lines.append(f"| {v} | {_f(mean_rank(rank, sets, 'netfit'), 2)} | {best} ({_f(mean_rank(rank, sets, best), 2)}) "
+                     f"| {', '.join(worse) or '-'} |")
     return lines + [""]
 
 

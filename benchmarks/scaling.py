@@ -31,7 +31,7 @@ class T(netfit.Callback):
     def on_epoch_begin(self, logs): self.t0 = time.perf_counter()
     def on_epoch_end(self, logs): times.append(time.perf_counter() - self.t0)
 cfg = {"data": {"split": {"train": 1.0, "val": 0.0, "test": 0.0}, "preprocess": {"numeric": "none"}},
-       "model": {"hidden": [width, width], "dropout": 0.0},
+       "model": {"hidden": [width, width], "dropout": 0.0, "numeric_embedding": "none", "ensemble": 1},
        "train": {"epochs": 3, "batch_size": 256, "early_stopping": None, "convergence": None,
                  "optimizer": {"name": "adam", "weight_decay": 0.0}, "schedule": {"name": "constant"}},
        "evaluate": {"baselines": False, "bootstrap": 0}}

@@ -64,7 +64,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cuda = torch.cuda.is_available()
     table, pictures = synthetic(args.rows), images(args.images)
-    mlp = {"type": "mlp", "hidden": list(HIDDEN), "dropout": 0.0, "init": "default"}
+    mlp = {"type": "mlp", "hidden": list(HIDDEN), "dropout": 0.0, "init": "default", "numeric_embedding": "none", "ensemble": 1}
     cnn = {"type": "cnn", "channels": [32, 64], "hidden": [64], "dropout": 0.0}
     image_data = {"image_shape": [32, 32, 3]}  # the 3,072 pixel columns, as H, W, C
     # (group, setting) -> (data, model, data config, train switches); the first of a group is its baseline

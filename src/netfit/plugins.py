@@ -96,6 +96,8 @@ def custom_loss(path: str, has_weights: bool) -> Callable:
                           hint="add a third argument `weight` to the loss, or drop data.weight_column")
 
     def loss(out: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        if out.ndim == 3:  # an ensemble's members in training (B, k, n_out): the mean of their losses
+            return sum(loss(out[:, j], y, w) for j in range(out.shape[1])) / out.shape[1]
         return fn(out, y, w) if takes_weight else fn(out, y)
 
     return loss
