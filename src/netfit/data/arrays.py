@@ -34,8 +34,7 @@ KINDS = ("table", "image", "sequence", "text")
 
 def resolve_kind(cfg: DataConfig, source: str | None, df: pd.DataFrame | None = None) -> str:
     """The data kind: `data.kind` when set, else inferred from the fields that name an input, else
-    from `df`: an `image` or `sequence` column of arrays (loaded from a 3-D/4-D array, see
-    `array_kind`) makes that kind."""
+    from `df`: an `image` column of arrays (an image-shaped 3-D/4-D array, see `array_kind`)."""
     if cfg.kind != "auto":
         return cfg.kind
     if cfg.text_column:
@@ -47,10 +46,8 @@ def resolve_kind(cfg: DataConfig, source: str | None, df: pd.DataFrame | None = 
     if cfg.image_shape or (source and not source.startswith(("<", "sklearn:", "synthetic:")) and Path(source).is_dir()
                            and not any(Path(source).rglob("*.parquet"))):  # a folder of Parquet files is a table
         return "image"
-    if df is not None and len(df):
-        for kind, column in (("image", IMAGE_COLUMN), ("sequence", SEQUENCE_COLUMN)):
-            if column in df.columns and isinstance(df[column].iloc[0], np.ndarray):
-                return kind
+    if df is not None and len(df) and IMAGE_COLUMN in df.columns and isinstance(df[IMAGE_COLUMN].iloc[0], np.ndarray):
+        return "image"
     return "table"
 
 

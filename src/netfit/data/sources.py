@@ -175,7 +175,7 @@ def _read_npz(path: Path, source: str, cfg: DataConfig, require_target: bool = T
 def _arrays_frame(x: Any, y: Any, lengths: Any, cfg: DataConfig, label: str) -> pd.DataFrame:
     """Image and sequence arrays keep one array per row; other arrays become flat columns."""
     kind = resolve_kind(cfg, label)
-    if kind == "table" and cfg.kind == "auto" and not cfg.image_shape:
+    if kind == "table" and cfg.kind == "auto":
         kind = array_kind(np.shape(x))  # image-shaped 3-D/4-D arrays are images, not flattened columns
     if kind in ("image", "sequence") and not (kind == "image" and np.ndim(x) == 2):  # 2-D: flat pixel columns
         return frame_from_array_input(x, y, lengths, kind, cfg.target_name(), label)

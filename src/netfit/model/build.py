@@ -121,18 +121,10 @@ def _architecture(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_
 
 def resolve_model(cfg: ModelConfig, spec: dict | None) -> ModelConfig:
     """`cfg` with `type: auto` made concrete for the input `spec` (`input_spec(preprocessor)`, None
-    for tables): mlp for tables, cnn for images, sequences and text, with the kind's recipe
-    (`KIND_DEFAULTS`) for the fields the config leaves unset."""
+    for tables): mlp for tables, cnn for images, sequences and text."""
     if cfg.type != "auto":
         return cfg
-    kind = spec["kind"] if spec is not None else "table"
-    recipe = {k: v for k, v in KIND_DEFAULTS.get(kind, {}).items() if k not in cfg.model_fields_set}
-    return cfg.model_copy(update={"type": "mlp" if kind == "table" else "cnn", **recipe})
-
-
-# what `model.type: auto` changes beyond the type, per data kind, for fields the config leaves
-# unset (chosen by benchmarks/quality.py; docs/defaults.md gives the figures); none yet
-KIND_DEFAULTS: dict[str, dict[str, Any]] = {}
+    return cfg.model_copy(update={"type": "mlp" if spec is None else "cnn"})
 
 
 def model_for(cfg: ModelConfig, pre: Any, task: str) -> nn.Module:

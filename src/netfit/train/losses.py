@@ -89,7 +89,6 @@ class Loss:
             return self._rows(out, y, "mean")
         return (self._rows(out, y, "none") * r).sum() / r.sum()
 
-
     def _rows(self, out: torch.Tensor, y: torch.Tensor, reduction: str) -> torch.Tensor:
         """The per-row loss (reduced); an ensemble's (B, k, n_out) output counts the mean of its members."""
         if out.ndim < 3:
