@@ -57,6 +57,23 @@ VARIANTS: dict[str, dict[str, object]] = {
     "periodic x1": {"model.numeric_embedding": "periodic", "model.ensemble": 1},
     "plain x8": {"model.numeric_embedding": "none", "model.ensemble": 8},
     "periodic x8": {"model.numeric_embedding": "periodic", "model.ensemble": 8},
+    # cheap additions on periodic x1 (the second ablation of issue 17)
+    "periodic x4": {"model.numeric_embedding": "periodic", "model.ensemble": 4},
+    "periodic x1 robust clip": {"model.numeric_embedding": "periodic", "model.ensemble": 1,
+                                "data.preprocess.numeric": "robust", "data.preprocess.clip": 3.0},
+    "periodic x1 smoothing": {"model.numeric_embedding": "periodic", "model.ensemble": 1,
+                              "train.label_smoothing": 0.1},
+    "periodic x1 batch 256": {"model.numeric_embedding": "periodic", "model.ensemble": 1,
+                              "train.batch_size": 256},
+    # the winners of the second ablation combined (the third)
+    "periodic x4 robust clip": {"model.numeric_embedding": "periodic", "model.ensemble": 4,
+                                "data.preprocess.numeric": "robust", "data.preprocess.clip": 3.0},
+    "periodic x1 robust clip smoothing": {"model.numeric_embedding": "periodic", "model.ensemble": 1,
+                                          "data.preprocess.numeric": "robust", "data.preprocess.clip": 3.0,
+                                          "train.label_smoothing": 0.1},
+    "periodic x4 robust clip smoothing": {"model.numeric_embedding": "periodic", "model.ensemble": 4,
+                                          "data.preprocess.numeric": "robust", "data.preprocess.clip": 3.0,
+                                          "train.label_smoothing": 0.1},
 }
 
 

@@ -100,6 +100,22 @@ def test_a_run_folder_whose_config_breaks_a_later_training_rule_still_predicts(a
         netfit.fit(resume=run)
 
 
+def test_a_run_folder_saved_before_periodic_embeddings_were_the_default_loads_its_plain_mlp(tmp_path):
+    """Run folders written before `model.numeric_embedding` existed have no such field in config.yaml:
+    they trained the plain MLP, and must not load with today's default (periodic)."""
+    import yaml
+
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    plain = netfit.fit({**TINY, "model": {**TINY["model"], "numeric_embedding": "none"}},
+                       data=(x, (x[:, 0] > 0).astype(int)), output_dir=str(tmp_path))
+    cfg = yaml.safe_load((plain.path / "config.yaml").read_text())
+    del cfg["model"]["numeric_embedding"]
+    (plain.path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    old = netfit.load(plain.path)
+    assert old.config.model.numeric_embedding == "none"
+    np.testing.assert_allclose(old.predict_proba(x[:5]), plain.predict_proba(x[:5]), atol=0)
+
+
 def test_a_model_fitted_on_arrays_with_constant_columns_predicts_arrays_of_the_same_layout(tmp_path):
     from netfit import NetClassifier, NetRegressor
 

@@ -48,7 +48,7 @@ def test_init_from_a_folder_that_is_not_a_run(tmp_path):
 
 
 def test_pretrained_weights_get_their_own_learning_rate():
-    model = build_model(ModelConfig(hidden=[8]), n_num=4, cat_cardinalities=[], n_out=3)
+    model = build_model(ModelConfig(hidden=[8], numeric_embedding="none"), n_num=4, cat_cardinalities=[], n_out=3)
     opt = build_optimizer(OptimizerConfig(lr=1e-2), model, frozenset({"body.0.weight", "body.0.bias"}), 1e-4)
     by_lr: dict[float, int] = {}
     for g in opt.param_groups:
@@ -57,7 +57,7 @@ def test_pretrained_weights_get_their_own_learning_rate():
 
 
 def test_frozen_parameters_are_left_out_of_the_optimizer():
-    model = build_model(ModelConfig(hidden=[8]), n_num=4, cat_cardinalities=[], n_out=3)
+    model = build_model(ModelConfig(hidden=[8], numeric_embedding="none"), n_num=4, cat_cardinalities=[], n_out=3)
     assert freeze(model, ["body.*"]) == ["body.0.weight", "body.0.bias"]
     opt = build_optimizer(OptimizerConfig(), model)
     in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
@@ -67,7 +67,7 @@ def test_frozen_parameters_are_left_out_of_the_optimizer():
 
 @pytest.mark.parametrize("patterns, needle", [(["bdy.*"], "match no parameter"), (["*"], "nothing would train")])
 def test_freeze_mistakes(patterns, needle):
-    model = build_model(ModelConfig(hidden=[8]), n_num=4, cat_cardinalities=[], n_out=3)
+    model = build_model(ModelConfig(hidden=[8], numeric_embedding="none"), n_num=4, cat_cardinalities=[], n_out=3)
     with pytest.raises(ConfigError) as err:
         freeze(model, patterns)
     assert needle in str(err.value) and "train.freeze" in str(err.value)

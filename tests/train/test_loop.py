@@ -404,7 +404,8 @@ def test_reduce_on_plateau_follows_the_early_stopping_mode(digits, mode):
     cfg = train_cfg(epochs=4, schedule={"name": "reduce_on_plateau", "patience": 0, "factor": 0.5},
                     early_stopping={"monitor": "val_neg_loss", "mode": mode, "patience": 10})
     torch.manual_seed(0)
-    model = build_model(load_config({"model": {"hidden": [32], "dropout": 0.0}}, require_data=False).model, 64, [], 10)
+    model = build_model(load_config({"model": {"hidden": [32], "dropout": 0.0, "numeric_embedding": "none"}},
+                                    require_data=False).model, 64, [], 10)
     loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
     val_x, val_y = load_digits(return_X_y=True)
     val = Tensors([torch.tensor(val_x[600:900] / 16.0, dtype=torch.float32)], torch.tensor(val_y[600:900]))

@@ -55,6 +55,9 @@ def load_config(
         raw = _read_yaml(Path(config))
     for key, value in _parse_overrides(overrides).items():
         _set_path(raw, key, value)
+    if trained and isinstance(raw.get("model"), dict):
+        # saved before the field existed: those runs trained the plain MLP, not today's default
+        raw["model"].setdefault("numeric_embedding", "none")
     try:
         cfg = Config.model_validate(raw, context={"trained": trained})
     except ValidationError as e:

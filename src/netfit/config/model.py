@@ -27,8 +27,9 @@ class ModelConfig(Section):
     init_std: float = Field(0.02, gt=0, description="Standard deviation for `init: normal`.")
     bias_init: float = Field(0.0, description="Constant initial value of biases (ignored with `init: default`).")
     numeric_embedding: Literal["none", "periodic"] = Field(
-        "none", description="mlp: `periodic` embeds each numeric column as cos(2 pi f x + b) with 16 learned frequencies, "
-                            "mapped to `numeric_embedding_dim` - 1 values beside x itself (Gorishniy et al. 2022; RealMLP's PBLD)."
+        "periodic", description="mlp: `periodic` embeds each numeric column as cos(2 pi f x + b) with 16 learned frequencies, "
+                            "mapped to `numeric_embedding_dim` - 1 values beside x itself (Gorishniy et al. 2022; RealMLP's PBLD); "
+                            "`none` feeds the scaled column alone (the default until 2026-12; docs/defaults.md)."
     )
     numeric_embedding_dim: int = Field(4, ge=2, description="mlp: width of each numeric column's periodic embedding (x itself included).")
     frequency_scale: float = Field(0.1, gt=0, description="mlp: standard deviation of the initial periodic frequencies.")
