@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from netfit.errors import DivergenceError, NetfitError
+from netfit.errors import DivergenceError, NetfitError, show_warnings
 
 app = typer.Typer(
     add_completion=False,
@@ -250,7 +250,9 @@ def main() -> None:
     """Console entry point: user errors become a message and an exit code, bugs keep their traceback.
 
     Typer (standalone) already turns usage errors into exit code 2 and `typer.Exit` into its code.
+    Every warning prints as `warning: ...`, once, never as a raw Python warning with a source line.
     """
+    show_warnings(every=True)
     try:
         app()
     except NetfitError as err:

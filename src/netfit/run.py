@@ -16,7 +16,7 @@ import torch
 from netfit.config import Config
 from netfit.data import Prepared, prepare
 from netfit.data.preprocess import input_spec
-from netfit.errors import ConfigError, TrainingInterrupted
+from netfit.errors import ConfigError, TrainingInterrupted, collect_warnings
 from netfit.evaluate.baselines import baselines, flat_features
 from netfit.evaluate.metrics import evaluate_predictions
 from netfit.evaluate.outputs import save_test_outputs
@@ -48,7 +48,14 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     `need_test=False` the test split is never loaded and report.json has no test metrics.
     `resume`: a run folder to continue from its newest valid checkpoint (config checked by the caller,
     see `netfit.resume.resume_config`). Ctrl-C/SIGTERM raise `TrainingInterrupted` after a checkpoint.
+    The run's warnings print as they come and are listed in report.json (`warnings`).
     """
+    with collect_warnings() as warned:
+        return _train_run(cfg, data, warned, quiet, list(callbacks), run_dir, need_test, resume)
+
+
+def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: list[Callback], run_dir: Path | None,
+               need_test: bool, resume: str | Path | None):
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
     if cfg.train.threads:
@@ -126,6 +133,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "environment": environment(device),
         "world_size": dist.world_size,
         "finders": finders,
+        "warnings": [w.to_dict() for w in warned],
     })
     write_json(run_dir / "report.json", report)
     if cfg.evaluate.report_html:
