@@ -18,7 +18,7 @@ from netfit.data import Prepared, prepare
 from netfit.data.preprocess import input_spec
 from netfit.errors import ConfigError, TrainingInterrupted, collect_warnings
 from netfit.evaluate.baselines import baselines, flat_features
-from netfit.evaluate.metrics import evaluate_predictions
+from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
 from netfit.evaluate.outputs import save_test_outputs
 from netfit.evaluate.report import write_report
 from netfit.io import write_json, write_text
@@ -190,6 +190,8 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
     if run_dir is not None:
         save_test_outputs(run_dir, task, y_true, output, pre, unseen=test.unseen)
     kw = {"resamples": ev.bootstrap, "confidence": ev.confidence, "seed": cfg.seed}
+    warn_if_few_rows(len(test), "test rows", "the test split", "raise data.split.test, or give a larger test file "
+                     "(data.test)", ev.confidence if ev.bootstrap else None)
     report = {"test": evaluate_predictions(task, y_true, output, pre.classes, **kw)}
     if test.unseen is not None:  # counted as wrong above; which labels, how many rows
         report["test"]["unseen_labels"] = prepared.summary["unseen_labels"]["test"]

@@ -16,6 +16,17 @@ from netfit.data.summary import describe_validation
 from netfit.train.callbacks import Callback
 
 
+# written to a pipe or a log, rich would wrap at 80 columns (or $COLUMNS) and split a table's
+# intervals over two lines; there, lines are as long as they need to be
+UNWRAPPED = 10_000
+
+
+def console(stderr: bool = False) -> Console:
+    """netfit's rich console: a terminal's width on a terminal; elsewhere no line is wrapped."""
+    plain = Console(stderr=stderr, highlight=False)
+    return plain if plain.is_terminal else Console(stderr=stderr, highlight=False, width=UNWRAPPED)
+
+
 def _fmt(row: dict[str, Any]) -> str:
     keys = [k for k in row if k.startswith(("train_", "val_"))]
     return "  ".join(f"{k} {row[k]:.4f}" for k in keys)
@@ -24,7 +35,7 @@ def _fmt(row: dict[str, Any]) -> str:
 class Progress(Callback):
     def __init__(self, *, quiet: bool, run_dir: Path, n_params: int, prepared: Any) -> None:
         self.quiet = quiet
-        self.console = Console(stderr=False, highlight=False)
+        self.console = console()
         self.live = sys.stdout.isatty() and not quiet
         self.run_dir, self.n_params, self.prepared = run_dir, n_params, prepared
         self.bar = None
@@ -73,10 +84,14 @@ class Progress(Callback):
         self.console.print(f"report: {html if html.is_file() else self.run_dir / 'report.json'}")
 
 
-def summary_table(report: dict[str, Any]) -> Table:
-    """Test metrics with their intervals, beside the dummy and linear baselines."""
+def summary_table(report: dict[str, Any], subject: str = "test metrics", rows: int | None = None) -> Table:
+    """Test metrics with their intervals, beside the dummy and linear baselines.
+
+    `subject` and `rows` head the table: `metrics on new.csv (4 rows; 95% bootstrap interval)`."""
     level = interval_level(report.get("test"))
-    table = Table(title=f"test metrics ({level} bootstrap interval)" if level else "test metrics")
+    details = [f"{rows} rows"] * (rows is not None) + [f"{level} bootstrap interval"] * bool(level)
+    title = subject + (f" ({'; '.join(details)})" if details else "")
+    table = Table(title=title, min_width=len(title))  # a title wider than the columns stays on one line
     table.add_column("metric")
     table.add_column("model")
     base = report.get("baselines") or {}
