@@ -131,3 +131,16 @@ def test_an_estimator_whose_run_trained_no_epoch_raises():
     with pytest.raises(NetfitError, match="trained no epoch"):
         clf.fit(X, y)
     assert not hasattr(clf, "model_")
+
+
+def test_verbose_without_output_dir_names_no_folder_and_writes_no_report(tmp_path, capsys):
+    """The temporary run folder is removed after fit: printing its path or a report in it would mislead."""
+    X, y = load_iris(return_X_y=True)
+    NetClassifier(**{**SMALL, "epochs": 3, "verbose": 1}).fit(X, y)
+    out = capsys.readouterr().out
+    assert "epoch 1/3" in out  # verbose still shows training
+    assert "report" not in out and "run folder" not in out and "netfit-estimator-" not in out, out
+    clf = NetClassifier(**{**SMALL, "epochs": 3, "verbose": 1, "output_dir": str(tmp_path)}).fit(X, y)
+    assert f"report: {clf.run_.path / 'report.html'}" in capsys.readouterr().out
+    assert (clf.run_.path / "report.html").is_file()  # asked for with output_dir: written
+

@@ -9,8 +9,9 @@ learned attributes end in `_`, and they work in `Pipeline`, `cross_val_score` an
     clf.fit(X, y).score(X_test, y_test)
 
 Each `fit` holds out `validation_fraction` of the rows (stratified) for early stopping and writes
-a run folder: under `output_dir` when given (kept, and opened as `run_`), else in a temporary
-folder that is deleted once the model is loaded into memory (`run_` is then None).
+a run folder: under `output_dir` when given (kept with its report.html, and opened as `run_`),
+else in a temporary folder, without a report, that is deleted once the model is loaded into
+memory (`run_` is then None; `verbose` then names no path).
 """
 
 from __future__ import annotations
@@ -55,14 +56,15 @@ class _NetEstimator(BaseEstimator):
         self.output_dir = output_dir
 
     def _fit(self, X, y, sample_weight, task: str):
-        from netfit.api import Run, fit
+        from netfit.api import Run
+        from netfit.run import train_run
         from netfit.runfolder import load_model
 
         frame = _frame(X, y, sample_weight)
         workdir = self.output_dir or tempfile.mkdtemp(prefix="netfit-estimator-")
         try:
-            run = fit(self._config(X.shape[1], task, sample_weight is not None, workdir), data=frame,
-                      quiet=not self.verbose)
+            run = train_run(self._config(X.shape[1], task, sample_weight is not None, workdir), frame,
+                            quiet=not self.verbose, temporary=not self.output_dir)
             _check_trained(run.report)
             self.model_ = load_model(run.path)
             self.history_ = run.history
@@ -90,6 +92,7 @@ class _NetEstimator(BaseEstimator):
             "train.optimizer": {**base["train"]["optimizer"], "name": self.optimizer, "lr": self.lr,
                                 "weight_decay": self.weight_decay},
             "evaluate.baselines": False,
+            "evaluate.report_html": bool(self.output_dir),  # a report only where it is kept
         }
         if val > 0 and self.patience:
             overrides["train.early_stopping"] = {**(base["train"]["early_stopping"] or {}), "patience": self.patience}

@@ -41,7 +41,8 @@ from netfit.train.finders import LrFinding, find_batch_size, find_lr, resolve_au
 
 
 def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = (),
-              run_dir: Path | None = None, need_test: bool = True, resume: str | Path | None = None):
+              run_dir: Path | None = None, need_test: bool = True, resume: str | Path | None = None,
+              temporary: bool = False):
     """Run the whole pipeline for a resolved config; return the finished `Run`.
 
     `run_dir` places the run (tuning puts trials under `<tune_dir>/trials/<n>`); with
@@ -49,13 +50,15 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
     `resume`: a run folder to continue from its newest valid checkpoint (config checked by the caller,
     see `netfit.resume.resume_config`). Ctrl-C/SIGTERM raise `TrainingInterrupted` after a checkpoint.
     The run's warnings print as they come and are listed in report.json (`warnings`).
+    `temporary`: the caller deletes the run folder once done (an estimator without output_dir), so
+    the progress display names no folder or report in it.
     """
     with collect_warnings() as warned:
-        return _train_run(cfg, data, warned, quiet, list(callbacks), run_dir, need_test, resume)
+        return _train_run(cfg, data, warned, quiet, list(callbacks), run_dir, need_test, resume, temporary)
 
 
 def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: list[Callback], run_dir: Path | None,
-               need_test: bool, resume: str | Path | None):
+               need_test: bool, resume: str | Path | None, temporary: bool):
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
     if cfg.train.threads:
@@ -91,7 +94,8 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
         train = streamed(prepared, device, dist)
     if dist.is_main:
         write_text(run_dir / "config.yaml", cfg.to_yaml())
-        progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
+        progress = Progress(quiet=quiet, run_dir=None if temporary else run_dir, n_params=count_parameters(model),
+                            prepared=prepared)
         hooks = CallbackList([progress, *build_loggers(cfg, run_dir), *callbacks])
     else:  # the other ranks run your callbacks too, but draw and log nothing
         hooks = CallbackList(list(callbacks))

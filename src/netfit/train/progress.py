@@ -33,7 +33,8 @@ def _fmt(row: dict[str, Any]) -> str:
 
 
 class Progress(Callback):
-    def __init__(self, *, quiet: bool, run_dir: Path, n_params: int, prepared: Any) -> None:
+    def __init__(self, *, quiet: bool, run_dir: Path | None, n_params: int, prepared: Any) -> None:
+        """`run_dir` None: a folder deleted after the run, so no path to it is printed."""
         self.quiet = quiet
         self.console = console()
         self.live = sys.stdout.isatty() and not quiet
@@ -48,7 +49,8 @@ class Progress(Callback):
         validation = self.prepared.summary.get("validation") or {}
         if validation.get("from") in ("carved", "none"):  # validation not given as such: say where it comes from
             self.console.print(f"validation: {describe_validation(validation)}")
-        self.console.print(f"run folder: {self.run_dir}")
+        if self.run_dir is not None:
+            self.console.print(f"run folder: {self.run_dir}")
         self.epochs = logs["epochs"]
         if self.live:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
@@ -79,7 +81,10 @@ class Progress(Callback):
     def on_report(self, report: dict[str, Any]) -> None:
         if self.quiet:
             return
-        self.console.print(summary_table(report))
+        if report.get("test"):  # without a test split nothing was evaluated
+            self.console.print(summary_table(report))
+        if self.run_dir is None:
+            return
         html = self.run_dir / "report.html"  # absent with evaluate.report_html off
         self.console.print(f"report: {html if html.is_file() else self.run_dir / 'report.json'}")
 
