@@ -131,3 +131,49 @@ def test_an_estimator_whose_run_trained_no_epoch_raises():
     with pytest.raises(NetfitError, match="trained no epoch"):
         clf.fit(X, y)
     assert not hasattr(clf, "model_")
+
+
+def test_verbose_without_output_dir_names_no_folder_and_writes_no_report(tmp_path, capsys):
+    """The temporary run folder is removed after fit: printing its path or a report in it would mislead."""
+    X, y = load_iris(return_X_y=True)
+    NetClassifier(**{**SMALL, "epochs": 3, "verbose": 1}).fit(X, y)
+    out = capsys.readouterr().out
+    assert "epoch 1/3" in out  # verbose still shows training
+    assert "report" not in out and "run folder" not in out and "netfit-estimator-" not in out, out
+    clf = NetClassifier(**{**SMALL, "epochs": 3, "verbose": 1, "output_dir": str(tmp_path)}).fit(X, y)
+    assert f"report: {clf.run_.path / 'report.html'}" in capsys.readouterr().out
+    assert (clf.run_.path / "report.html").is_file()  # asked for with output_dir: written
+
+
+def newcomer_frame(n: int = 240, seed: int = 0) -> tuple:
+    """A DataFrame as people have them: a text category and missing values in both column kinds."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"age": rng.normal(40, 10, n), "color": rng.choice(["red", "green", "blue"], n),
+                      "size": rng.normal(0, 1, n)})
+    y = np.where((X["age"] > 40) ^ (X["color"] == "red"), "yes", "no")
+    X.loc[::9, "age"] = np.nan
+    X.loc[::11, "color"] = None
+    return X, y
+
+
+def test_classifier_takes_a_dataframe_with_text_and_missing_values():
+    X, y = newcomer_frame()
+    clf = NetClassifier(**{**SMALL, "epochs": 60}).fit(X, y)
+    assert list(clf.feature_names_in_) == ["age", "color", "size"] and clf.n_features_in_ == 3
+    assert clf.model_.preprocessor.types["color"] == "categorical"
+    assert clf.score(X, y) >= 0.85
+    X_new, _ = newcomer_frame(20, seed=1)
+    proba = clf.predict_proba(X_new)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert set(clf.predict(X_new)) <= {"no", "yes"}
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(X_new.rename(columns={"color": "colour"}))
+
+
+def test_regressor_takes_a_dataframe_with_text_and_missing_values():
+    X, _ = newcomer_frame()
+    y = X["age"].fillna(40).to_numpy() / 10 + (X["color"] == "red") * 3.0
+    reg = NetRegressor(**{**SMALL, "epochs": 60}).fit(X, y)
+    assert reg.score(X, y) >= 0.8

@@ -65,3 +65,19 @@ def test_fine_tune_and_export_snippets(digits_run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (digits_run.path / "export" / "model.onnx").is_file()
     assert (digits_run.path / "export" / "preprocessing.json").is_file()
+
+
+def test_dataframe_estimator_snippet(capsys):
+    namespace: dict = {}
+    exec(compile(block("python", "pd.DataFrame({\"age\""), "README.md", "exec"), namespace)
+    clf, X, y = namespace["clf"], namespace["X"], namespace["y"]
+    assert clf.model_.preprocessor.types == {"age": "numeric", "plan": "categorical"}
+    assert clf.score(X, y) >= 0.85
+
+
+def test_readme_documents_every_public_member_of_run():
+    from netfit import Run
+    from tests.test_readme import README
+
+    members = [name for name in vars(Run) if not name.startswith("_")]
+    assert members and all(f"`run.{name}" in README for name in members), members

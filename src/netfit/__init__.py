@@ -9,11 +9,14 @@ Example:
 
 from netfit._version import __version__
 from netfit.api import Run, fit, load
-from netfit.errors import ConfigError, DataError, DivergenceError, NetfitError, RunError, TrainingInterrupted
+from netfit.errors import (ConfigError, DataError, DivergenceError, NetfitError, NetfitWarning, RunError,
+                           TrainingInterrupted, show_warnings)
 from netfit.train.callbacks import Callback
 
 __all__ = ["fit", "load", "Run", "Callback", "NetfitError", "ConfigError", "DataError", "RunError", "DivergenceError",
-           "NetClassifier", "NetRegressor", "TrainingInterrupted"]
+           "NetClassifier", "NetRegressor", "TrainingInterrupted", "NetfitWarning"]
+
+show_warnings()  # netfit's own warnings print as `warning: what / where / how to change it`, without source lines
 
 
 def __getattr__(name: str):

@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from netfit.errors import DivergenceError, NetfitError
+from netfit.errors import DivergenceError, NetfitError, show_warnings
 
 app = typer.Typer(
     add_completion=False,
@@ -118,27 +118,25 @@ def evaluate(
     data: Path = typer.Argument(..., help="Labelled CSV or Parquet file."),
     resamples: int = typer.Option(1000, help="Bootstrap resamples for the intervals."),
 ) -> None:
-    """Score a labelled file with a trained run: metrics with bootstrap intervals (at the run's evaluate.confidence)."""
-    from rich.console import Console
+    """Score a labelled file with a trained run: metrics with bootstrap intervals (at the run's evaluate.confidence).
 
+    Fewer than 30 rows get a warning: metrics and intervals from so few rows mean little."""
     from netfit.api import load
-    from netfit.train.progress import summary_table
+    from netfit.train.progress import console, summary_table
 
     result = load(run).evaluate(data, resamples=resamples)
-    Console().print(summary_table({"test": result}))
+    console().print(summary_table({"test": result}, subject=f"metrics on {data}", rows=result["n"]))
 
 
 @app.command()
 def report(run: Path = typer.Argument(..., help="Run folder.")) -> None:
     """Show a run's test report and rebuild its report.html (no retraining)."""
-    from rich.console import Console
-
     from netfit.api import load
     from netfit.evaluate.report import write_report
-    from netfit.train.progress import summary_table
+    from netfit.train.progress import console, summary_table
 
     rep = load(run).report
-    Console().print(summary_table(rep))
+    console().print(summary_table(rep))
     typer.echo(f"stop reason: {rep.get('stop_reason')} ({rep.get('stop_message')}); epochs: {rep.get('epochs_run')}")
     typer.echo(f"report: {write_report(run)}")
 
@@ -211,8 +209,7 @@ def tune(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display for the final run."),
 ) -> None:
     """Search hyperparameters on validation, retrain the best config and test it once."""
-    from rich.console import Console
-
+    from netfit.train.progress import console
     from netfit.tune.report import trial_table
     from netfit.tune.search import tune as run_search
 
@@ -221,7 +218,7 @@ def tune(
     if no_final:
         typer.echo(f"this worker's trials are done; tune folder: {result.path}")
         return
-    Console().print(trial_table(result.report))
+    console().print(trial_table(result.report))
     best = result.report["best"]
     typer.echo(f"best trial: {best['number']} ({', '.join(result.report['metrics'])} "
                f"{', '.join(f'{v:.4f}' for v in best['values'])}); config: {result.path / 'best.yaml'}")
@@ -250,7 +247,9 @@ def main() -> None:
     """Console entry point: user errors become a message and an exit code, bugs keep their traceback.
 
     Typer (standalone) already turns usage errors into exit code 2 and `typer.Exit` into its code.
+    Every warning prints as `warning: ...`, once, never as a raw Python warning with a source line.
     """
+    show_warnings(every=True)
     try:
         app()
     except NetfitError as err:

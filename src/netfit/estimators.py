@@ -8,9 +8,14 @@ learned attributes end in `_`, and they work in `Pipeline`, `cross_val_score` an
     clf = make_pipeline(StandardScaler(), NetClassifier(hidden=(128,), random_state=0))
     clf.fit(X, y).score(X_test, y_test)
 
+X is a numeric array (checked as scikit-learn does: no NaN, no text), or a pandas DataFrame, which
+goes through netfit's own preprocessing as a table does: text columns become categories, missing
+values are imputed, the column types inferred (or set with `config={"data": {"types": ...}}`).
+
 Each `fit` holds out `validation_fraction` of the rows (stratified) for early stopping and writes
-a run folder: under `output_dir` when given (kept, and opened as `run_`), else in a temporary
-folder that is deleted once the model is loaded into memory (`run_` is then None).
+a run folder: under `output_dir` when given (kept with its report.html, and opened as `run_`),
+else in a temporary folder, without a report, that is deleted once the model is loaded into
+memory (`run_` is then None; `verbose` then names no path).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from netfit.config.data import DEFAULT_TARGET
 
@@ -54,15 +59,32 @@ class _NetEstimator(BaseEstimator):
         self.config = config
         self.output_dir = output_dir
 
+    def _validate(self, X, y, y_numeric: bool = False):
+        """(X, y) checked: an array as scikit-learn checks it (float64, finite); a DataFrame as it is,
+        its names and width recorded (`feature_names_in_`, `n_features_in_`) and its values left to
+        netfit's preprocessing (text categories, missing values)."""
+        self._columns = list(X.columns) if isinstance(X, pd.DataFrame) else None
+        if self._columns is None:
+            return validate_data(self, X, y, dtype=np.float64, y_numeric=y_numeric, ensure_min_samples=2)
+        validate_data(self, X, skip_check_array=True)
+        y = column_or_1d(check_array(y, ensure_2d=False, dtype=np.float64 if y_numeric else None, input_name="y"))
+        check_consistent_length(X, y)
+        if len(X) < 2:
+            raise ValueError(f"Found array with {len(X)} sample(s) while a minimum of 2 is required.")
+        return X, y
+
     def _fit(self, X, y, sample_weight, task: str):
-        from netfit.api import Run, fit
+        from netfit.api import Run
+        from netfit.run import train_run
         from netfit.runfolder import load_model
 
         frame = _frame(X, y, sample_weight)
+        # an array's columns are all numeric, every row kept; a DataFrame's types are netfit's to infer
+        types = {c: "numeric" for c in _columns(X.shape[1])} if self._columns is None else None
         workdir = self.output_dir or tempfile.mkdtemp(prefix="netfit-estimator-")
         try:
-            run = fit(self._config(X.shape[1], task, sample_weight is not None, workdir), data=frame,
-                      quiet=not self.verbose)
+            run = train_run(self._config(types, task, sample_weight is not None, workdir), frame,
+                            quiet=not self.verbose, temporary=not self.output_dir)
             _check_trained(run.report)
             self.model_ = load_model(run.path)
             self.history_ = run.history
@@ -72,8 +94,9 @@ class _NetEstimator(BaseEstimator):
         self.run_ = Run(run.path) if self.output_dir else None
         return self
 
-    def _config(self, n_features: int, task: str, weighted: bool, workdir: str) -> Any:
-        """The estimator's parameters over `config` (a dict, YAML path or Config) as one resolved config."""
+    def _config(self, types: dict[str, str] | None, task: str, weighted: bool, workdir: str) -> Any:
+        """The estimator's parameters over `config` (a dict, YAML path or Config) as one resolved config;
+        `types` (an array's columns) replaces data.types, None keeps the config's."""
         from netfit.config import load_config
 
         base = load_config(self.config, require_data=False).to_dict()
@@ -81,8 +104,7 @@ class _NetEstimator(BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         overrides = {
             "seed": seed, "output_dir": workdir, "name": type(self).__name__,
-            # arrays have no column meaning to infer: every feature is numeric, every row is kept
-            "data.types": {f"x{i}": "numeric" for i in range(n_features)},
+            "data.types": base["data"]["types"] if types is None else types,
             "data.task": task, "data.target": TARGET, "data.weight_column": WEIGHT if weighted else None,
             "data.split": {**base["data"]["split"], "train": 1 - val, "val": val, "test": 0.0},
             "model.hidden": list(self.hidden), "model.activation": self.activation, "model.dropout": self.dropout,
@@ -90,6 +112,7 @@ class _NetEstimator(BaseEstimator):
             "train.optimizer": {**base["train"]["optimizer"], "name": self.optimizer, "lr": self.lr,
                                 "weight_decay": self.weight_decay},
             "evaluate.baselines": False,
+            "evaluate.report_html": bool(self.output_dir),  # a report only where it is kept
         }
         if val > 0 and self.patience:
             overrides["train.early_stopping"] = {**(base["train"]["early_stopping"] or {}), "patience": self.patience}
@@ -101,8 +124,12 @@ class _NetEstimator(BaseEstimator):
         from netfit.predict import predict_output
 
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return predict_output(self.model_, pd.DataFrame(X, columns=_columns(X.shape[1])))[0]
+        if self._columns is None:
+            X = validate_data(self, X, reset=False, dtype=np.float64)
+            return predict_output(self.model_, pd.DataFrame(X, columns=_columns(X.shape[1])))[0]
+        X = validate_data(self, X, reset=False, skip_check_array=True)  # the names and width of fit
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=self._columns)
+        return predict_output(self.model_, frame.set_axis([str(c) for c in self._columns], axis=1))[0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -130,8 +157,8 @@ class NetClassifier(ClassifierMixin, _NetEstimator):
     """
 
     def fit(self, X, y, sample_weight=None):
-        """Train on X (n_samples, n_features) and labels y; returns self."""
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        """Train on X (an array or a DataFrame, n_samples x n_features) and labels y; returns self."""
+        X, y = self._validate(X, y)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         weights = _weights(sample_weight, X)
@@ -168,8 +195,8 @@ class NetRegressor(RegressorMixin, _NetEstimator):
     """
 
     def fit(self, X, y, sample_weight=None):
-        """Train on X (n_samples, n_features) and numeric targets y; returns self."""
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
+        """Train on X (an array or a DataFrame, n_samples x n_features) and numeric targets y; returns self."""
+        X, y = self._validate(X, y, y_numeric=True)
         return self._fit(X, y.astype(np.float64), _weights(sample_weight, X), "regression")
 
     def predict(self, X) -> np.ndarray:
@@ -193,8 +220,19 @@ def _columns(n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
 
 
-def _frame(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> pd.DataFrame:
-    frame = pd.DataFrame(X, columns=_columns(X.shape[1]))
+def _frame(X, y: np.ndarray, sample_weight: np.ndarray | None) -> pd.DataFrame:
+    """The table netfit trains on: X's columns (x0, x1, ... for an array), the target, the weights."""
+    if not isinstance(X, pd.DataFrame):
+        frame = pd.DataFrame(X, columns=_columns(X.shape[1]))
+    else:
+        frame = X.set_axis([str(c) for c in X.columns], axis=1).reset_index(drop=True)
+        taken = [c for c in (TARGET, WEIGHT) if c in frame.columns]
+        if taken:
+            from netfit.errors import DataError
+
+            raise DataError("a column of X has a name the estimator gives y or sample_weight", where=f"X: column {taken[0]!r}",
+                            expected=f"feature columns other than {TARGET!r} and {WEIGHT!r}", found=f"columns {list(X.columns)}",
+                            hint="pass the labels as y (drop them from X), or rename that column")
     frame[TARGET] = y
     if sample_weight is not None:
         frame[WEIGHT] = sample_weight

@@ -70,7 +70,8 @@ class Run:
         return predict_output(self._loaded(), data)[0]
 
     def evaluate(self, data: Any, *, resamples: int = 1000) -> dict[str, Any]:
-        """Score labelled data with the saved preprocessing: metrics with bootstrap intervals."""
+        """Score labelled data with the saved preprocessing: metrics with bootstrap intervals
+        (a `DataWarning` under 30 rows, where they mean little)."""
         return evaluate_data(self._loaded(), data, resamples=resamples)
 
     def _loaded(self) -> "LoadedModel":
@@ -134,10 +135,12 @@ def predict_frame(loaded: "LoadedModel", data: Any) -> "pd.DataFrame":
 
 
 def evaluate_data(loaded: "LoadedModel", data: Any, *, resamples: int = 1000) -> dict[str, Any]:
-    from netfit.evaluate.metrics import evaluate_predictions
+    from netfit.evaluate.metrics import MIN_ROWS, evaluate_predictions, warn_if_few_rows
 
     output, split = predict_output(loaded, data, require_target=True)
-    pre = loaded.preprocessor
+    pre, confidence = loaded.preprocessor, loaded.config.evaluate.confidence
     y = pre.decode_target(split.y) if loaded.task == "regression" else split.y
+    warn_if_few_rows(len(y), "labelled rows", str(data) if isinstance(data, (str, Path)) else "data",
+                     f"score {MIN_ROWS} or more labelled rows", confidence if resamples else None)
     return evaluate_predictions(loaded.task, y, output, loaded.classes, resamples=resamples,
-                                confidence=loaded.config.evaluate.confidence, seed=loaded.config.seed)
+                                confidence=confidence, seed=loaded.config.seed)

@@ -16,9 +16,9 @@ import torch
 from netfit.config import Config
 from netfit.data import Prepared, prepare
 from netfit.data.preprocess import input_spec
-from netfit.errors import ConfigError, TrainingInterrupted
+from netfit.errors import ConfigError, TrainingInterrupted, collect_warnings
 from netfit.evaluate.baselines import baselines, flat_features
-from netfit.evaluate.metrics import evaluate_predictions
+from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
 from netfit.evaluate.outputs import save_test_outputs
 from netfit.evaluate.report import write_report
 from netfit.io import write_json, write_text
@@ -41,14 +41,24 @@ from netfit.train.finders import LrFinding, find_batch_size, find_lr, resolve_au
 
 
 def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: list[Callback] = (),
-              run_dir: Path | None = None, need_test: bool = True, resume: str | Path | None = None):
+              run_dir: Path | None = None, need_test: bool = True, resume: str | Path | None = None,
+              temporary: bool = False):
     """Run the whole pipeline for a resolved config; return the finished `Run`.
 
     `run_dir` places the run (tuning puts trials under `<tune_dir>/trials/<n>`); with
     `need_test=False` the test split is never loaded and report.json has no test metrics.
     `resume`: a run folder to continue from its newest valid checkpoint (config checked by the caller,
     see `netfit.resume.resume_config`). Ctrl-C/SIGTERM raise `TrainingInterrupted` after a checkpoint.
+    The run's warnings print as they come and are listed in report.json (`warnings`).
+    `temporary`: the caller deletes the run folder once done (an estimator without output_dir), so
+    the progress display names no folder or report in it.
     """
+    with collect_warnings() as warned:
+        return _train_run(cfg, data, warned, quiet, list(callbacks), run_dir, need_test, resume, temporary)
+
+
+def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: list[Callback], run_dir: Path | None,
+               need_test: bool, resume: str | Path | None, temporary: bool):
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
     if cfg.train.threads:
@@ -84,7 +94,8 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         train = streamed(prepared, device, dist)
     if dist.is_main:
         write_text(run_dir / "config.yaml", cfg.to_yaml())
-        progress = Progress(quiet=quiet, run_dir=run_dir, n_params=count_parameters(model), prepared=prepared)
+        progress = Progress(quiet=quiet, run_dir=None if temporary else run_dir, n_params=count_parameters(model),
+                            prepared=prepared)
         hooks = CallbackList([progress, *build_loggers(cfg, run_dir), *callbacks])
     else:  # the other ranks run your callbacks too, but draw and log nothing
         hooks = CallbackList(list(callbacks))
@@ -126,6 +137,7 @@ def train_run(cfg: Config, data: Any = None, *, quiet: bool = False, callbacks: 
         "environment": environment(device),
         "world_size": dist.world_size,
         "finders": finders,
+        "warnings": [w.to_dict() for w in warned],
     })
     write_json(run_dir / "report.json", report)
     if cfg.evaluate.report_html:
@@ -182,6 +194,8 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
     if run_dir is not None:
         save_test_outputs(run_dir, task, y_true, output, pre, unseen=test.unseen)
     kw = {"resamples": ev.bootstrap, "confidence": ev.confidence, "seed": cfg.seed}
+    warn_if_few_rows(len(test), "test rows", "the test split", "raise data.split.test, or give a larger test file "
+                     "(data.test)", ev.confidence if ev.bootstrap else None)
     report = {"test": evaluate_predictions(task, y_true, output, pre.classes, **kw)}
     if test.unseen is not None:  # counted as wrong above; which labels, how many rows
         report["test"]["unseen_labels"] = prepared.summary["unseen_labels"]["test"]

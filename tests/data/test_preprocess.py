@@ -108,7 +108,7 @@ def test_unseen_category_is_counted_and_encoded_as_all_zero(mixed):
     pre = fitted(mixed)
     new = mixed.head(4).assign(city=["rome", "oslo", "lyon", "rome"])
     assert pre.unseen_categories(new) == {"city": 3}
-    with pytest.warns(DataWarning, match=r"city \(3 rows\)"):
+    with pytest.warns(DataWarning, match=r"column 'city': 3 row\(s\) hold categories not seen in training: 'oslo', 'rome'"):
         split = pre.transform(new)
     onehot = split.x_num[:, [i for i, n in enumerate(pre.feature_names) if n.startswith("city=")]]
     assert onehot.sum(axis=1).tolist() == [0, 0, 1, 0]

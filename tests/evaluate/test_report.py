@@ -80,7 +80,7 @@ def regression_cli_run(tmp_path_factory):
 def test_classification_report_has_every_section_and_real_images(digits_run):
     text = (digits_run.path / "report.html").read_text()
     page = Page(text)
-    assert page.sections == ["summary", "curves", "classification", "data", "config"]
+    assert page.sections == ["summary", "warnings", "curves", "classification", "data", "config"]  # digits: constant pixels dropped
     for needle in ("Test metrics", "model [95% interval]", "dummy", "linear", "Confusion matrix", "Per class",
                    "precision", "Duplicates across splits", "Resolved config", "Environment", "stop: ", "parameters"):
         assert needle in text, needle

@@ -1,25 +1,25 @@
 """Shared wording for the data stage: its warning category and the pieces of its error messages.
 
 Every module of the data stage warns through `warn`, so `prepare` can collect those warnings
-into the run's data summary (and still let them reach the user).
+into the run's data summary (and still let them reach the user, printed like errors: see
+`netfit.errors.NetfitWarning`).
 """
 
 from __future__ import annotations
 
 import difflib
-import warnings
 from typing import Iterable
 
-from netfit.errors import short_list
+from netfit.errors import NetfitWarning, emit, short_list
 
 
-class DataWarning(UserWarning):
+class DataWarning(NetfitWarning):
     """Something in the data worth knowing that does not stop the run (dropped columns, leakage)."""
 
 
-def warn(message: str) -> None:
-    """Emit a `DataWarning` pointing at the caller's caller (the data stage's entry point)."""
-    warnings.warn(message, DataWarning, stacklevel=3)
+def warn(message: str, *, where: str | None = None, hint: str | None = None) -> None:
+    """Emit a `DataWarning` (what, where, how to change it) pointing at the caller's caller."""
+    emit(DataWarning(message, where=where, hint=hint), stacklevel=3)
 
 
 def row_where(source: str, column: str, position: int) -> str:
@@ -30,6 +30,16 @@ def row_where(source: str, column: str, position: int) -> str:
     row = position + 1
     line = f" (line {row + 1})" if source.lower().endswith(".csv") else ""
     return f"{source}: column {column!r}, row {row}{line}"
+
+
+def rows_where(source: str, column: str, positions: Iterable[int], limit: int = 5) -> str:
+    """`new.csv: column 'color', rows 3, 5 (lines 4, 6)`: the first `limit` of several rows, as `row_where`."""
+    positions = list(positions)
+    if len(positions) == 1:
+        return row_where(source, column, positions[0])
+    rows = [p + 1 for p in positions]
+    lines = f" (lines {', '.join(str(r + 1) for r in rows[:limit])})" if source.lower().endswith(".csv") else ""
+    return f"{source}: column {column!r}, rows {short_list(rows, limit)}{lines}"
 
 
 def closest_hint(name: str, options: Iterable[str], field: str) -> str:

@@ -10,16 +10,14 @@ held in memory and prepared here::
 from __future__ import annotations
 
 import hashlib
-import warnings
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from netfit.config import DataConfig
 from netfit.data.arrays import build_encoder
-from netfit.data.messages import DataWarning, row_where, warn
+from netfit.data.messages import row_where, warn
 from netfit.data.prepared import LoadedTable, Prepared, Split
 from netfit.data.preprocess import Preprocessor
 from netfit.data.schema import Schema, build_schema, clean_rows, coerce_frame, infer_task
@@ -28,7 +26,7 @@ from netfit.data.split import ROW_COLUMN, SPLITS, split_rows, validate_split_col
 from netfit.data.stream import prepare_stream, release_memory, should_stream
 from netfit.data.summary import memory_summary, split_validation
 from netfit.data.values import category_strings, normalise_labels
-from netfit.errors import DataError, short_list
+from netfit.errors import DataError, collect_warnings, short_list
 
 
 def prepare(cfg: DataConfig, seed: int, data: Any = None, need_test: bool = True) -> Prepared:
@@ -46,12 +44,12 @@ def prepare(cfg: DataConfig, seed: int, data: Any = None, need_test: bool = True
     Raises:
         DataError: the data cannot be read, cleaned or split as configured.
     """
-    with _collect_warnings() as messages:
+    with collect_warnings() as caught:
         if data is None and should_stream(cfg):
             prepared = prepare_stream(cfg, seed, need_test)
         else:
             prepared = _prepare(cfg, seed, data, need_test)
-    prepared.summary["warnings"] = messages
+    prepared.summary["warnings"] = [str(w) for w in caught]
     return prepared
 
 
@@ -189,9 +187,10 @@ def _transform(pre: Preprocessor, frames: dict[str, pd.DataFrame], rows: dict[st
         splits[name].rows = np.asarray(rows.get(name, []), dtype=np.int64)
         if splits[name].unseen is not None:
             counts = unseen_label_counts(splits[name])
-            warn(f"{where}: {sum(counts.values())} row(s) hold labels not seen in training: "
+            warn(f"{sum(counts.values())} row(s) hold labels not seen in training: "
                  f"{short_list(f'{label!r} ({n} rows)' for label, n in counts.items())}; the model cannot predict "
-                 f"them, so they count as wrong in the test metrics (listed in report.json: test.unseen_labels)")
+                 f"them, so they count as wrong in the test metrics (listed in report.json: test.unseen_labels)",
+                 where=where, hint="add rows of those classes to the training data, or remove them from the test data")
     return splits
 
 
@@ -224,18 +223,3 @@ def _fingerprint(tables: dict[str, LoadedTable], rows: dict[str, np.ndarray]) ->
     fingerprint = {"data": tables["all"].sha256 if "all" in tables else data.hexdigest(), "split": split.hexdigest()}
     fingerprint.update({f"data.{name}": t.sha256 for name, t in tables.items() if name != "all"})
     return fingerprint
-
-
-@contextmanager
-def _collect_warnings() -> Iterator[list[str]]:
-    """Collect the DataWarnings raised inside, then pass every warning on to the caller."""
-    messages: list[str] = []
-    caught: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DataWarning)
-            yield messages
-    finally:
-        messages.extend(str(w.message) for w in caught if issubclass(w.category, DataWarning))
-        for w in caught:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -27,7 +27,7 @@ from netfit.data.arrays import encoder_from_dict
 from netfit.data.columns import (BooleanColumn, CategoricalColumn, NumericColumn, boolean_column, categorical_column,
                                  numeric_column, scaling)
 from netfit.data.prepared import Split
-from netfit.data.messages import quote_list, row_where, warn
+from netfit.data.messages import quote_list, row_where, rows_where, warn
 from netfit.data.values import (boolean_values, category_strings, class_labels, normalise_labels, numeric_values,
                                 weight_values)
 from netfit.errors import DataError, RunError, short_list
@@ -88,7 +88,7 @@ class Preprocessor:
                 rows than `df` holds (streaming); default: found in df.
         """
         self._require(df, [*self.types, *self._array_columns, *([self.target] if self.target else [])], where)
-        self.dropped = self._constant_columns(df, constant) if self.cfg.drop_constant else {}
+        self.dropped = self._constant_columns(df, where, constant) if self.cfg.drop_constant else {}
         kept = [c for c in self.types if c not in self.dropped]
         if self.array is not None:
             self.array.fit(df, where)
@@ -131,12 +131,12 @@ class Preprocessor:
             self.target_mean, self.target_std = stats.target.scaling("standardize")
         return self
 
-    def _constant_columns(self, df: pd.DataFrame, constant: list[str] | None = None) -> dict[str, str]:
+    def _constant_columns(self, df: pd.DataFrame, where: str, constant: list[str] | None = None) -> dict[str, str]:
         if constant is None:
             constant = [c for c in self.types if df[c].nunique(dropna=False) <= 1]
         if constant:
-            warn(f"{len(constant)} column(s) dropped: a single value in the training split: {quote_list(constant)} "
-                 f"(data.preprocess.drop_constant: false keeps them)")
+            warn(f"{len(constant)} column(s) dropped: a single value in the training split: {quote_list(constant)}",
+                 where=where, hint="set data.preprocess.drop_constant: false to keep them")
         return {c: "constant in the training split" for c in constant}
 
     def _fit_categorical(self, s: pd.Series) -> CategoricalColumn:
@@ -173,11 +173,9 @@ class Preprocessor:
         self._require(df, self.input_columns + self._array_columns + ([self.target] if require_target and self.target else []), where)
         extra = [c for c in df.columns if c not in self.known_columns]
         if extra:
-            warn(f"{where}: columns not seen in training are ignored: {quote_list(extra)}")
-        unseen = self.unseen_categories(df)
-        if unseen:
-            warn(f"{where}: categories not seen in training, encoded as unknown: "
-                 f"{short_list(f'{c} ({n} rows)' for c, n in unseen.items())}")
+            warn(f"columns not seen in training are ignored: {quote_list(extra)}", where=where)
+        for col in self.categoricals:
+            self._warn_unseen(df, col, where)
         x_num = self._x_num(df, where)
         y = self._encode_target(df[self.target], where, unseen_labels) if require_target and self.target else None
         w = None
@@ -264,14 +262,19 @@ class Preprocessor:
 
     def unseen_categories(self, df: pd.DataFrame) -> dict[str, int]:
         """Per categorical column, how many rows hold a category not seen in training."""
-        counts = {}
-        for col in self.categoricals:
-            if col.name in df.columns:
-                text = category_strings(df[col.name])
-                n = int((text.notna() & ~text.isin(col.categories)).sum())
-                if n:
-                    counts[col.name] = n
-        return counts
+        counts = {col.name: int(_unseen(df, col).sum()) for col in self.categoricals}
+        return {name: n for name, n in counts.items() if n}
+
+    def _warn_unseen(self, df: pd.DataFrame, col: CategoricalColumn, where: str) -> None:
+        unseen = _unseen(df, col)
+        if not unseen.any():
+            return
+        values = sorted(category_strings(df[col.name])[unseen].unique())
+        rows = np.flatnonzero(unseen)
+        warn(f"column {col.name!r}: {len(rows)} row(s) hold categories not seen in training: {quote_list(values)}; "
+             f"encoded as unknown (none of the training categories)", where=rows_where(where, col.name, rows),
+             hint=f"if one is another spelling of a training category ({quote_list(col.categories)}), correct it "
+                  "in the data; to learn a new category, retrain with rows that hold it")
 
     def label_codes(self, y: pd.Series) -> np.ndarray:
         """Class indices of labels; -1 for a label that is not one of the training classes."""
@@ -399,3 +402,11 @@ def _check_finite(x: np.ndarray, names: list[str], where: str) -> None:
 def input_spec(pre: Any) -> dict[str, Any] | None:
     """The image/sequence/text input the model reads (kind, shape, vocab size), None for tables."""
     return pre.array.spec if getattr(pre, "array", None) is not None else None
+
+
+def _unseen(df: pd.DataFrame, col: CategoricalColumn) -> np.ndarray:
+    """Rows of df whose value in a categorical column is not one of its training categories (missing is not)."""
+    if col.name not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    text = category_strings(df[col.name])
+    return (text.notna() & ~text.isin(col.categories)).to_numpy()

@@ -113,8 +113,8 @@ def _feature_types(df: pd.DataFrame, candidates: list[str], cfg: DataConfig, whe
                 kind = "categorical"
             else:
                 dropped[col] = _DROP_REASONS[kind]
-                warn(f"{where}: column {col!r} dropped: it {_DROP_REASONS[kind]}; "
-                     f"list it in data.features or data.types to keep it")
+                warn(f"column {col!r} dropped: it {_DROP_REASONS[kind]}", where=where,
+                     hint=f"list it in data.features or data.types to keep it")
                 continue
         types[col] = kind
     if not types and not allow_none:

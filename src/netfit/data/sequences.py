@@ -118,6 +118,7 @@ def clip_lengths(lengths: np.ndarray, max_len: int, too_long: str, where: str, c
         raise DataError("too long", where=row_where(where, column, pos), expected=f"at most {max_len} steps ({field_name})",
                         found=f"{int(lengths[pos])} steps; {n} row(s) are longer",
                         hint=f"raise {field_name}, or set data.too_long: truncate to cut them")
-    warn(f"{where}: {n} row(s) of column {column!r} are longer than {field_name} = {max_len} and were truncated "
-         f"(longest {int(lengths.max())}); data.too_long: error stops instead")
+    warn(f"{n} row(s) of column {column!r} are longer than {field_name} = {max_len} and were truncated "
+         f"(longest {int(lengths.max())})", where=row_where(where, column, pos),
+         hint=f"raise {field_name} to keep them whole, or set data.too_long: error to stop instead")
     return np.minimum(lengths, max_len)

@@ -142,7 +142,8 @@ def _strata(labels: pd.Series | None, sizes: tuple[int, int, int], stratify) -> 
     """Class codes to stratify by, or None: `auto` stratifies when every class can be split."""
     if labels is None or stratify is False:
         if labels is None and stratify is True:
-            warn("data.split.stratify ignored: the target is not a class label (regression)")
+            warn("split not stratified: the target is not a class label (regression)", where="data.split.stratify",
+                 hint="remove data.split.stratify (or set it to auto)")
         return None
     codes, classes = pd.factorize(labels)
     problem = _stratify_problem(np.bincount(codes), classes, sizes)
@@ -150,7 +151,9 @@ def _strata(labels: pd.Series | None, sizes: tuple[int, int, int], stratify) -> 
         return codes
     if stratify is True:
         raise problem
-    warn(f"split not stratified: {problem.message} ({problem.found}); classes may be unevenly spread")
+    warn(f"split not stratified: {problem.message} ({problem.found}); classes may be unevenly spread",
+         where="data.split", hint="collect more rows of the rare classes, or set data.split.stratify: false to split "
+                                  "at random without this warning")
     return None
 
 
@@ -179,7 +182,8 @@ def _random_split(n: int, sizes, seed: int, strata: np.ndarray | None, stratify)
         if stratify is True:
             raise DataError("cannot stratify the split", where="data.split", found=str(e),
                             hint="set data.split.stratify: false, or raise the smaller fractions") from None
-        warn(f"split not stratified: {e}")
+        warn(f"split not stratified: {e}", where="data.split",
+             hint="set data.split.stratify: false to silence this, or raise the smaller fractions")
         return _random_split(n, sizes, seed, None, False)
     return SplitResult({"train": train, "val": val, "test": test}, "random" if strata is None else "stratified")
 

@@ -202,7 +202,8 @@ def _check_streamable(cfg: DataConfig) -> None:
                           hint="change that setting, or raise data.memory_budget to load the data in memory")
     if cfg.split.method != "hash":
         warn("the data streams (larger than data.memory_budget): rows are split by a hash of their row number "
-             "(data.split.method: hash; sizes are approximate, classes not stratified)")
+             "(sizes are approximate, classes not stratified)", where="data.split.method",
+             hint="set data.split.method: hash to say so, or raise data.memory_budget to load the data in memory")
 
 
 def _sample_rows(cfg: DataConfig, row_bytes: float) -> int:

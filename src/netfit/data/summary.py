@@ -127,5 +127,6 @@ def leakage(frames: dict[str, pd.DataFrame], schema: Schema) -> dict[str, int]:
         if n:
             first, second = pair.split("-")
             warn(f"{n} row(s) of the {second} split also occur in the {first} split (same features and target): "
-                 f"its scores may be optimistic; data.preprocess.drop_duplicates: true removes exact duplicates")
+                 f"its scores may be optimistic", where=f"{first} and {second} splits",
+                 hint="data.preprocess.drop_duplicates: true removes exact duplicates")
     return counts

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from netfit.data.messages import warn
 from netfit.errors import ConfigError, DataError, short_list
 from netfit.evaluate.bootstrap import Interval, bootstrap_ci, classification_resample_fns, regression_resample_fns
 
@@ -123,6 +124,19 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the report block
+# Fewer rows than this: a metric moves a lot with one row, and a percentile bootstrap interval
+# covers less than it claims (with 4 rows all right it is [1, 1]); the rule of thumb of n >= 30
+MIN_ROWS = 30
+
+
+def warn_if_few_rows(n: int, what: str, where: str, hint: str, confidence: float | None) -> None:
+    """A `DataWarning` when metrics rest on fewer than `MIN_ROWS` rows (`confidence`: None without intervals)."""
+    if n >= MIN_ROWS:
+        return
+    subject = f"a {100 * confidence:g}% bootstrap interval" if confidence else "a metric"
+    warn(f"only {n} {what}: {subject} from fewer than {MIN_ROWS} rows means little", where=where, hint=hint)
+
+
 def evaluate_predictions(
     task: str,
     y_true: Any,

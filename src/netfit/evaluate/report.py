@@ -79,7 +79,7 @@ def write_report(run_dir: str | Path) -> Path:
 def render_report(run: RunFiles) -> str:
     """The whole page as a string."""
     task = run.report.get("task")
-    parts = [summary_section(run), curves_section(run)]
+    parts = [summary_section(run), warnings_section(run), curves_section(run)]
     parts.append(regression_section(run) if task == "regression" else classification_section(run))
     parts += [data_section(run), tuning_section(run), config_section(run)]
     return page(f"netfit report: {run.report.get('name', run.label)}", "".join(p for p in parts if p))
@@ -102,6 +102,18 @@ def summary_section(run: RunFiles) -> str:
     ]
     body = table((), rows, numeric_from=2) + "<h3>Test metrics</h3>" + metrics_table(r)
     return section("summary", "Summary", body)
+
+
+def warnings_section(run: RunFiles) -> str:
+    """The run's warnings: what, where, how to change it (a report.json older than its `warnings`
+    list has the data's only, as text)."""
+    found = run.report.get("warnings")
+    if found is None:
+        found = [{"message": w} for w in (run.report.get("data") or {}).get("warnings") or []]
+    items = [[w["message"], *(f"{label}: {w[key]}" for key, label in (("where", "where"), ("hint", "how to change it"))
+                              if w.get(key))] for w in found]
+    body = "".join('<p class="warn">' + "<br>".join(esc(line) for line in lines) + "</p>" for lines in items)
+    return section("warnings", "Warnings", body) if items else ""
 
 
 def metrics_table(report: dict[str, Any]) -> str:
@@ -220,7 +232,6 @@ def data_section(run: RunFiles) -> str:
         balance = d["class_balance"]
         classes = list(next(iter(balance.values())))
         body += "<h3>Class balance</h3>" + table(["split", *classes], [[s, *c.values()] for s, c in balance.items()])
-    body += "".join(f'<p class="warn">{esc(w)}</p>' for w in d.get("warnings") or [])
     return section("data", "Data", body)
 
 

@@ -15,7 +15,6 @@ import io
 import random
 import re
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 
 from netfit.config import CheckpointConfig
-from netfit.errors import RunError
+from netfit.errors import NetfitWarning, RunError, emit
 from netfit.io import atomic_write
 
 if TYPE_CHECKING:  # annotations only
@@ -34,7 +33,7 @@ MAGIC = b"NETFIT-CHECKPOINT 1\n"
 NAME = re.compile(r"^step-(\d+)\.pt$")
 
 
-class CheckpointWarning(UserWarning):
+class CheckpointWarning(NetfitWarning):
     """A checkpoint was skipped (corrupt or unreadable) and an older one is used."""
 
 
@@ -168,7 +167,8 @@ def latest_valid(folder: Path) -> tuple[Path, dict[str, Any], list[dict[str, str
             payload = load_checkpoint(path)
         except RunError as e:
             problems.append({"file": path.name, "problem": e.found})
-            warnings.warn(f"skipping checkpoint {path} ({e.found}); trying an older one", CheckpointWarning, stacklevel=2)
+            emit(CheckpointWarning(f"skipping checkpoint ({e.found}); trying an older one", where=str(path)),
+                          stacklevel=2)
             continue
         return path, payload, problems
     raise RunError("no valid checkpoint to resume from", where=str(folder),

@@ -8,7 +8,6 @@ the rest are reported (a warning, and `report.json["init_from"]`).
 from __future__ import annotations
 
 import fnmatch
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import torch
 from torch import nn
 
 from netfit.config import TrainConfig
-from netfit.errors import ConfigError, RunError, short_list
+from netfit.errors import ConfigError, NetfitWarning, RunError, emit, short_list
 
 
 def start_from(model: nn.Module, cfg: TrainConfig) -> tuple[frozenset[str], dict[str, Any] | None]:
@@ -48,8 +47,11 @@ def load_pretrained(model: nn.Module, run_dir: Path, strict: bool) -> tuple[froz
     matching = {k: v for k, v in weights.items() if k in own and v.shape == own[k].shape}
     model.load_state_dict(matching, strict=False)
     if problems:
-        warnings.warn(f"init_from {run_dir}: loaded {len(matching)} of {len(own)} tensors; "
-                      f"not loaded: {short_list(missing + [s.split(':')[0] for s in shapes])}", stacklevel=2)
+        emit(NetfitWarning(f"loaded {len(matching)} of {len(own)} tensors; not loaded: "
+                                    f"{short_list(missing + [s.split(':')[0] for s in shapes])}",
+                                    where=f"train.init_from: {run_dir}",
+                                    hint="those start from scratch; use the same model settings as that run to load all"),
+                      stacklevel=2)
     params = {n for n, _ in model.named_parameters()}
     summary = {"run": str(run_dir), "loaded": sorted(matching), "not_loaded": problems}
     return frozenset(params & set(matching)), summary

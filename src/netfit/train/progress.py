@@ -16,15 +16,27 @@ from netfit.data.summary import describe_validation
 from netfit.train.callbacks import Callback
 
 
+# written to a pipe or a log, rich would wrap at 80 columns (or $COLUMNS) and split a table's
+# intervals over two lines; there, lines are as long as they need to be
+UNWRAPPED = 10_000
+
+
+def console(stderr: bool = False) -> Console:
+    """netfit's rich console: a terminal's width on a terminal; elsewhere no line is wrapped."""
+    plain = Console(stderr=stderr, highlight=False)
+    return plain if plain.is_terminal else Console(stderr=stderr, highlight=False, width=UNWRAPPED)
+
+
 def _fmt(row: dict[str, Any]) -> str:
     keys = [k for k in row if k.startswith(("train_", "val_"))]
     return "  ".join(f"{k} {row[k]:.4f}" for k in keys)
 
 
 class Progress(Callback):
-    def __init__(self, *, quiet: bool, run_dir: Path, n_params: int, prepared: Any) -> None:
+    def __init__(self, *, quiet: bool, run_dir: Path | None, n_params: int, prepared: Any) -> None:
+        """`run_dir` None: a folder deleted after the run, so no path to it is printed."""
         self.quiet = quiet
-        self.console = Console(stderr=False, highlight=False)
+        self.console = console()
         self.live = sys.stdout.isatty() and not quiet
         self.run_dir, self.n_params, self.prepared = run_dir, n_params, prepared
         self.bar = None
@@ -37,7 +49,8 @@ class Progress(Callback):
         validation = self.prepared.summary.get("validation") or {}
         if validation.get("from") in ("carved", "none"):  # validation not given as such: say where it comes from
             self.console.print(f"validation: {describe_validation(validation)}")
-        self.console.print(f"run folder: {self.run_dir}")
+        if self.run_dir is not None:
+            self.console.print(f"run folder: {self.run_dir}")
         self.epochs = logs["epochs"]
         if self.live:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
@@ -68,15 +81,22 @@ class Progress(Callback):
     def on_report(self, report: dict[str, Any]) -> None:
         if self.quiet:
             return
-        self.console.print(summary_table(report))
+        if report.get("test"):  # without a test split nothing was evaluated
+            self.console.print(summary_table(report))
+        if self.run_dir is None:
+            return
         html = self.run_dir / "report.html"  # absent with evaluate.report_html off
         self.console.print(f"report: {html if html.is_file() else self.run_dir / 'report.json'}")
 
 
-def summary_table(report: dict[str, Any]) -> Table:
-    """Test metrics with their intervals, beside the dummy and linear baselines."""
+def summary_table(report: dict[str, Any], subject: str = "test metrics", rows: int | None = None) -> Table:
+    """Test metrics with their intervals, beside the dummy and linear baselines.
+
+    `subject` and `rows` head the table: `metrics on new.csv (4 rows; 95% bootstrap interval)`."""
     level = interval_level(report.get("test"))
-    table = Table(title=f"test metrics ({level} bootstrap interval)" if level else "test metrics")
+    details = [f"{rows} rows"] * (rows is not None) + [f"{level} bootstrap interval"] * bool(level)
+    title = subject + (f" ({'; '.join(details)})" if details else "")
+    table = Table(title=title, min_width=len(title))  # a title wider than the columns stays on one line
     table.add_column("metric")
     table.add_column("model")
     base = report.get("baselines") or {}

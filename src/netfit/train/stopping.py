@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 from netfit.config import ConvergenceConfig, DivergenceConfig, EarlyStoppingConfig, metric_mode
+from netfit.errors import NetfitWarning, emit
 
 
-class StoppingWarning(UserWarning):
+class StoppingWarning(NetfitWarning):
     """Early stopping could not do its job (its monitored value was never finite)."""
 
 
@@ -58,9 +58,10 @@ class EarlyStopping:
     def warn_if_never_finite(self) -> None:
         """At the end of training: say so when there was no best (restore_best had nothing to restore)."""
         if self.never_finite:
-            warnings.warn(f"early stopping: {self.cfg.monitor} was never finite in {self.wait} validations, so no "
-                          "epoch was best and the last epoch's weights are kept; check the validation split "
-                          "(e.g. all its sample weights 0, or non-finite values)", StoppingWarning, stacklevel=3)
+            emit(StoppingWarning(
+                f"early stopping: {self.cfg.monitor} was never finite in {self.wait} validations, so no epoch was "
+                "best and the last epoch's weights are kept", where="train.early_stopping.monitor",
+                hint="check the validation split (e.g. all its sample weights 0, or non-finite values)"), stacklevel=3)
 
     def state_dict(self) -> dict:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
