@@ -21,6 +21,22 @@ app = typer.Typer(
     help="Train neural networks end to end, the careful way, and report the result honestly.",
 )
 
+def _print_version(value: bool) -> None:
+    if value:
+        from netfit._version import __version__
+
+        typer.echo(f"netfit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print netfit's version and exit."),
+) -> None:
+    """Train neural networks end to end, the careful way, and report the result honestly."""
+
+
 SET_HELP = "Override a config field, e.g. --set train.optimizer.lr=3e-4 (repeatable)."
 
 
