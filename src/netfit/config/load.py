@@ -53,15 +53,20 @@ def load_config(
     else:
         where = str(config)
         raw = _read_yaml(Path(config))
-    for key, value in _parse_overrides(overrides).items():
+    parsed = _parse_overrides(overrides)
+    for key, (value, _) in parsed.items():
         _set_path(raw, key, value)
     try:
         cfg = Config.model_validate(raw, context={"trained": trained})
     except ValidationError as e:
-        problems = [_describe(err) for err in e.errors()]
+        problems, causes = [], []
+        for err in e.errors():
+            cause = _override_behind(_location(err), parsed)  # a problem an override made is reported there
+            problems.append(_describe(err) + (f" (from {cause})" if cause and where else ""))
+            causes.append(cause or where)
         raise ConfigError(
             f"invalid config ({len(problems)} problem{'s' * (len(problems) > 1)})",
-            where=where,
+            where=", ".join(dict.fromkeys(c for c in causes if c)) or None,
             problems=problems,
             hint="fix the fields listed; `netfit check CONFIG` validates without training, docs/config.md lists every field",
         ) from None
@@ -138,22 +143,32 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _parse_overrides(overrides: "Mapping[str, Any] | list[str] | None") -> dict[str, Any]:
+def _parse_overrides(overrides: "Mapping[str, Any] | list[str] | None") -> dict[str, tuple[Any, str]]:
+    """{dotted key: (value, how the user wrote it)}; the second names the override in errors."""
     if not overrides:
         return {}
     if isinstance(overrides, Mapping):
-        return {k.replace("__", "."): v for k, v in overrides.items()}
-    parsed: dict[str, Any] = {}
+        return {k.replace("__", "."): (v, f"override {k}={v!r}") for k, v in overrides.items()}
+    parsed: dict[str, tuple[Any, str]] = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError("override must look like KEY=VALUE", where="--set", found=item,
                               hint="e.g. --set train.optimizer.lr=3e-4")
         try:
-            parsed[key.strip()] = yaml.safe_load(text)
+            value = yaml.safe_load(text)
         except yaml.YAMLError:
-            parsed[key.strip()] = text
+            value = text
+        parsed[key.strip()] = (value, f"--set {item}")
     return parsed
+
+
+def _override_behind(path: str, parsed: Mapping[str, tuple[Any, str]]) -> str | None:
+    """The override that wrote the field at `path` (or a section above or below it), if any."""
+    for key, (_, label) in parsed.items():
+        if f"{key}.".startswith(f"{path}.") or f"{path}.".startswith(f"{key}."):
+            return label
+    return None
 
 
 def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
@@ -195,9 +210,7 @@ def _deep_copy(obj: Any) -> Any:
 
 def _describe(err: Mapping[str, Any]) -> str:
     """One readable line per validation error: field path, value found, what is allowed."""
-    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before"))]
-    # pydantic adds the member of a Union it tried; drop those technical path parts
-    loc = [p for p in loc if not p.startswith(("literal[", "dict[", "tagged-union", "bool", "EarlyStopping", "Convergence"))]
+    loc = [p for p in _location(err).split(".") if p]
     path = ".".join(loc) or "config"
     if err["type"] == "extra_forbidden":
         suggestion = _closest_key(loc)
@@ -208,6 +221,14 @@ def _describe(err: Mapping[str, Any]) -> str:
     if isinstance(found, (dict, list)) or err["type"] == "missing":
         return f"{path}: {msg}"
     return f"{path}: {msg} (found {found!r})"
+
+
+def _location(err: Mapping[str, Any]) -> str:
+    """The dotted config path of a validation error, e.g. `train.optimizer.lr`."""
+    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before"))]
+    # pydantic adds the member of a Union it tried; drop those technical path parts
+    return ".".join(p for p in loc if not p.startswith(("literal[", "dict[", "tagged-union", "bool", "EarlyStopping",
+                                                         "Convergence")))
 
 
 def _closest_key(loc: list[str]) -> str | None:
