@@ -51,3 +51,31 @@ def test_the_config_page_lists_the_allowed_values_of_choice_fields():
     assert "`auto`, an integer" in row
     # the page in the repository is this one (tests/test_config.py checks it is fresh)
     assert page == (ROOT / "docs" / "config.md").read_text()
+
+
+def test_a_data_path_is_also_looked_up_beside_the_config(tmp_path):
+    (tmp_path / "project").mkdir()
+    rows = "".join(f"{i},{i % 2}\n" for i in range(60))
+    (tmp_path / "project" / "train.csv").write_text("a,y\n" + rows)
+    (tmp_path / "project" / "c.yaml").write_text("data: {source: train.csv, target: y}\n")
+    proc = netfit("check", "project/c.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "source: project/train.csv" in proc.stdout  # the resolved config says which file it read
+    # a typo: both places named, and the file it probably meant
+    (tmp_path / "project" / "c.yaml").write_text("data: {source: trian.csv, target: y}\n")
+    proc = netfit("check", "project/c.yaml", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "data file not found" in proc.stderr and "where: project/c.yaml: data.source" in proc.stderr
+    assert str(tmp_path / "trian.csv") in proc.stderr and str(tmp_path / "project" / "trian.csv") in proc.stderr
+    assert "did you mean `train.csv`" in proc.stderr, proc.stderr
+
+
+def test_a_typo_in_a_data_file_name_gets_a_did_you_mean_from_python(tmp_path):
+    import pytest
+
+    import netfit as nf
+    from netfit.errors import DataError
+
+    (tmp_path / "houses.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(30)))
+    with pytest.raises(DataError, match=r"did you mean `.*houses\.csv`"):
+        nf.fit({"data": {"source": str(tmp_path / "house.csv"), "target": "y"}})

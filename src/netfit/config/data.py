@@ -98,7 +98,8 @@ DEFAULT_TARGET = "target"
 class DataConfig(Section):
     source: str | None = Field(
         None, description="One source to split: a `.csv`, `.parquet` or `.npz` path, an image folder, `sklearn:NAME` "
-                          "(see `netfit datasets`) or `synthetic:order` / `synthetic:sentences` (generated)."
+                          "(see `netfit datasets`) or `synthetic:order` / `synthetic:sentences` (generated). A relative "
+                          "path (here and in train, val, test) is read from the current folder, else beside the config file."
     )
     train: str | None = Field(None, description="A separate training source (instead of `source`).")
     val: str | None = Field(None, description="A separate validation source (with `train`).")

@@ -8,6 +8,7 @@ listing every problem, with the closest valid key for a typo.
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +19,7 @@ from netfit.config.data import DEFAULT_TARGET, SKLEARN_DATASETS
 from netfit.config.schema import Config
 from netfit.config.space import section_type
 from netfit.errors import ConfigError
+from netfit.io import similar_file
 
 
 def load_config(
@@ -70,9 +72,34 @@ def load_config(
             problems=problems,
             hint="fix the fields listed; `netfit check CONFIG` validates without training, docs/config.md lists every field",
         ) from None
+    missing = _find_data_files(cfg, Path(where)) if where and not trained else None
     if require_data:
         _check_data_given(cfg, where)
+        if missing:
+            raise missing
     return _resolve(cfg)
+
+
+def _find_data_files(cfg: Config, config_path: Path) -> ConfigError | None:
+    """A relative data path missing from the current folder is read beside the config file when it is
+    there (the resolved config then holds that path); the error for one missing from both, if any."""
+    for field in ("source", "train", "val", "test"):
+        value = getattr(cfg.data, field)
+        if not value or value.startswith(("sklearn:", "synthetic:", "<")) or Path(value).is_absolute() \
+                or Path(value).exists():
+            continue
+        beside = config_path.parent / value
+        if beside.exists():
+            setattr(cfg.data, field, str(beside))
+            continue
+        tried = dict.fromkeys([os.path.abspath(value), os.path.abspath(beside)])  # one place when they agree
+        near = similar_file(beside) or similar_file(value)
+        return ConfigError(
+            "data file not found", where=f"{config_path}: data.{field}",
+            expected="a file or folder at that path, relative to the current folder or to the config's folder",
+            found="nothing at " + " nor at ".join(tried),
+            hint=f"did you mean `{Path(value).parent / near.name}`?" if near else "check the path, or give an absolute one")
+    return None
 
 
 def _resolve(cfg: Config) -> Config:
