@@ -79,3 +79,54 @@ def test_a_typo_in_a_data_file_name_gets_a_did_you_mean_from_python(tmp_path):
     (tmp_path / "houses.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(30)))
     with pytest.raises(DataError, match=r"did you mean `.*houses\.csv`"):
         nf.fit({"data": {"source": str(tmp_path / "house.csv"), "target": "y"}})
+
+
+def test_tune_writes_the_tuned_values_apart_cleans_its_lock_and_qualifies_few_trial_importances(tmp_path):
+    import yaml
+
+    space = {"train.optimizer.lr": {"log_uniform": [1e-3, 1e-1]}, "model.hidden": {"choice": [[8], [16]]}}
+    cfg = {"data": {"source": "sklearn:iris"}, "name": "iris", "output_dir": "runs", "train": {"epochs": 3},
+           "evaluate": {"bootstrap": 0, "baselines": False, "report_html": False},
+           "tune": {"trials": 4, "space": space, "pruner": "none"}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = netfit("tune", "c.yaml", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (tune_dir,) = (tmp_path / "runs").iterdir()
+    best = yaml.safe_load((tune_dir / "best_params.yaml").read_text())
+    assert set(best) == {"train", "model"} and set(best["train"]) == {"optimizer"}  # the tuned values only
+    assert best["model"]["hidden"] in ([8], [16]) and 1e-3 <= best["train"]["optimizer"]["lr"] <= 1e-1
+    whole = yaml.safe_load((tune_dir / "best.yaml").read_text())
+    assert whole["train"]["optimizer"]["lr"] == best["train"]["optimizer"]["lr"]
+    assert f"tuned values: {tune_dir / 'best_params.yaml'}" in proc.stdout.replace("\n", " ") or \
+        "best_params.yaml" in proc.stdout
+    assert not (tune_dir / "claim.lock").exists()
+    assert "importances (rough: from 4 complete trials; 20 or more make them steadier):" in proc.stdout, proc.stdout
+
+
+def test_the_claim_lock_can_be_removed_while_others_wait_for_it(tmp_path):
+    """A worker waiting on the lock file that the holder removes locks the new file instead: no two
+    workers ever hold the lock at once."""
+    import threading
+    import time
+
+    from netfit.tune.study import claim_lock
+
+    held: dict[str, tuple[float, float]] = {}
+
+    def hold(name: str, seconds: float) -> None:
+        with claim_lock(tmp_path):
+            start = time.monotonic()
+            time.sleep(seconds)
+            held[name] = (start, time.monotonic())
+
+    with claim_lock(tmp_path) as remove:
+        waiting = threading.Thread(target=hold, args=("waiting", 0.2))
+        waiting.start()
+        time.sleep(0.2)  # it now waits on the lock file
+        remove()  # the study needs no more trials: the file goes when this holder lets go
+    newcomer = threading.Thread(target=hold, args=("newcomer", 0.2))  # finds no file and makes a new one
+    newcomer.start()
+    waiting.join()
+    newcomer.join()
+    (a, b), (c, d) = held["waiting"], held["newcomer"]
+    assert b <= c or d <= a, held  # never at the same time

@@ -241,8 +241,10 @@ def tune(
     best = result.report["best"]
     typer.echo(f"best trial: {best['number']} ({', '.join(result.report['metrics'])} "
                f"{', '.join(f'{v:.4f}' for v in best['values'])}); config: {result.path / 'best.yaml'}")
+    typer.echo(f"tuned values: {result.path / 'best_params.yaml'}")
     if result.report["importances"]:
-        typer.echo("importances: " + ", ".join(f"{k} {v:.2f}" for k, v in result.report["importances"].items()))
+        note = f" ({result.report['importances_note']})" if result.report.get("importances_note") else ""
+        typer.echo(f"importances{note}: " + ", ".join(f"{k} {v:.2f}" for k, v in result.report["importances"].items()))
     _print_headline(result.final.report, result.final.path)
     typer.echo(f"tune folder: {result.path}")
 
