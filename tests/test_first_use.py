@@ -130,3 +130,34 @@ def test_the_claim_lock_can_be_removed_while_others_wait_for_it(tmp_path):
     newcomer.join()
     (a, b), (c, d) = held["waiting"], held["newcomer"]
     assert b <= c or d <= a, held  # never at the same time
+
+
+def test_check_prints_the_plan_first_then_only_the_fields_of_the_model_type(tmp_path):
+    (tmp_path / "c.yaml").write_text("data: {source: 'sklearn:iris'}\n")
+    proc = netfit("check", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("plan:") and out.index("steps per epoch") < out.index("name: run")
+    assert "model: mlp (model.type auto, for table data)" in out
+    assert "numeric_embedding:" in out and "hidden:" in out
+    for other in ("kernel_size:", "d_model:", "cell:", "channels:", "pooling:"):
+        assert other not in out, other
+    assert "model fields that mlp does not read are left out (--full shows them)" in out
+    full = netfit("check", "c.yaml", "--full", cwd=tmp_path).stdout
+    assert "kernel_size:" in full and "d_model:" in full
+    cnn = netfit("check", str(ROOT / "examples" / "digits_cnn.yaml"), "--no-plan", cwd=tmp_path).stdout
+    assert "kernel_size:" in cnn and "d_model:" not in cnn and "numeric_embedding:" not in cnn
+
+
+def test_the_model_fields_of_each_type_follow_their_descriptions():
+    """A field described as `cnn: ...` (or `cnn, rnn: ...`) is listed for those types in the plan's table."""
+    import re
+
+    from netfit.config import ModelConfig
+    from netfit.plan import MODEL_FIELD_TYPES
+
+    assert set(MODEL_FIELD_TYPES) <= set(ModelConfig.model_fields)
+    for name, field in ModelConfig.model_fields.items():
+        prefix = re.match(r"((?:mlp|cnn|rnn|transformer)(?:, (?:mlp|cnn|rnn|transformer))*)( on \w+)?:", field.description)
+        if prefix:
+            assert set(prefix.group(1).split(", ")) <= set(MODEL_FIELD_TYPES.get(name, ())), name

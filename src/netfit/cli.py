@@ -101,16 +101,19 @@ def check(
     config: Path = typer.Argument(..., help="YAML config file."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
     plan: bool = typer.Option(True, help="Also load the data and build the model to print the plan."),
+    full: bool = typer.Option(False, "--full", help="Print every model field, also those the model type does not read."),
 ) -> None:
-    """Validate a config, print it resolved (all defaults filled in) and the training plan."""
+    """Validate a config; print the training plan, then the config resolved (all defaults filled in)."""
     from netfit.config import load_config
+    from netfit.plan import describe_plan, resolved_config
 
     cfg = load_config(config, set_ or [])
-    typer.echo(cfg.to_yaml())
+    model_type = None if cfg.model.type == "auto" or cfg.model.module else cfg.model.type
     if plan:
-        from netfit.plan import describe_plan
-
-        typer.echo(describe_plan(cfg))
+        text, model = describe_plan(cfg)
+        typer.echo(text + "\n")
+        model_type = None if cfg.model.module else model.type
+    typer.echo(resolved_config(cfg, None if full else model_type), nl=False)
 
 
 @app.command()
