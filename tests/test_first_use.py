@@ -161,3 +161,33 @@ def test_the_model_fields_of_each_type_follow_their_descriptions():
         prefix = re.match(r"((?:mlp|cnn|rnn|transformer)(?:, (?:mlp|cnn|rnn|transformer))*)( on \w+)?:", field.description)
         if prefix:
             assert set(prefix.group(1).split(", ")) <= set(MODEL_FIELD_TYPES.get(name, ())), name
+
+
+def test_a_model_that_reads_sequences_or_images_reads_a_3d_array_as_them(tmp_path):
+    """(N, 30, 1) is no image, so data.kind auto flattens it; model.type rnn asks for sequences, and
+    gets them; a cnn on (N, 5, 5) gets small images. The plan says what was inferred."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 6, 30)
+    freq = rng.integers(0, 2, 160)
+    x = np.sin(np.outer(1 + 2 * freq, t))[:, :, None] + 0.1 * rng.normal(size=(160, 30, 1))
+    np.savez(tmp_path / "waves.npz", x=x.astype(np.float32), y=freq)
+    (tmp_path / "rnn.yaml").write_text("data: {source: waves.npz}\nmodel: {type: rnn, units: 8, num_layers: 1, "
+                                       "hidden: [8]}\ntrain: {epochs: 3}\nevaluate: {bootstrap: 0, report_html: false}\n")
+    proc = netfit("check", "rnn.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "data kind: sequence (inferred: model.type rnn reads the (N, 30, 1) array as sequences; " \
+           "set data.kind to choose)" in proc.stdout, proc.stdout
+    proc = netfit("train", "rnn.yaml", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    assert "kind: sequence" in (run / "config.yaml").read_text()  # the saved config reads it the same way
+    proc = netfit("predict", str(run), "waves.npz", "-o", "p.csv", cwd=tmp_path)
+    assert proc.returncode == 0 and "wrote 160 predictions" in proc.stdout, proc.stderr
+    proc = netfit("train", "rnn.yaml", "-q", "--resume", str(run), "--set", "train.epochs=4", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr  # data.kind auto resumes as the sequence the run read
+
+    np.savez(tmp_path / "small.npz", x=rng.normal(size=(60, 5, 5)).astype(np.float32), y=np.arange(60) % 2)
+    (tmp_path / "cnn.yaml").write_text("data: {source: small.npz}\nmodel: {type: cnn, channels: [4]}\n")
+    proc = netfit("check", "cnn.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "data kind: image (inferred: model.type cnn reads the (N, 5, 5) array as images" in proc.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import yaml
 
@@ -38,11 +39,14 @@ def describe_plan(cfg: Config) -> tuple[str, ModelConfig]:
     """Data shape, split sizes, class balance, model size, memory estimate, steps per epoch; and the
     model config as the run resolves it (`type: auto` made concrete)."""
     from netfit.data import prepare
+    from netfit.data.arrays import kind_for_model
     from netfit.data.preprocess import input_spec
     from netfit.data.summary import describe_validation
     from netfit.model import count_parameters, model_for, resolve_model
     from netfit.train.losses import resolve_loss
 
+    given_kind = cfg.data.kind
+    cfg = kind_for_model(cfg)
     prepared = prepare(cfg.data, cfg.seed)
     pre = prepared.preprocessor
     kind = pre.array.spec["kind"] if pre.array is not None else "table"
@@ -72,8 +76,7 @@ def describe_plan(cfg: Config) -> tuple[str, ModelConfig]:
         for name, counts in prepared.summary["class_balance"].items():
             lines.append(f"  class balance ({name}): {counts}")
     lines += [
-        f"  data kind: {kind}"
-        f"{' (inferred: data.kind auto)' if cfg.data.kind == 'auto' else ''}",
+        f"  data kind: {kind}{_how_kind(cfg, given_kind, prepared)}",
         f"  model: {cfg.model.type}{chosen} {cfg.model.hidden}, {n_params:,} parameters",
         *([f"  input: {pre.array.spec}"] if pre.array is not None else []),
         f"  estimated memory: {memory / 2**20:.1f} MiB (data on device, weights, optimizer state, one batch)",
@@ -81,6 +84,19 @@ def describe_plan(cfg: Config) -> tuple[str, ModelConfig]:
         f"at most {_epochs(cfg, sizes['train'], batch)} epochs",
     ]
     return "\n".join(lines), cfg.model
+
+
+def _how_kind(cfg: Config, given_kind: str, prepared: Any) -> str:
+    """How the data kind was chosen, when netfit chose it."""
+    if cfg.data.kind == "auto":
+        return " (inferred: data.kind auto)"
+    if given_kind == "auto":  # the model asked for arrays that auto would have flattened
+        spec = prepared.preprocessor.array.spec  # sequences [T, F]; images [C, H, W] (C is 1: the array was 3-D)
+        sides = spec["shape"] if spec["kind"] == "sequence" else spec["shape"][1:]
+        return (f" (inferred: model.type {cfg.model.type} reads the (N, {sides[0]}, {sides[1]}) array as "
+                f"{cfg.data.kind}s; "
+                f"set data.kind to choose)")
+    return ""
 
 
 def _epochs(cfg: Config, n_train: int, batch: int) -> str:
