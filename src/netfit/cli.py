@@ -21,6 +21,22 @@ app = typer.Typer(
     help="Train neural networks end to end, the careful way, and report the result honestly.",
 )
 
+def _print_version(value: bool) -> None:
+    if value:
+        from netfit._version import __version__
+
+        typer.echo(f"netfit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print netfit's version and exit."),
+) -> None:
+    """Train neural networks end to end, the careful way, and report the result honestly."""
+
+
 SET_HELP = "Override a config field, e.g. --set train.optimizer.lr=3e-4 (repeatable)."
 
 
@@ -85,16 +101,19 @@ def check(
     config: Path = typer.Argument(..., help="YAML config file."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
     plan: bool = typer.Option(True, help="Also load the data and build the model to print the plan."),
+    full: bool = typer.Option(False, "--full", help="Print every model field, also those the model type does not read."),
 ) -> None:
-    """Validate a config, print it resolved (all defaults filled in) and the training plan."""
+    """Validate a config; print the training plan, then the config resolved (all defaults filled in)."""
     from netfit.config import load_config
+    from netfit.plan import describe_plan, resolved_config
 
     cfg = load_config(config, set_ or [])
-    typer.echo(cfg.to_yaml())
+    model_type = None if cfg.model.type == "auto" or cfg.model.module else cfg.model.type
     if plan:
-        from netfit.plan import describe_plan
-
-        typer.echo(describe_plan(cfg))
+        text, model = describe_plan(cfg)
+        typer.echo(text + "\n")
+        model_type = None if cfg.model.module else model.type
+    typer.echo(resolved_config(cfg, None if full else model_type), nl=False)
 
 
 @app.command()
@@ -222,8 +241,10 @@ def tune(
     best = result.report["best"]
     typer.echo(f"best trial: {best['number']} ({', '.join(result.report['metrics'])} "
                f"{', '.join(f'{v:.4f}' for v in best['values'])}); config: {result.path / 'best.yaml'}")
+    typer.echo(f"tuned values: {result.path / 'best_params.yaml'}")
     if result.report["importances"]:
-        typer.echo("importances: " + ", ".join(f"{k} {v:.2f}" for k, v in result.report["importances"].items()))
+        note = f" ({result.report['importances_note']})" if result.report.get("importances_note") else ""
+        typer.echo(f"importances{note}: " + ", ".join(f"{k} {v:.2f}" for k, v in result.report["importances"].items()))
     _print_headline(result.final.report, result.final.path)
     typer.echo(f"tune folder: {result.path}")
 

@@ -1,7 +1,8 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written file."""
+"""Atomic file writes (a reader, or a crash, never sees a half-written file); the file a typo meant."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tempfile
@@ -59,3 +60,19 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def write_json(path: str | Path, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def similar_file(path: str | Path) -> Path | None:
+    """The file or folder beside `path` whose name is closest to it (what a typo probably meant), or None.
+
+    Example:
+        >>> similar_file("data/trian.csv")  # doctest: +SKIP
+        PosixPath('data/train.csv')
+    """
+    path = Path(path)
+    try:
+        names = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
+    except OSError:  # an unreadable folder: no suggestion
+        names = []
+    match = difflib.get_close_matches(path.name, names, n=1, cutoff=0.6)
+    return path.parent / match[0] if match else None

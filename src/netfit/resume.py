@@ -51,11 +51,13 @@ def resume_config(run_dir: str | Path, config: Any = None, overrides: Any = None
 
 
 def _resolved_as_stored(given: Config, stored: Config) -> Config:
-    """`auto` batch size and learning rate compare as the values the run resolved them to.
+    """`auto` batch size and learning rate (and data kind) compare as the values the run resolved them to.
 
     The finders ran once, when the run started, and config.yaml holds what they found; the run
     resumes with those values (re-running a finder would change the run), so `auto` is no change.
     """
+    if given.data.kind == "auto" and stored.data.kind != "auto":  # the kind the model asked for (kind_for_model)
+        given = given.model_copy(update={"data": given.data.model_copy(update={"kind": stored.data.kind})})
     train, update = given.train, {}
     if train.batch_size == "auto" and stored.train.batch_size != "auto":
         update["batch_size"] = stored.train.batch_size

@@ -15,6 +15,7 @@ import torch
 
 from netfit.config import Config
 from netfit.data import Prepared, prepare
+from netfit.data.arrays import kind_for_model
 from netfit.data.preprocess import input_spec
 from netfit.errors import ConfigError, TrainingInterrupted, collect_warnings
 from netfit.evaluate.baselines import baselines, flat_features
@@ -66,6 +67,7 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
     dist = distributed.from_env()  # a torchrun job, or one process
     device = distributed.start(dist, cfg.train.device) if dist.enabled else pick_device(cfg.train.device)
     speed.check_precision(cfg.train.precision, device)  # before the data is read
+    cfg = kind_for_model(cfg, data)  # a cnn, rnn or transformer reads a 3-D array as images or sequences
     prepared = prepare(cfg.data, cfg.seed, data=data, need_test=need_test)
     pre = prepared.preprocessor
     model = model_for(cfg.model, pre, prepared.task).to(device)
@@ -237,6 +239,7 @@ def range_test(cfg: Config) -> LrFinding:
     """`netfit find-lr`: the range test for a config, on its training split (test never loaded)."""
     torch.manual_seed(cfg.seed)  # the same initial weights as `netfit train` starts from
     device = pick_device(cfg.train.device)
+    cfg = kind_for_model(cfg)
     prepared = prepare(cfg.data, cfg.seed, need_test=False)
     pre, task = prepared.preprocessor, prepared.task
     model = model_for(cfg.model, pre, task).to(device)

@@ -205,6 +205,7 @@ def test_two_workers_share_one_study(tmp_path):
         per_worker[t.user_attrs["worker"]] = per_worker.get(t.user_attrs["worker"], 0) + 1
     assert len(per_worker) == 2 and min(per_worker.values()) >= 1, per_worker
     assert sorted(p.name for p in (tune_dir / "trials").iterdir()) == [str(n) for n in range(6)]
+    assert not (tune_dir / "claim.lock").exists()  # the workers leave no lock behind
 
 
 @pytest.mark.parametrize("extra, args, needles", [

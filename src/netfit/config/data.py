@@ -98,7 +98,8 @@ DEFAULT_TARGET = "target"
 class DataConfig(Section):
     source: str | None = Field(
         None, description="One source to split: a `.csv`, `.parquet` or `.npz` path, an image folder, `sklearn:NAME` "
-                          "(see `netfit datasets`) or `synthetic:order` / `synthetic:sentences` (generated)."
+                          "(see `netfit datasets`) or `synthetic:order` / `synthetic:sentences` (generated). A relative "
+                          "path (here and in train, val, test) is read from the current folder, else beside the config file."
     )
     train: str | None = Field(None, description="A separate training source (instead of `source`).")
     val: str | None = Field(None, description="A separate validation source (with `train`).")
@@ -122,7 +123,9 @@ class DataConfig(Section):
     # images, sequences and text (netfit.data.arrays); tabular columns beside them are still used
     kind: Literal["auto", "table", "image", "sequence", "text"] = Field(
         "auto", description="Data kind; `auto`: `text` with text_column, `sequence` with sequence_column, `image` "
-                            "with image_shape or an image folder, else `table`. `.npz` arrays of images or sequences need it."
+                            "with image_shape or an image folder, else `table`; arrays (`.npz`, `(X, y)`): (N, H, W, C) and "
+                            "square-ish (N, H, W) are images, other 3-D arrays sequences (N, T, F) when model.type is "
+                            "cnn, rnn or transformer (a cnn reads (N, A, B) within 4x as images), else flat columns."
     )
     image_shape: list[int] | None = Field(
         None, description="Image shape [H, W] or [H, W, C]: checked against image arrays, or used to reshape flat pixel columns into images."

@@ -8,6 +8,7 @@ listing every problem, with the closest valid key for a typo.
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +19,7 @@ from netfit.config.data import DEFAULT_TARGET, SKLEARN_DATASETS
 from netfit.config.schema import Config
 from netfit.config.space import section_type
 from netfit.errors import ConfigError
+from netfit.io import similar_file
 
 
 def load_config(
@@ -53,7 +55,8 @@ def load_config(
     else:
         where = str(config)
         raw = _read_yaml(Path(config))
-    for key, value in _parse_overrides(overrides).items():
+    parsed = _parse_overrides(overrides)
+    for key, (value, _) in parsed.items():
         _set_path(raw, key, value)
     if trained and isinstance(raw.get("model"), dict):
         # saved before the field existed: those runs trained the plain MLP, not today's default
@@ -61,16 +64,45 @@ def load_config(
     try:
         cfg = Config.model_validate(raw, context={"trained": trained})
     except ValidationError as e:
-        problems = [_describe(err) for err in e.errors()]
+        problems, causes = [], []
+        for err in e.errors():
+            cause = _override_behind(_location(err), parsed)  # a problem an override made is reported there
+            problems.append(_describe(err) + (f" (from {cause})" if cause and where else ""))
+            causes.append(cause or where)
         raise ConfigError(
             f"invalid config ({len(problems)} problem{'s' * (len(problems) > 1)})",
-            where=where,
+            where=", ".join(dict.fromkeys(c for c in causes if c)) or None,
             problems=problems,
             hint="fix the fields listed; `netfit check CONFIG` validates without training, docs/config.md lists every field",
         ) from None
+    missing = _find_data_files(cfg, Path(where)) if where and not trained else None
     if require_data:
         _check_data_given(cfg, where)
+        if missing:
+            raise missing
     return _resolve(cfg)
+
+
+def _find_data_files(cfg: Config, config_path: Path) -> ConfigError | None:
+    """A relative data path missing from the current folder is read beside the config file when it is
+    there (the resolved config then holds that path); the error for one missing from both, if any."""
+    for field in ("source", "train", "val", "test"):
+        value = getattr(cfg.data, field)
+        if not value or value.startswith(("sklearn:", "synthetic:", "<")) or Path(value).is_absolute() \
+                or Path(value).exists():
+            continue
+        beside = config_path.parent / value
+        if beside.exists():
+            setattr(cfg.data, field, str(beside))
+            continue
+        tried = dict.fromkeys([os.path.abspath(value), os.path.abspath(beside)])  # one place when they agree
+        near = similar_file(beside) or similar_file(value)
+        return ConfigError(
+            "data file not found", where=f"{config_path}: data.{field}",
+            expected="a file or folder at that path, relative to the current folder or to the config's folder",
+            found="nothing at " + " nor at ".join(tried),
+            hint=f"did you mean `{Path(value).parent / near.name}`?" if near else "check the path, or give an absolute one")
+    return None
 
 
 def _resolve(cfg: Config) -> Config:
@@ -141,22 +173,32 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _parse_overrides(overrides: "Mapping[str, Any] | list[str] | None") -> dict[str, Any]:
+def _parse_overrides(overrides: "Mapping[str, Any] | list[str] | None") -> dict[str, tuple[Any, str]]:
+    """{dotted key: (value, how the user wrote it)}; the second names the override in errors."""
     if not overrides:
         return {}
     if isinstance(overrides, Mapping):
-        return {k.replace("__", "."): v for k, v in overrides.items()}
-    parsed: dict[str, Any] = {}
+        return {k.replace("__", "."): (v, f"override {k}={v!r}") for k, v in overrides.items()}
+    parsed: dict[str, tuple[Any, str]] = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError("override must look like KEY=VALUE", where="--set", found=item,
                               hint="e.g. --set train.optimizer.lr=3e-4")
         try:
-            parsed[key.strip()] = yaml.safe_load(text)
+            value = yaml.safe_load(text)
         except yaml.YAMLError:
-            parsed[key.strip()] = text
+            value = text
+        parsed[key.strip()] = (value, f"--set {item}")
     return parsed
+
+
+def _override_behind(path: str, parsed: Mapping[str, tuple[Any, str]]) -> str | None:
+    """The override that wrote the field at `path` (or a section above or below it), if any."""
+    for key, (_, label) in parsed.items():
+        if f"{key}.".startswith(f"{path}.") or f"{path}.".startswith(f"{key}."):
+            return label
+    return None
 
 
 def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
@@ -198,9 +240,7 @@ def _deep_copy(obj: Any) -> Any:
 
 def _describe(err: Mapping[str, Any]) -> str:
     """One readable line per validation error: field path, value found, what is allowed."""
-    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before"))]
-    # pydantic adds the member of a Union it tried; drop those technical path parts
-    loc = [p for p in loc if not p.startswith(("literal[", "dict[", "tagged-union", "bool", "EarlyStopping", "Convergence"))]
+    loc = [p for p in _location(err).split(".") if p]
     path = ".".join(loc) or "config"
     if err["type"] == "extra_forbidden":
         suggestion = _closest_key(loc)
@@ -211,6 +251,14 @@ def _describe(err: Mapping[str, Any]) -> str:
     if isinstance(found, (dict, list)) or err["type"] == "missing":
         return f"{path}: {msg}"
     return f"{path}: {msg} (found {found!r})"
+
+
+def _location(err: Mapping[str, Any]) -> str:
+    """The dotted config path of a validation error, e.g. `train.optimizer.lr`."""
+    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before"))]
+    # pydantic adds the member of a Union it tried; drop those technical path parts
+    return ".".join(p for p in loc if not p.startswith(("literal[", "dict[", "tagged-union", "bool", "EarlyStopping",
+                                                         "Convergence")))
 
 
 def _closest_key(loc: list[str]) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from netfit.config import DataConfig
+from netfit.config import Config, DataConfig
 from netfit.data.images import IMAGE_COLUMN, ImageEncoder
 from netfit.data.messages import quote_list
 from netfit.data.sequences import SEQUENCE_COLUMN, SequenceEncoder
@@ -63,6 +63,42 @@ def array_kind(shape: tuple[int, ...]) -> str:
         a, b = shape[1:]
         return "image" if min(a, b) >= 8 and max(a, b) <= 4 * min(a, b) else "table"
     return "table"
+
+
+def kind_for_model(cfg: Config, data: Any = None) -> Config:
+    """`cfg` with `data.kind` set when the model asks for arrays that `data.kind: auto` would flatten.
+
+    A 3-D array (N, A, B) that `array_kind` leaves as table columns ((N, 150, 1), (N, 5, 5)) is read as
+    the model reads: sequences of A steps of B features for an rnn or transformer, and for a cnn
+    images when A and B are within 4x of each other, else sequences. The resolved kind is written
+    into the config, so that the run folder's config.yaml reads new data the same way."""
+    if cfg.data.kind != "auto" or cfg.model.type not in ("cnn", "rnn", "transformer") or cfg.model.module:
+        return cfg
+    source = cfg.data.source or cfg.data.train
+    if resolve_kind(cfg.data, source) != "table":
+        return cfg
+    shape = _array_shape(cfg.data, source, data)
+    if shape is None or len(shape) != 3 or array_kind(shape) != "table":
+        return cfg
+    a, b = shape[1:]
+    square = max(a, b) <= 4 * min(a, b)
+    kind = "image" if cfg.model.type == "cnn" and square else "sequence"
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update={"kind": kind})})
+
+
+def _array_shape(cfg: DataConfig, source: str | None, data: Any) -> tuple[int, ...] | None:
+    """The shape of the feature array of in-memory `(X, y)` data or of an `.npz` source (None otherwise)."""
+    if isinstance(data, dict):
+        data = data.get("train")
+    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], pd.DataFrame):
+        return np.shape(data[0])
+    if data is not None or not source or not source.endswith(".npz"):
+        return None
+    try:  # a look at the shape; reading the data later reports any problem with the file
+        with np.load(source, allow_pickle=False) as archive:
+            return archive[cfg.x_key].shape if cfg.x_key in archive.files else None
+    except (OSError, ValueError):
+        return None
 
 
 def array_columns(df: pd.DataFrame, cfg: DataConfig, kind: str, reserved: set[str], where: str) -> list[str]:

@@ -26,6 +26,7 @@ from netfit.data.images import read_image_folder
 from netfit.data.messages import quote_list
 from netfit.data.parquet import is_parquet_folder, read_parquet_file, read_parquet_folder
 from netfit.errors import DataError
+from netfit.io import similar_file
 
 SUPPORTED_EXTENSIONS = (".csv", ".parquet", ".npz")
 SPLIT_NAMES = ("train", "val", "test")
@@ -88,9 +89,11 @@ def load_table(source: str, cfg: DataConfig, *, require_target: bool = True) -> 
 
 def _check_file(path: Path, source: str) -> None:
     if not path.exists():
+        near = similar_file(path)
         raise DataError("data file not found", where=source,
                         found=f"no such file (relative paths start at {Path.cwd()})",
-                        hint="check the path in data.source / data.train, or give an absolute path")
+                        hint=f"did you mean `{near}`?" if near else
+                        "check the path in data.source / data.train, or give an absolute path")
     if not path.is_file():
         raise DataError("data source is not a file", where=source, expected="a .csv, .parquet or .npz file",
                         found="a folder", hint="point data.source at a file inside the folder")

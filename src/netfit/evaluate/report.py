@@ -295,6 +295,7 @@ def tuning_section(run: RunFiles) -> str:
         figs.append(figure(plots.optimisation_history(list(numbers), list(values), tune.get("direction") != "maximize"),
                            "optimisation history"))
     if tune.get("importances"):
-        figs.append(figure(plots.importances(tune["importances"]), "hyperparameter importances"))
+        note = f" ({tune['importances_note']})" if tune.get("importances_note") else ""
+        figs.append(figure(plots.importances(tune["importances"]), "hyperparameter importances" + note))
     body += grid(figs) + "<h3>Trials</h3>" + table(["trial", "state", "value", *params], rows)
     return section("tuning", "Tuning", body)

@@ -12,6 +12,10 @@ from optuna.trial import FrozenTrial, TrialState
 from netfit.config import Config
 from netfit.io import write_json
 
+# Importances from fewer complete trials than this carry a caveat: fANOVA's forest, fitted on a handful
+# of points, ranks parameters by noise as readily as by effect (one reshuffled trial can swap the order).
+STEADY_IMPORTANCE_TRIALS = 20
+
 
 def best_trial(study: optuna.Study, cfg: Config) -> FrozenTrial | None:
     """The best complete trial; for several metrics, the Pareto-front trial best on the first one."""
@@ -61,6 +65,13 @@ def importances(study: optuna.Study) -> dict[str, float] | None:
     return {k: round(float(v), 4) for k, v in found.items()}
 
 
+def importances_note(n_complete: int) -> str | None:
+    """The caveat on importances resting on few complete trials, or None when there are enough."""
+    if n_complete >= STEADY_IMPORTANCE_TRIALS:
+        return None
+    return f"rough: from {n_complete} complete trials; {STEADY_IMPORTANCE_TRIALS} or more make them steadier"
+
+
 def write_report(tune_dir: Path, study: optuna.Study, cfg: Config, best: FrozenTrial, final: Any) -> dict[str, Any]:
     """Write tune_report.json and return it."""
     from netfit.tune.study import objectives, pruning_on
@@ -80,8 +91,9 @@ def write_report(tune_dir: Path, study: optuna.Study, cfg: Config, best: FrozenT
         "counts": counts,
         "trials": [trial_row(t) for t in trials],
         "best": {"number": best.number, "values": best.values, "value": best.values[0], "params": best.params,
-                 "config": "best.yaml", "run": best.user_attrs.get("run")},
+                 "config": "best.yaml", "tuned": "best_params.yaml", "run": best.user_attrs.get("run")},
         "importances": importances(study),
+        "importances_note": importances_note(sum(t.state == TrialState.COMPLETE for t in trials)),
         "pareto_front": [trial_row(t) for t in study.best_trials] if len(metrics) > 1 else None,
         "final": {"run": str(Path(final.path).relative_to(tune_dir)), "test": (final.report.get("test") or {}).get("metrics")},
     }

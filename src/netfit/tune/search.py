@@ -6,8 +6,8 @@
 
 A tune folder (`runs/<name>-tune-<timestamp>-<rand>/`) holds `tune.yaml` (the search's config),
 `study.journal` (Optuna's journal storage), `trials/<n>/` (one run folder per trial, no test
-metrics), `best.yaml`, `final/` (the best config retrained; the only run evaluated on test) and
-`tune_report.json`. `tune(..., resume=TUNE_DIR)` continues the same study.
+metrics), `best.yaml` (the whole config), `best_params.yaml` (the tuned values alone), `final/`
+(the best config retrained; the only run evaluated on test) and `tune_report.json`. `tune(..., resume=TUNE_DIR)` continues the same study.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import yaml
 from optuna.trial import TrialState
 
 from netfit.config import Config, load_config
@@ -110,11 +111,14 @@ def _work(tune_dir: Path, cfg: Config, data: Any, seed_offset: int) -> None:
     """Claim and run trials until the study has `tune.trials` of them (or the timeout passes)."""
     study, _ = studies.open_study(tune_dir, cfg, seed_offset)
     start = time.monotonic()
-    while cfg.tune.timeout is None or time.monotonic() - start < cfg.tune.timeout:
-        trial = studies.claim(study, tune_dir, cfg.tune.trials, cfg.tune.storage)
-        if trial is None:
-            return
-        _run_trial(study, trial, tune_dir, cfg, data)
+    try:
+        while cfg.tune.timeout is None or time.monotonic() - start < cfg.tune.timeout:
+            trial = studies.claim(study, tune_dir, cfg.tune.trials, cfg.tune.storage)
+            if trial is None:
+                return
+            _run_trial(study, trial, tune_dir, cfg, data)
+    finally:
+        studies.release_lock(tune_dir, cfg.tune.storage)  # no claim.lock is left in the tune folder
 
 
 def _run_trial(study: optuna.Study, trial: optuna.Trial, tune_dir: Path, cfg: Config, data: Any) -> None:
@@ -210,6 +214,7 @@ def _finish(tune_dir: Path, cfg: Config, data: Any, quiet: bool) -> TuneResult:
                        hint="check the trial run folders under trials/; widen tune.space or lower the learning rates")
     best_cfg = load_config(cfg, best.user_attrs["overrides"], require_data=data is None)
     write_text(tune_dir / "best.yaml", best_cfg.to_yaml())
+    write_text(tune_dir / "best_params.yaml", tuned_values(best))
     final = train_run(best_cfg, data, quiet=quiet, run_dir=_free(tune_dir / "final"))
     report = write_report(tune_dir, study, cfg, best, final)
     if best_cfg.evaluate.report_html:  # again, now that tune_report.json is there: adds the tuning section
@@ -217,6 +222,20 @@ def _finish(tune_dir: Path, cfg: Config, data: Any, quiet: bool) -> TuneResult:
 
         write_html(final.path)
     return TuneResult(tune_dir, study, best, final, report)
+
+
+def tuned_values(best: Any) -> str:
+    """best_params.yaml: only the values the search chose, nested as in a config (best.yaml is the
+    whole resolved config, where they are hard to find)."""
+    nested: dict[str, Any] = {}
+    for path, value in best.user_attrs["overrides"].items():
+        *sections, name = path.split(".")
+        node = nested
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
+    return (f"# the values trial {best.number} (the best) was given; the whole config: best.yaml\n"
+            + yaml.safe_dump(nested, sort_keys=False))
 
 
 def _free(path: Path) -> Path:

@@ -14,7 +14,7 @@ import os
 import socket
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import optuna
 from optuna.trial import TrialState
@@ -26,6 +26,7 @@ from netfit.tune.space import grid
 
 STUDY = "netfit"
 JOURNAL = "study.journal"
+CLAIM_LOCK = "claim.lock"
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # netfit prints its own trial table
 
 
@@ -132,19 +133,36 @@ def _pruner(cfg: Config, n_objectives: int) -> optuna.pruners.BasePruner:
 
 
 @contextmanager
-def claim_lock(tune_dir: Path, url: str | None = None) -> Iterator[None]:
+def claim_lock(tune_dir: Path, url: str | None = None) -> Iterator[Callable[[], None]]:
     """An exclusive lock across the processes working on one study: a file lock in the tune folder,
-    or a PostgreSQL advisory lock when the study lives in a shared database."""
+    or a PostgreSQL advisory lock when the study lives in a shared database.
+
+    It yields `remove`: once called, the lock file is deleted as the lock is let go (a worker that
+    claims no more trials leaves none behind; `release_lock`). A process that was waiting on the deleted file then sees that the path no longer
+    names the file it locked, and locks the path's current file instead, so two processes never hold
+    the lock at once."""
     if url and database_url(url).startswith("postgresql"):
         with _advisory_lock(database_url(url)):
-            yield
+            yield lambda: None
         return
-    with open(tune_dir / "claim.lock", "a+") as f:
+    path, removing = tune_dir / CLAIM_LOCK, []
+    while True:
+        f = open(path, "a+")
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            current = os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        f.close()  # its holder deleted it while this process waited: lock the path's file anew
+    try:
+        yield lambda: removing.append(True)
+    finally:
+        if removing:
+            path.unlink(missing_ok=True)
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
 
 
 @contextmanager
@@ -162,6 +180,13 @@ def _advisory_lock(url: str) -> Iterator[None]:
                 conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(8027)"))
     finally:
         engine.dispose()
+
+
+def release_lock(tune_dir: Path, url: str | None = None) -> None:
+    """Delete the tune folder's lock file: this process claims no more trials. Safe while other
+    workers still claim: the next one to lock makes the file anew."""
+    with claim_lock(tune_dir, url) as remove:
+        remove()
 
 
 def claim(study: optuna.Study, tune_dir: Path, total: int, url: str | None = None) -> optuna.Trial | None:
