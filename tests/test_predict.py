@@ -100,19 +100,23 @@ def test_a_run_folder_whose_config_breaks_a_later_training_rule_still_predicts(a
         netfit.fit(resume=run)
 
 
-def test_a_run_folder_saved_before_periodic_embeddings_were_the_default_loads_its_plain_mlp(tmp_path):
-    """Run folders written before `model.numeric_embedding` existed have no such field in config.yaml:
-    they trained the plain MLP, and must not load with today's default (periodic)."""
+def test_a_run_folder_saved_before_the_table_defaults_changed_loads_its_plain_mlp(tmp_path):
+    """Run folders written before `model.numeric_embedding`, `model.ensemble` and `data.preprocess.clip`
+    existed have no such fields in config.yaml: they trained the plain MLP on unclipped columns, and
+    must not load with today's defaults (periodic, 4 members, clip 3)."""
     import yaml
 
     x = np.random.default_rng(0).normal(size=(60, 3))
-    plain = netfit.fit({**TINY, "model": {**TINY["model"], "numeric_embedding": "none"}},
+    x[0, 1] = 50.0  # an outlier that clipping would change
+    plain = netfit.fit({**TINY, "model": {**TINY["model"], "numeric_embedding": "none", "ensemble": 1},
+                        "data": {"preprocess": {"clip": None}}},
                        data=(x, (x[:, 0] > 0).astype(int)), output_dir=str(tmp_path))
     cfg = yaml.safe_load((plain.path / "config.yaml").read_text())
-    del cfg["model"]["numeric_embedding"]
+    del cfg["model"]["numeric_embedding"], cfg["model"]["ensemble"], cfg["data"]["preprocess"]["clip"]
     (plain.path / "config.yaml").write_text(yaml.safe_dump(cfg))
     old = netfit.load(plain.path)
-    assert old.config.model.numeric_embedding == "none"
+    m = old.config.model
+    assert (m.numeric_embedding, m.ensemble, old.config.data.preprocess.clip) == ("none", 1, None)
     np.testing.assert_allclose(old.predict_proba(x[:5]), plain.predict_proba(x[:5]), atol=0)
 
 

@@ -58,9 +58,8 @@ def load_config(
     parsed = _parse_overrides(overrides)
     for key, (value, _) in parsed.items():
         _set_path(raw, key, value)
-    if trained and isinstance(raw.get("model"), dict):
-        # saved before the field existed: those runs trained the plain MLP, not today's default
-        raw["model"].setdefault("numeric_embedding", "none")
+    if trained:
+        _fill_fields_added_since(raw)
     try:
         cfg = Config.model_validate(raw, context={"trained": trained})
     except ValidationError as e:
@@ -103,6 +102,21 @@ def _find_data_files(cfg: Config, config_path: Path) -> ConfigError | None:
             found="nothing at " + " nor at ".join(tried),
             hint=f"did you mean `{Path(value).parent / near.name}`?" if near else "check the path, or give an absolute one")
     return None
+
+
+# fields whose default changed when they were added (issue 17): a run folder saved before them
+# trained with the value on the right, not with today's default
+_ADDED_SINCE = {"model": {"numeric_embedding": "none", "ensemble": 1}, "data.preprocess": {"clip": None}}
+
+
+def _fill_fields_added_since(raw: dict) -> None:
+    for section, fields in _ADDED_SINCE.items():
+        node = raw
+        for key in section.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            for field, value in fields.items():
+                node.setdefault(field, value)
 
 
 def _resolve(cfg: Config) -> Config:
