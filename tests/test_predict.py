@@ -140,3 +140,16 @@ def test_a_model_fitted_on_arrays_with_constant_columns_predicts_arrays_of_the_s
     assert clf.predict(x[:4]).shape == (4,) and clf.run_.predict_proba(x[:4]).shape == (4, 2)
     reg = NetRegressor(hidden=(4,), epochs=1, random_state=0, output_dir=str(tmp_path / "reg")).fit(x, x[:, 0])
     assert np.allclose(reg.predict(x[:4]), reg.run_.predict(x[:4])["prediction"], atol=1e-6)
+
+
+def test_predict_keeps_the_named_input_columns_row_for_row(arrays_run):
+    import pandas as pd
+
+    x = np.random.default_rng(2).normal(size=(4, 3))
+    frame = pd.DataFrame(x, columns=["x0", "x1", "x2"]).assign(order_id=["a", "b", "c", "d"])
+    frame.index = [10, 11, 12, 13]  # a filtered frame: predictions still line up by position
+    out = arrays_run.predict(frame, keep=["order_id"])
+    assert list(out.columns[:2]) == ["order_id", "prediction"] and list(out["order_id"]) == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(out.filter(like="proba_").to_numpy(), arrays_run.predict_proba(x), rtol=1e-6)
+    with pytest.raises(DataError, match="order_id"):
+        arrays_run.predict(frame, keep=["order"])

@@ -34,3 +34,25 @@ def test_python_quickstart_runs(tmp_path, monkeypatch):
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["run"].metrics["accuracy"]["value"] > 0.8
     assert namespace["same"].path == namespace["run"].path
+
+
+def test_first_model_on_your_own_csv_runs_as_written(tmp_path):
+    """The README's CSV walkthrough (an id column, missing values, text categories): train, then
+    predict new rows with the id kept; a mistyped column to keep is a clear error."""
+    section = README.split("## Your first model on your own CSV", 1)[1]
+    script = next(b for b in blocks("bash") if "churn.yaml" in b and b in section)
+    root = Path(__file__).resolve().parents[1]
+    netfit = str(Path(sys.executable).parent / "netfit")
+    script = script.replace(".venv/bin/netfit", netfit).replace("examples/", f"{root}/examples/")
+    script = script.replace("netfit train churn.yaml", "netfit train churn.yaml --set train.epochs=20")  # keep it quick
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: column 'customer_id' dropped" in proc.stderr + proc.stdout
+    lines = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "customer_id,prediction,proba_no,proba_yes"
+    assert [line.split(",")[0] for line in lines[1:]] == ["C00601", "C00602", "C00603", "C00604", "C00605"]
+    assert all(line.split(",")[1] in ("yes", "no") for line in lines[1:])
+    run = next((tmp_path / "runs").iterdir())
+    typo = subprocess.run([netfit, "predict", str(run), f"{root}/examples/churn_new.csv", "--keep", "customer_idd",
+                           "-o", str(tmp_path / "p.csv")], capture_output=True, text=True)
+    assert typo.returncode == 2 and "did you mean 'customer_id'?" in typo.stderr and "Traceback" not in typo.stderr

@@ -121,12 +121,13 @@ def predict(
     run: Path = typer.Argument(..., help="Run folder."),
     data: Path = typer.Argument(..., help="CSV, Parquet or .npz file to predict (no target needed)."),
     output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
+    keep: list[str] = typer.Option([], "--keep", help="An input column to copy into the output (an id, say); repeatable."),
 ) -> None:
     """Apply a trained run's preprocessing and model to new data; write predictions (and probabilities)."""
     from netfit.api import load
     from netfit.io import write_text
 
-    frame = load(run).predict(data)
+    frame = load(run).predict(data, keep=keep)
     write_text(output, frame.to_csv(index=False))
     typer.echo(f"wrote {len(frame)} predictions to {output}")
 

@@ -61,10 +61,11 @@ class Run:
 
         return load_config(self.path / "config.yaml", require_data=False, trained=True)
 
-    def predict(self, data: Any) -> "pd.DataFrame":
+    def predict(self, data: Any, *, keep: "list[str] | tuple[str, ...]" = ()) -> "pd.DataFrame":
         """Predictions for a DataFrame, CSV/Parquet/.npz path or array: a DataFrame with `prediction`
-        and, for classification, one `proba_<class>` column per class."""
-        return predict_frame(self._loaded(), data)
+        and, for classification, one `proba_<class>` column per class; the input columns named in
+        `keep` (an id, say) come first, row for row."""
+        return predict_frame(self._loaded(), data, keep)
 
     def predict_proba(self, data: Any) -> "np.ndarray":
         return predict_output(self._loaded(), data)[0]
@@ -110,25 +111,35 @@ def as_frame(data: Any, loaded: "LoadedModel", require_target: bool = False) -> 
     return pd.DataFrame(arr, columns=layouts[arr.shape[1]])
 
 
-def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = False):
+def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = False, where: str | None = None):
     """(output, split): class probabilities (n, K) or regression values in target units."""
     from netfit.train.tensors import predict_split
 
     frame = as_frame(data, loaded, require_target)
-    where = str(data) if isinstance(data, (str, Path)) else "data"  # errors name the file
+    where = where or (str(data) if isinstance(data, (str, Path)) else "data")  # errors name the file
     split = loaded.preprocessor.transform(frame, require_target=require_target, where=where)
     bs = loaded.config.train.eval_batch_size
     return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs), split
 
 
-def predict_frame(loaded: "LoadedModel", data: Any) -> "pd.DataFrame":
+def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str, ...]" = ()) -> "pd.DataFrame":
     import pandas as pd
 
-    output, _ = predict_output(loaded, data)
+    where = str(data) if isinstance(data, (str, Path)) else "data"
+    given = as_frame(data, loaded)
+    missing = [c for c in keep if c not in given.columns]
+    if missing:
+        from netfit.data.messages import closest_hint
+
+        raise DataError("a column to keep is not in the data", where=where,
+                        expected=f"the column(s) {short_list(list(keep))}", found=f"no column {missing[0]!r}",
+                        hint=closest_hint(missing[0], given.columns, "--keep"))
+    output, _ = predict_output(loaded, given, where=where)
+    frame = given[list(keep)].reset_index(drop=True)
     if loaded.task == "regression":
-        return pd.DataFrame({"prediction": output})
-    labels = loaded.preprocessor.decode_target(output.argmax(1))
-    frame = pd.DataFrame({"prediction": labels})
+        frame["prediction"] = output
+        return frame
+    frame["prediction"] = loaded.preprocessor.decode_target(output.argmax(1))
     for k, c in enumerate(loaded.classes):
         frame[f"proba_{c}"] = output[:, k]
     return frame
