@@ -107,8 +107,9 @@ def test_multi_objective_search_reports_a_pareto_front(tmp_path):
 
 
 def score(output, target):
-    """Your own score, higher is better (netfit cannot know that from its name)."""
-    return (output.argmax(1) == target).float().mean()
+    """Your own score, higher is better (netfit cannot know that from its name): the mean probability of the
+    true class, which (unlike accuracy, 1.0 on iris's 23 validation rows for most rates) tells the rates apart."""
+    return output.softmax(1).gather(1, target.view(-1, 1).long()).mean()
 
 
 def test_the_study_maximises_a_custom_metric_monitored_with_mode_max(tmp_path):
