@@ -76,6 +76,39 @@ def test_streamed_and_in_memory_hash_splits_hold_the_same_rows(both):
     assert streamed.summary["class_balance"] == memory.summary["class_balance"]
 
 
+def test_blocks_read_ahead_on_a_thread_are_the_blocks_read_in_line(both):
+    """Reading the next block on a background thread changes when it is read, never what is read."""
+    stream = both[1].stream
+    ahead = list(stream.blocks(seed=5, batch_size=64))
+    inline = list(stream.blocks(seed=5, batch_size=64, read_ahead=False))
+    assert len(ahead) == len(inline) > 1
+    for a, b in zip(ahead, inline, strict=True):
+        np.testing.assert_array_equal(a.rows, b.rows)
+        np.testing.assert_array_equal(a.x_num, b.x_num)
+        np.testing.assert_array_equal(a.y, b.y)
+
+
+def test_a_read_that_fails_on_the_read_ahead_thread_raises_in_the_training_thread():
+    import threading
+
+    from netfit.data.shuffle import ahead
+
+    def reads():
+        yield 1
+        raise DataError("row group 2 is unreadable", where="part-2.parquet")
+
+    got = []
+    with pytest.raises(DataError, match="row group 2 is unreadable"):
+        for item in ahead(reads()):
+            got.append(item)
+    assert got == [1]
+    # stopping early (a stop mid-epoch) ends the thread before the iterator returns: no read runs on
+    items = ahead(iter(range(1000)))
+    assert next(items) == 0
+    items.close()
+    assert not [t for t in threading.enumerate() if t.name == "netfit-read-ahead"]
+
+
 def test_streamed_statistics_are_exact_where_they_can_be(both):
     mem, st = (p.preprocessor for p in both)
     assert mem.input_columns == st.input_columns and mem.classes == st.classes

@@ -2,11 +2,16 @@
 
     stream = TrainStream(chunks, read, rows=len_train, buffer_rows=100_000)
     for block in stream.blocks(seed=7, batch_size=256): ...    # preprocessed Splits, shuffled
+
+The next block is read, preprocessed and shuffled on a background thread while the training
+thread trains on the current one (`ahead`): pyarrow's reads and numpy's copies release the GIL.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+import queue
+import threading
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -23,12 +28,17 @@ class TrainStream:
     def __len__(self) -> int:
         return self.rows
 
-    def blocks(self, seed: int, batch_size: int) -> Iterator[Split]:
+    def blocks(self, seed: int, batch_size: int, read_ahead: bool = True) -> Iterator[Split]:
         """Every training row once, shuffled: row groups in a seeded order through a shuffle buffer.
 
         Every block but the last holds a multiple of `batch_size` rows, so batches never straddle
-        blocks and an epoch has ceil(rows / batch_size) of them. The same seed gives the same blocks.
+        blocks and an epoch has ceil(rows / batch_size) of them. The same seed gives the same blocks,
+        read ahead on a background thread or not.
         """
+        made = self._blocks(seed, batch_size)
+        return ahead(made) if read_ahead else made
+
+    def _blocks(self, seed: int, batch_size: int) -> Iterator[Split]:
         rng = np.random.default_rng(seed)
         pending: list[Split] = []
         held = 0
@@ -61,3 +71,49 @@ def concat_splits(parts: list[Split]) -> Split:
 def take(split: Split, idx: np.ndarray) -> Split:
     return Split(split.x_num[idx], split.x_cat[idx], split.y[idx], split.w[idx] if split.w is not None else None,
                  split.rows[idx])
+
+
+_DONE = object()
+
+
+def ahead(items: Iterable[Any], depth: int = 1) -> Iterator[Any]:
+    """The items of `items`, made on a background thread at most `depth` items ahead of the consumer.
+
+    An exception raised while making an item is raised here, in the consumer, in its place. Closing
+    the iterator early (a `break`, a stop mid-epoch) stops the thread before this returns, so no
+    read runs on after the epoch and memory stays bounded by depth + 2 items.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((_DONE, None))
+        except BaseException as e:  # handed to the consumer, which raises it: nothing is swallowed
+            put((None, e))
+
+    worker = threading.Thread(target=make, name="netfit-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = q.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
