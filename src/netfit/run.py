@@ -19,6 +19,7 @@ from netfit.data.arrays import kind_for_model
 from netfit.data.preprocess import input_spec
 from netfit.errors import ConfigError, TrainingInterrupted, collect_warnings
 from netfit.evaluate.baselines import baselines, flat_features
+from netfit.evaluate.verdict import verdicts
 from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
 from netfit.evaluate.outputs import save_test_outputs
 from netfit.evaluate.report import write_report
@@ -206,7 +207,10 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
         y_train = pre.decode_target(train.y) if task == "regression" else train.y
         vocab = (input_spec(pre) or {}).get("vocab_size")
         report["baselines"] = baselines(task, flat_features(train, vocab), y_train, flat_features(test, vocab), y_true, pre.classes,
-                                        seed=cfg.seed, **{k: kw[k] for k in ("resamples", "confidence")})
+                                        seed=cfg.seed, network_output=output,
+                                        **{k: kw[k] for k in ("resamples", "confidence")})
+        stopping = cfg.train.early_stopping
+        report["verdict"] = verdicts(report, task, stopping.monitor if stopping else None)
     return report
 
 

@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from threadpoolctl import threadpool_limits
 
 from netfit.evaluate.metrics import TASKS, evaluate_predictions
+from netfit.evaluate.verdict import paired_differences
 
 # Below this many training values a linear fit is a string of small matrix-vector products,
 # where waking BLAS threads costs more than it saves: digits' logistic regression took 0.3-3.5 s
@@ -33,6 +34,7 @@ def baselines(
     seed: int = 0,
     resamples: int = 1000,
     confidence: float = 0.95,
+    network_output: Any = None,
 ) -> dict[str, Any]:
     """Fit and score the dummy and linear baselines.
 
@@ -43,6 +45,9 @@ def baselines(
         classes: class labels in index order (None for regression).
         seed: bootstrap seed (use the network's, so intervals are paired) and model seed.
         resamples, confidence: as in `evaluate_predictions`.
+        network_output: the network's test output (probabilities or predictions); with it each
+            block also holds `difference`: network - baseline per metric, with its paired
+            bootstrap interval (`netfit.evaluate.verdict.paired_differences`).
 
     Returns:
         `{"dummy": block, "linear": block}`, each an `evaluate_predictions` block with a
@@ -75,6 +80,9 @@ def baselines(
         block = evaluate_predictions(task, y_test, output, classes, resamples=resamples,
                                      confidence=confidence, seed=seed)
         out[name] = {"model": described, **block}
+        if network_output is not None:
+            out[name]["difference"] = paired_differences(task, y_test, network_output, output, classes, seed=seed,
+                                                         resamples=resamples, confidence=confidence)
     return out
 
 

@@ -19,7 +19,7 @@ th,td{border-bottom:1px solid #e4e7eb;padding:4px 10px;text-align:left;vertical-
 th{background:#f0f2f5} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .grid{display:flex;flex-wrap:wrap;gap:12px} .grid figure{margin:0;flex:0 1 calc(50% - 6px)}
 img{width:100%;height:auto;border:1px solid #eef0f3}
-.muted{color:#5b6470} .warn{background:#fff4e5;border-left:4px solid #d55e00;padding:6px 10px}
+.muted{color:#5b6470} .warn{background:#fff4e5;border-left:4px solid #d55e00;padding:6px 10px} .verdict{background:#eef7f2;border-left:4px solid #009e73;padding:6px 10px}
 pre{background:#f6f7f9;padding:10px;overflow-x:auto;font-size:.85em}
 table.heat td{min-width:2.6em;text-align:center;line-height:1.15}
 code{background:#f0f2f5;padding:0 3px}

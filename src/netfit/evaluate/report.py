@@ -29,6 +29,7 @@ from netfit.errors import RunError
 from netfit.evaluate import plots
 from netfit.evaluate.html import esc, figure, fmt, grid, heat_table, metric_cell, page, section, table
 from netfit.evaluate.outputs import Predictions, load_test_outputs
+from netfit.evaluate.verdict import EXPLAINED
 from netfit.io import write_text
 
 FILENAME = "report.html"
@@ -100,8 +101,23 @@ def summary_section(run: RunFiles) -> str:
         ("train time", f"{fmt(r.get('train_seconds'), 2)} s, {fmt(r.get('samples_per_s'), 0)} samples/s (median epoch)"),
         ("run folder", str(run.path)),
     ]
-    body = table((), rows, numeric_from=2) + "<h3>Test metrics</h3>" + metrics_table(r)
+    body = verdict_html(r) + table((), rows, numeric_from=2) + "<h3>Test metrics</h3>" + metrics_table(r)
     return section("summary", "Summary", body)
+
+
+def verdict_html(report: dict[str, Any]) -> str:
+    """The verdict against each baseline, first on the page, and what each baseline is."""
+    v = report.get("verdict") or {}
+    against = v.get("against") or {}
+    if not against:
+        return ""
+    lines = "".join(f'<p class="{"warn" if b["outcome"] in ("worse", "no better") else "verdict"}"><b>{esc(b["text"])}</b></p>'
+                    for b in against.values())
+    explained = "".join(f"<li><b>{esc(name)}</b>: {esc(EXPLAINED[name])}</li>" for name in against if name in EXPLAINED)
+    return (f"<h3>Verdict on test {esc(v.get('metric'))}</h3>" + lines +
+            '<p class="muted">Paired bootstrap: the network and each baseline are scored on the same resamples of '
+            "the test rows, and the interval is of their difference; <i>better</i> or <i>worse</i> only when the "
+            f"whole interval lies on one side of 0.</p><ul>{explained}</ul>")
 
 
 def warnings_section(run: RunFiles) -> str:

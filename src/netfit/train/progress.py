@@ -83,6 +83,8 @@ class Progress(Callback):
             return
         if report.get("test"):  # without a test split nothing was evaluated
             self.console.print(summary_table(report))
+        for line in verdict_lines(report):
+            self.console.print(line, highlight=False)
         if self.run_dir is None:
             return
         html = self.run_dir / "report.html"  # absent with evaluate.report_html off
@@ -115,6 +117,12 @@ def summary_table(report: dict[str, Any], subject: str = "test metrics", rows: i
     if notes:
         table.caption = "; ".join(notes)
     return table
+
+
+def verdict_lines(report: dict[str, Any]) -> list[str]:
+    """report.json's verdict against each baseline, one line each: `verdict: better than the linear model by ...`."""
+    against = (report.get("verdict") or {}).get("against") or {}
+    return [f"verdict: {v['text']}" for v in against.values()]
 
 
 def interval_level(test: dict[str, Any] | None) -> str | None:
