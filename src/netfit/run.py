@@ -19,6 +19,7 @@ from netfit.data.arrays import kind_for_model
 from netfit.data.preprocess import input_spec
 from netfit.errors import ConfigError, TrainingInterrupted, collect_warnings
 from netfit.evaluate.baselines import baselines, flat_features
+from netfit.evaluate.importance import permutation_importance
 from netfit.evaluate.verdict import verdicts
 from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
 from netfit.evaluate.outputs import save_test_outputs
@@ -211,6 +212,11 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
                                         **{k: kw[k] for k in ("resamples", "confidence")})
         stopping = cfg.train.early_stopping
         report["verdict"] = verdicts(report, task, stopping.monitor if stopping else None)
+    if ev.importance:
+        def predict(split: Any) -> np.ndarray:
+            return predict_split(model, split, task, pre, device, cfg.train.eval_batch_size)
+
+        report["importance"] = permutation_importance(predict, test, y_true, task, pre, **kw)
     return report
 
 

@@ -22,6 +22,10 @@ class EvaluateConfig(Section):
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for confidence intervals (0: none).")
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the intervals.")
     baselines: bool = Field(True, description="Score a dummy and a linear model on the same split.")
+    importance: bool = Field(
+        True, description="Permutation importance of every source column on the test split (accuracy or RMSE drop, "
+                          "5 shuffles, a bootstrap interval; at most 5,000 test rows, a seeded sample above)."
+    )
     report_html: bool = Field(True, description="Write report.html (plots, about a second) at the end of the run; when off, `netfit report RUN` builds it later.")
 
 

@@ -204,3 +204,17 @@ def importances(values: dict[str, float]) -> str:
     ax.barh([k for k, _ in items], [v for _, v in items], color=OKABE_ITO[2])
     ax.set(xlabel="importance", title="Hyperparameter importances")
     return to_data_uri(fig)
+
+
+def column_importances(columns: list[dict[str, Any]], metric: str, limit: int = 25) -> str:
+    """Permutation importances with their intervals, largest on top; grey bars: no evidence (interval reaches 0)."""
+    items = columns[:limit][::-1]
+    fig, ax = _figure(5.6, 1.2 + 0.3 * len(items))
+    names, drops = [c["column"] for c in items], [c["drop"] for c in items]
+    colours = ["#999999" if c.get("flat") else OKABE_ITO[0] for c in items]
+    low = [c["drop"] - c["ci_low"] if c.get("ci_low") is not None else 0 for c in items]
+    high = [c["ci_high"] - c["drop"] if c.get("ci_high") is not None else 0 for c in items]
+    ax.barh(names, drops, color=colours, xerr=[low, high], capsize=2)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set(xlabel=f"test {metric} lost when the column is shuffled", title="Permutation importance")
+    return to_data_uri(fig)

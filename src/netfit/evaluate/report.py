@@ -82,7 +82,7 @@ def render_report(run: RunFiles) -> str:
     task = run.report.get("task")
     parts = [summary_section(run), warnings_section(run), curves_section(run)]
     parts.append(regression_section(run) if task == "regression" else classification_section(run))
-    parts += [data_section(run), tuning_section(run), config_section(run)]
+    parts += [importance_section(run), data_section(run), tuning_section(run), config_section(run)]
     return page(f"netfit report: {run.report.get('name', run.label)}", "".join(p for p in parts if p))
 
 
@@ -166,6 +166,27 @@ NOT_FITTED = "not fitted (the training split holds one class; a logistic regress
 def baseline_metric(block: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
     """A baseline's entry for one metric; None for a baseline that was not fitted."""
     return (block or {}).get("metrics", {}).get(name)
+
+
+# ---------------------------------------------------------------- importance
+def importance_section(run: RunFiles) -> str:
+    """Permutation importance per source column, with intervals; columns with no evidence flagged."""
+    found = run.report.get("importance")
+    if not found or not found.get("columns"):
+        return ""
+    metric, columns = found["metric"], found["columns"]
+    rows = [[c["column"], fmt(c["drop"]), f"[{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]" if c.get("ci_low") is not None else "-",
+             "no evidence it matters (interval reaches 0)" if c.get("flat") else ""] for c in columns]
+    sample = f" (a seeded sample of the {found['sampled_from']} test rows)" if found.get("sampled_from") else ""
+    level = f"{100 * found['confidence']:g}% " if found.get("confidence") else ""
+    body = (f'<p class="muted">How much test {esc(metric)} gets worse when one column is shuffled across the '
+            f"{found['rows']} test rows{esc(sample)}, averaged over {found['repeats']} shuffles, with a {level}"
+            "bootstrap interval over the rows. A one-hot block, a missing-value indicator and an embedding count as "
+            "their source column; an image, sequence or text input as one. Shuffling breaks correlated columns "
+            "apart, so two columns that carry the same signal can each look unimportant.</p>"
+            + figure(plots.column_importances(columns, metric), "permutation importance per column")
+            + table(["column", f"{metric} lost", "interval", ""], rows))
+    return section("importance", "Feature importance", body)
 
 
 # ---------------------------------------------------------------- curves
