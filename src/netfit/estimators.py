@@ -112,6 +112,7 @@ class _NetEstimator(BaseEstimator):
             "train.optimizer": {**base["train"]["optimizer"], "name": self.optimizer, "lr": self.lr,
                                 "weight_decay": self.weight_decay},
             "evaluate.baselines": False,
+            "evaluate.importance": False,
             "evaluate.report_html": bool(self.output_dir),  # a report only where it is kept
         }
         if val > 0 and self.patience:

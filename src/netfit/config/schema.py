@@ -24,7 +24,8 @@ class EvaluateConfig(Section):
     baselines: bool = Field(True, description="Score a dummy and a linear model on the same split.")
     importance: bool = Field(
         True, description="Permutation importance of every source column on the test split (accuracy or RMSE drop, "
-                          "5 shuffles, a bootstrap interval; at most 5,000 test rows, a seeded sample above)."
+                          "3 shuffles, a bootstrap interval; a seeded sample of the test rows above 5,000 rows or when the "
+                          "shuffled predictions would take more than about half a second)."
     )
     report_html: bool = Field(True, description="Write report.html (plots, about a second) at the end of the run; when off, `netfit report RUN` builds it later.")
 

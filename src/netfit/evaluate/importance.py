@@ -6,8 +6,10 @@ text input as one group) and the model predicts again; the importance is how muc
 main metric gets (accuracy for classification, RMSE for regression). Each column is shuffled
 `repeats` times and each row's score averaged over them; the interval is a percentile bootstrap
 over the test rows, paired with the unshuffled scores. A column whose interval reaches 0 shows
-no evidence of mattering to this model (flagged). Above `max_rows` test rows a seeded sample of
-them is scored (stated in the result), so the cost stays bounded: groups x repeats predictions.
+no evidence of mattering to this model (flagged). The cost is groups x repeats predictions of the
+test rows: above `max_rows` rows, or when one prediction of them times the copies would take more
+than `seconds` (0.5), a seeded sample of the rows is scored (at least 200; stated in the result as
+`sampled_from`).
 
     found = permutation_importance(predict, test_split, y_true, "binary", preprocessor, seed=0)
     found["columns"][0]  # {"column": "x1", "drop": 0.21, "ci_low": 0.17, "ci_high": 0.25, "flat": False}
@@ -16,6 +18,7 @@ them is scored (stated in the result), so the cost stays bounded: groups x repea
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -23,8 +26,11 @@ import numpy as np
 from netfit.data.prepared import Split
 from netfit.evaluate.bootstrap import batched, bootstrap_ci
 
-REPEATS = 5
+REPEATS = 3
 MAX_ROWS = 5000
+MIN_ROWS = 200  # the time guard samples no fewer test rows than this
+SECONDS = 0.5  # about how long the shuffled predictions may take before rows are sampled
+CHUNK_BYTES = 64 * 2**20  # inputs predicted in one call
 
 
 def column_groups(pre: Any) -> dict[str, dict[str, list[int]]]:
@@ -58,7 +64,8 @@ def column_groups(pre: Any) -> dict[str, dict[str, list[int]]]:
 
 def permutation_importance(predict: Callable[[Split], np.ndarray], split: Split, y_true: np.ndarray, task: str,
                            pre: Any, *, repeats: int = REPEATS, seed: int = 0, resamples: int = 1000,
-                           confidence: float = 0.95, max_rows: int = MAX_ROWS) -> dict[str, Any]:
+                           confidence: float = 0.95, max_rows: int = MAX_ROWS,
+                           seconds: float = SECONDS) -> dict[str, Any]:
     """Importance of every source column, most important first (see the module doc).
 
     `predict(split)` gives class probabilities (n, K) or regression values in target units;
@@ -70,15 +77,54 @@ def permutation_importance(predict: Callable[[Split], np.ndarray], split: Split,
         keep = np.sort(rng.choice(rows, max_rows, replace=False))
         split, y_true = split.subset(keep), np.asarray(y_true)[keep]
     metric = "rmse" if task == "regression" else "accuracy"
+    started = time.perf_counter()
     base = _row_scores(predict(split), y_true, task)
+    groups = column_groups(pre)
+    # the time guard: one prediction of the rows took `spent`; all copies would take about
+    # `spent * copies`; above `seconds`, a seeded sample of the rows keeps the cost near it
+    spent, copies = time.perf_counter() - started, len(groups) * repeats
+    if spent * copies > seconds and len(split) > MIN_ROWS:
+        fewer = max(MIN_ROWS, int(len(split) * seconds / (spent * copies)))
+        if fewer < len(split):
+            keep = np.sort(rng.choice(len(split), fewer, replace=False))
+            split, y_true, base = split.subset(keep), np.asarray(y_true)[keep], base[keep]
+    copies = [(name, _shuffled(split, idx, rng.permutation(len(split))))
+              for name, idx in groups.items() for _ in range(repeats)]
+    scores = _predict_copies(predict, [c for _, c in copies], y_true, task)
     found = []
-    for name, idx in column_groups(pre).items():
-        shuffled = np.mean([_row_scores(predict(_shuffled(split, idx, rng.permutation(len(split)))), y_true, task)
-                            for _ in range(repeats)], axis=0)
+    for g, name in enumerate(groups):
+        shuffled = np.mean(scores[g * repeats:(g + 1) * repeats], axis=0)
         found.append({"column": name, **_drop(metric, base, shuffled, resamples, confidence, seed)})
     found.sort(key=lambda c: -c["drop"])
-    return {"metric": metric, "repeats": repeats, "rows": len(split), "sampled_from": rows if rows > max_rows else None,
+    return {"metric": metric, "repeats": repeats, "rows": len(split), "sampled_from": rows if len(split) < rows else None,
             "confidence": confidence if resamples else None, "columns": found}
+
+
+def _predict_copies(predict: Callable[[Split], np.ndarray], copies: list[Split], y_true: np.ndarray, task: str,
+                    budget: int = CHUNK_BYTES) -> list[np.ndarray]:
+    """Per-row scores of every shuffled copy, predicted a few copies at a time (one call per chunk of
+    at most `budget` bytes of inputs: hundreds of small predictions cost more than their rows)."""
+    if not copies:
+        return []
+    first = copies[0]
+    size = sum(a.nbytes for a in (first.x_num, first.x_cat, first.x_array, first.lengths) if a is not None)
+    per_call = max(1, budget // max(size, 1))
+    scores: list[np.ndarray] = []
+    for start in range(0, len(copies), per_call):
+        chunk = copies[start:start + per_call]
+        output = np.asarray(predict(_concat(chunk)))
+        scores.extend(_row_scores(part, y_true, task) for part in np.split(output, len(chunk)))
+    return scores
+
+
+def _concat(splits: list[Split]) -> Split:
+    """The rows of `splits` one after another (inputs only: labels and weights are not needed)."""
+    def cat(name: str) -> np.ndarray | None:
+        values = [getattr(s, name) for s in splits]
+        return None if values[0] is None else np.concatenate(values)
+
+    return Split(x_num=cat("x_num"), x_cat=cat("x_cat"), y=None, w=None, rows=cat("rows"),
+                 x_array=cat("x_array"), lengths=cat("lengths"))
 
 
 def _row_scores(output: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
