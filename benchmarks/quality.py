@@ -74,6 +74,15 @@ VARIANTS: dict[str, dict[str, object]] = {
     "periodic x4 robust clip smoothing": {"model.numeric_embedding": "periodic", "model.ensemble": 4,
                                           "data.preprocess.numeric": "robust", "data.preprocess.clip": 3.0,
                                           "train.label_smoothing": 0.1},
+    # series as sequences through the 1-D cnn (the fourth ablation: what the series need)
+    "seq cnn": {"data.kind": "sequence", "model.type": "cnn"},
+    "seq cnn k7 layer": {"data.kind": "sequence", "model.type": "cnn", "model.kernel_size": 7, "model.norm": "layer"},
+    "seq cnn k7 layer steps": {"data.kind": "sequence", "model.type": "cnn", "model.kernel_size": 7,
+                               "model.norm": "layer", "train.epochs": "auto", "train.early_stopping.patience": 100},
+    "seq cnn k7 batch steps": {"data.kind": "sequence", "model.type": "cnn", "model.kernel_size": 7,
+                               "model.norm": "batch", "train.epochs": "auto", "train.early_stopping.patience": 100},
+    "seq cnn k7 none steps": {"data.kind": "sequence", "model.type": "cnn", "model.kernel_size": 7,
+                              "train.epochs": "auto", "train.early_stopping.patience": 100},
 }
 
 

@@ -35,7 +35,7 @@ from netfit.train.finetune import start_from
 from netfit.train import distributed, speed
 from netfit.train.interrupt import stop_on_signals
 from netfit.train.loggers import build_loggers
-from netfit.train.loop import Environment, Objective, fit_loop
+from netfit.train.loop import Environment, Objective, fit_loop, series_budget
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
 from netfit.train.tensors import (Streamed, Tensors, in_target_units, pick_device, predict_split, predict_tensors,
@@ -72,6 +72,7 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
     cfg = kind_for_model(cfg, data)  # a cnn, rnn or transformer reads a 3-D array as images or sequences
     prepared = prepare(cfg.data, cfg.seed, data=data, need_test=need_test)
     pre = prepared.preprocessor
+    cfg = cfg.model_copy(update={"train": series_budget(cfg.train, input_spec(pre))})
     model = model_for(cfg.model, pre, prepared.task).to(device)
     pretrained, init_summary = start_from(model, cfg.train)
     metrics = build_metrics(cfg.train.metrics)

@@ -104,8 +104,9 @@ def test_npz_sequences_with_lengths(make_cfg, tmp_path):
 
 
 @pytest.mark.parametrize("shape, kind", [((5, 8, 8), "image"), ((5, 25, 25), "image"), ((5, 28, 28, 3), "image"),
-                                         ((5, 150, 1), "table"), ((5, 100, 6), "table"),
-                                         ((5, 64, 10), "table"), ((5, 30), "table")])
+                                         ((5, 150, 1), "sequence"), ((5, 100, 6), "sequence"),
+                                         ((5, 64, 10), "sequence"), ((5, 5, 5), "table"), ((5, 4, 30), "table"),
+                                         ((5, 30), "table")])
 def test_the_kind_of_an_array_follows_its_shape(shape, kind):
     from netfit.data.arrays import array_kind
 
@@ -117,8 +118,8 @@ def test_image_shaped_arrays_are_read_as_images_under_kind_auto(make_cfg):
     images = prepare(make_cfg(), seed=0, data=(rng.random((40, 8, 8)), np.tile([0, 1], 20)))
     assert images.preprocessor.array.spec["kind"] == "image" and images.splits["train"].x_array.shape[1:] == (1, 8, 8)
     series = prepare(make_cfg(), seed=0, data=(rng.random((40, 50, 2)), np.tile([0, 1], 20)))
-    assert series.preprocessor.array is None and series.preprocessor.n_num == 100  # flat, unless data.kind: sequence
-    asked = prepare(make_cfg(kind="sequence"), seed=0, data=(rng.random((40, 50, 2)), np.tile([0, 1], 20)))
-    assert asked.preprocessor.array.spec["kind"] == "sequence"
+    assert series.preprocessor.array.spec["kind"] == "sequence"  # 50 steps of 2 features
+    columns = prepare(make_cfg(kind="table"), seed=0, data=(rng.random((40, 50, 2)), np.tile([0, 1], 20)))
+    assert columns.preprocessor.array is None and columns.preprocessor.n_num == 100  # flat when asked
     flat = prepare(make_cfg(kind="table"), seed=0, data=(rng.random((40, 8, 8)), np.tile([0, 1], 20)))
     assert flat.preprocessor.array is None and flat.preprocessor.n_num == 64  # data.kind: table flattens

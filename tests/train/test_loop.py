@@ -416,3 +416,19 @@ def test_reduce_on_plateau_follows_the_early_stopping_mode(digits, mode):
     assert scores == sorted(scores) and len(set(scores)) == 4  # the score really rose every epoch
     assert [r["lr"] for r in history] == ([0.05] * 4 if mode == "max" else [0.05, 0.05, 0.025, 0.0125])
     assert result.state.best_epoch == (4 if mode == "max" else 1)  # restore-best follows the same mode
+
+
+def test_a_series_gets_a_budget_in_steps_and_patience_100_unless_the_config_sets_them():
+    from netfit.config.train import MAX_AUTO_EPOCHS
+    from netfit.train.loop import SERIES_PATIENCE, series_budget, with_step_budget
+
+    series = {"kind": "sequence", "shape": [150, 1]}
+    cfg = series_budget(TrainConfig(), series)
+    assert cfg.epochs == "auto" and cfg.early_stopping.patience == SERIES_PATIENCE
+    assert with_step_budget(cfg.model_copy(update={"batch_size": 64}), 50).epochs == MAX_AUTO_EPOCHS  # one step an epoch
+    assert with_step_budget(cfg.model_copy(update={"batch_size": 16}), 50).epochs == 500  # 4 steps an epoch
+    mine = series_budget(TrainConfig(epochs=30, early_stopping={"patience": 5}), series)
+    assert mine.epochs == 30 and mine.early_stopping.patience == 5  # set fields are kept
+    assert series_budget(TrainConfig(), None) == TrainConfig()  # tables keep theirs
+    assert series_budget(TrainConfig(), {"kind": "image", "shape": [1, 8, 8]}) == TrainConfig()
+    assert series_budget(TrainConfig(early_stopping=None), series).early_stopping is None

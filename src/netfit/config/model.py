@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -42,7 +42,10 @@ class ModelConfig(Section):
     )
     # cnn, rnn, transformer (netfit.model.cnn/rnn/transformer); 2-D convolutions on images, 1-D on sequences
     channels: list[int] = Field(default_factory=lambda: [32, 64], description="cnn: output channels of each convolution block.")
-    kernel_size: int = Field(3, ge=1, description="cnn: kernel size of every convolution.")
+    kernel_size: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = Field(
+        "auto", description="cnn: kernel size of every convolution; `auto`: 7 on numeric sequences (series), 3 on "
+                            "images and text."
+    )
     stride: int = Field(1, ge=1, description="cnn: stride of every convolution.")
     padding: Union[Literal["same", "valid"], int] = Field("same", description="cnn: `same` (keeps the size at stride 1), `valid` (none) or a number of pixels.")
     pool: Literal["max", "avg", "none"] = Field("max", description="cnn: pooling after each block (skipped once the input is smaller than pool_size).")
@@ -97,7 +100,7 @@ class ModelConfig(Section):
                    "transformer": ("auto", "mean", "max", "attention", "cls")}.get(self.type)
         if allowed and self.pooling not in allowed:
             raise ValueError(f"pooling {self.pooling!r} does not apply to model.type {self.type}; use one of {', '.join(allowed)}")
-        if self.residual and self.kernel_size % 2 == 0:
+        if self.residual and isinstance(self.kernel_size, int) and self.kernel_size % 2 == 0:
             raise ValueError(f"residual blocks need an odd kernel_size (the sum needs equal sizes), found {self.kernel_size}")
         if isinstance(self.padding, int) and self.padding < 0:
             raise ValueError(f"padding must be >= 0, found {self.padding}")

@@ -34,7 +34,7 @@ KINDS = ("table", "image", "sequence", "text")
 
 def resolve_kind(cfg: DataConfig, source: str | None, df: pd.DataFrame | None = None) -> str:
     """The data kind: `data.kind` when set, else inferred from the fields that name an input, else
-    from `df`: an `image` column of arrays (an image-shaped 3-D/4-D array, see `array_kind`)."""
+    from `df`: an `image` or `sequence` column of arrays (a 3-D/4-D array, see `array_kind`)."""
     if cfg.kind != "auto":
         return cfg.kind
     if cfg.text_column:
@@ -48,27 +48,34 @@ def resolve_kind(cfg: DataConfig, source: str | None, df: pd.DataFrame | None = 
         return "image"
     if df is not None and len(df) and IMAGE_COLUMN in df.columns and isinstance(df[IMAGE_COLUMN].iloc[0], np.ndarray):
         return "image"
+    if df is not None and len(df) and SEQUENCE_COLUMN in df.columns and isinstance(df[SEQUENCE_COLUMN].iloc[0], np.ndarray):
+        return "sequence"  # an (N, T, F) array read as sequences (array_kind)
     return "table"
+
+
+SEQUENCE_STEPS = 8  # an (N, T, F) array with at least this many steps is a sequence
 
 
 def array_kind(shape: tuple[int, ...]) -> str:
     """The kind of an (N, ...) array under `data.kind: auto`: (N, H, W, C) is images, and so is
     (N, A, B) when both sides are at least 8 and within 4x of each other (square-ish pixels: 8x8
-    digits, 28x28, 25x25 faces); other arrays stay flat table columns. (N, T, F) sequences need
-    `data.kind: sequence`: on the quality benchmark's series the flat MLP beat the default 1-D CNN
-    (docs/defaults.md), so a series is not read as one unless asked."""
+    digits, 28x28, 25x25 faces); another (N, T, F) array with at least 8 steps is a sequence of T
+    steps of F features ((N, 150, 1): a univariate series); the rest stay flat table columns
+    ((N, 5, 5), and 2-D arrays: give a series as (N, T, 1) to have it read as one)."""
     if len(shape) == 4:
         return "image"
     if len(shape) == 3:
         a, b = shape[1:]
-        return "image" if min(a, b) >= 8 and max(a, b) <= 4 * min(a, b) else "table"
+        if min(a, b) >= 8 and max(a, b) <= 4 * min(a, b):
+            return "image"
+        return "sequence" if a >= SEQUENCE_STEPS else "table"
     return "table"
 
 
 def kind_for_model(cfg: Config, data: Any = None) -> Config:
     """`cfg` with `data.kind` set when the model asks for arrays that `data.kind: auto` would flatten.
 
-    A 3-D array (N, A, B) that `array_kind` leaves as table columns ((N, 150, 1), (N, 5, 5)) is read as
+    A 3-D array (N, A, B) that `array_kind` leaves as table columns ((N, 5, 5)) is read as
     the model reads: sequences of A steps of B features for an rnn or transformer, and for a cnn
     images when A and B are within 4x of each other, else sequences. The resolved kind is written
     into the config, so that the run folder's config.yaml reads new data the same way."""

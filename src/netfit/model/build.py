@@ -119,12 +119,19 @@ def _architecture(cfg: ModelConfig, n_num: int, cat_cardinalities: list[int], n_
     return {"cnn": CNN, "rnn": RNN, "transformer": Transformer}[cfg.type](cfg, spec, n_num, cat_cardinalities, n_out)
 
 
+SERIES_KERNEL = 7  # `kernel_size: auto` on numeric sequences (docs/defaults.md: the series ablation)
+
+
 def resolve_model(cfg: ModelConfig, spec: dict | None) -> ModelConfig:
-    """`cfg` with `type: auto` made concrete for the input `spec` (`input_spec(preprocessor)`, None
-    for tables): mlp for tables, cnn for images, sequences and text."""
-    if cfg.type != "auto":
-        return cfg
-    return cfg.model_copy(update={"type": "mlp" if spec is None else "cnn"})
+    """`cfg` with its `auto` values made concrete for the input `spec` (`input_spec(preprocessor)`,
+    None for tables): `type` mlp for tables, cnn for images, sequences and text; `kernel_size` 7 on
+    numeric sequences, 3 on images and text."""
+    update: dict[str, Any] = {}
+    if cfg.type == "auto":
+        update["type"] = "mlp" if spec is None else "cnn"
+    if cfg.kernel_size == "auto":
+        update["kernel_size"] = SERIES_KERNEL if spec is not None and spec.get("kind") == "sequence" else 3
+    return cfg.model_copy(update=update) if update else cfg
 
 
 def model_for(cfg: ModelConfig, pre: Any, task: str) -> nn.Module:

@@ -117,6 +117,26 @@ def with_step_budget(cfg: TrainConfig, n: int) -> TrainConfig:
     return cfg.model_copy(update={"epochs": max(1, epochs)})
 
 
+SERIES_PATIENCE = 100  # validations without improvement before a series run stops (docs/defaults.md)
+
+
+def series_budget(cfg: TrainConfig, spec: dict | None) -> TrainConfig:
+    """On numeric sequences (series; `spec` is `input_spec(preprocessor)`), the training budget the
+    series ablation chose for the fields `cfg` leaves unset: `epochs: auto` (a budget in optimizer
+    steps: 2,000, at most 1,000 epochs; a 40-row series set gets 1,000 steps, not 200) and early-stopping patience 100 (at one
+    step an epoch, patience 10 stopped before the network had learnt anything). Set either field
+    to keep yours."""
+    if spec is None or spec.get("kind") != "sequence":
+        return cfg
+    update: dict = {}
+    if "epochs" not in cfg.model_fields_set:
+        update["epochs"] = "auto"
+    stopping = cfg.early_stopping
+    if stopping is not None and "patience" not in stopping.model_fields_set:
+        update["early_stopping"] = stopping.model_copy(update={"patience": SERIES_PATIENCE})
+    return cfg.model_copy(update=update) if update else cfg
+
+
 def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, cfg: TrainConfig,
              objective: Objective, env: Environment, pretrained: frozenset[str] = frozenset()) -> LoopResult:
     """Train `model` in place until a stopping criterion holds; return the state and best weights.
