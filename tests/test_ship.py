@@ -65,7 +65,7 @@ def free_port() -> int:
 def server(iris_run):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "netfit", "serve", str(iris_run.path), "--host", "127.0.0.1",
-                             "--port", str(port), "--max-rows", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--port", str(port), "--max-rows", "5", "--max-body", "4096"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # a busy machine may take a while to import torch
     while time.monotonic() < deadline:
@@ -142,3 +142,13 @@ def test_server_refuses_booleans_in_a_numeric_column_of_a_csv_body(server):
     errors = r.json()["detail"]
     assert [e["loc"] for e in errors] == [["body", 0, "sepal width (cm)"], ["body", 1, "sepal width (cm)"]], errors
     assert all("not a boolean" in e["msg"] for e in errors), errors
+
+
+def test_server_refuses_an_over_size_body_with_413_before_parsing(server):
+    big = b'{"rows": [' + b"0," * 5000 + b"0]}"
+    r = httpx.post(f"{server}/predict", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "--max-body" in r.json()["detail"]
+    # a chunked body (no Content-Length) is counted while it is read
+    r = httpx.post(f"{server}/predict", content=iter([b"x" * 1024] * 8), headers={"content-type": "text/csv"})
+    assert r.status_code == 413
+    assert httpx.post(f"{server}/predict", json={"rows": [ROW]}).status_code == 200

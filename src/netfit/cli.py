@@ -198,13 +198,15 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, help="Port to listen on."),
     max_rows: int = typer.Option(10000, help="Most rows accepted in one /predict request."),
+    max_body: int = typer.Option(16 * 1024 * 1024, help="Largest request body in bytes; a larger one gets 413 "
+                                 "before it is parsed."),
 ) -> None:
     """Serve predictions over HTTP: POST /predict, GET /health, GET /schema, GET /docs (OpenAPI)."""
     import uvicorn
 
     from netfit.serve import create_app
 
-    uvicorn.run(create_app(run, max_rows=max_rows), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(run, max_rows=max_rows, max_body=max_body), host=host, port=port, log_level="warning")
 
 
 @app.command()

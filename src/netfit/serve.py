@@ -18,6 +18,7 @@ from typing import Annotated, Any, Optional, Union
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
                       TypeAdapter, ValidationError, create_model)
@@ -56,7 +57,10 @@ def row_model(types: dict[str, str]) -> type[BaseModel]:
     return create_model("Row", __config__=ConfigDict(extra="ignore"), **fields)
 
 
-def create_app(run_dir: str | Path, max_rows: int = 10000) -> FastAPI:
+MAX_BODY = 16 * 1024 * 1024  # bytes: the default request-body limit (--max-body)
+
+
+def create_app(run_dir: str | Path, max_rows: int = 10000, max_body: int = MAX_BODY) -> FastAPI:
     """The FastAPI app serving one run (loaded once, at start-up).
 
     Example:
@@ -91,7 +95,7 @@ def create_app(run_dir: str | Path, max_rows: int = 10000) -> FastAPI:
         "text/csv": {"schema": {"type": "string", "description": "CSV with a header row naming the columns"}}}}})
     async def predict(request: Request) -> Prediction:
         """Predict rows given as JSON `{"rows": [...]}` or as a CSV body (Content-Type: text/csv)."""
-        records, loc = await _records(request)
+        records, loc = await _records(request, max_body)
         if len(records) > max_rows:
             _reject(loc, f"too many rows: {len(records)}, at most {max_rows} per request", "too_long")
         if not records:
@@ -102,14 +106,31 @@ def create_app(run_dir: str | Path, max_rows: int = 10000) -> FastAPI:
             raise RequestValidationError([{**err, "loc": (*loc, *err["loc"])}
                                           for err in e.errors(include_url=False, include_context=False)]) from None
         frame = pd.DataFrame([r.model_dump(by_alias=True) for r in rows], columns=list(types))
-        return _answer(run, frame, loaded)
+        # inference in a worker thread: /health and /schema answer while it runs
+        return await run_in_threadpool(_answer, run, frame, loaded)
 
     return app
 
 
-async def _records(request: Request) -> tuple[list[dict[str, Any]], tuple]:
+async def _read_body(request: Request, max_body: int) -> bytes:
+    """The body, read in chunks and refused (413) once it passes `max_body` bytes, before parsing."""
+    declared = request.headers.get("content-length", "")
+    too_big = (f"the request body is larger than the server's limit of {max_body} bytes (--max-body): "
+               "send fewer rows per request, or start the server with a larger --max-body")
+    if declared.isdigit() and int(declared) > max_body:
+        raise HTTPException(status_code=413, detail=too_big)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            raise HTTPException(status_code=413, detail=too_big)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _records(request: Request, max_body: int = MAX_BODY) -> tuple[list[dict[str, Any]], tuple]:
     """The request's rows as dicts, and the location to name in errors."""
-    body = await request.body()
+    body = await _read_body(request, max_body)
     if request.headers.get("content-type", "").startswith("text/csv"):
         try:
             frame = pd.read_csv(io.BytesIO(body))
