@@ -61,11 +61,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(iris_run):
+def start_server(run_path, *args, stdout=subprocess.PIPE):
+    """`netfit serve` on a free port of 127.0.0.1: the process and its URL, once /health answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "netfit", "serve", str(iris_run.path), "--host", "127.0.0.1",
-                             "--port", str(port), "--max-rows", "5", "--max-body", "4096"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "netfit", "serve", str(run_path), "--host", "127.0.0.1",
+                             "--port", str(port), *args], stdout=stdout, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # a busy machine may take a while to import torch
     while time.monotonic() < deadline:
@@ -79,6 +79,12 @@ def server(iris_run):
     else:
         proc.kill()
         pytest.fail("server did not start within 120 s")
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def server(iris_run):
+    proc, url = start_server(iris_run.path, "--max-rows", "5", "--max-body", "4096", "--quiet")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -152,3 +158,23 @@ def test_server_refuses_an_over_size_body_with_413_before_parsing(server):
     r = httpx.post(f"{server}/predict", content=iter([b"x" * 1024] * 8), headers={"content-type": "text/csv"})
     assert r.status_code == 413
     assert httpx.post(f"{server}/predict", json={"rows": [ROW]}).status_code == 200
+
+
+def test_server_prints_where_it_listens_and_one_access_log_line_per_request(iris_run, tmp_path):
+    log = tmp_path / "out.log"
+    with open(log, "wb") as out:
+        proc, url = start_server(iris_run.path, "--log-format", "json", stdout=out)
+        try:
+            httpx.post(f"{url}/predict", json={"rows": [ROW, ROW, ROW]})
+            httpx.post(f"{url}/predict", json={"rows": [{"sepal length (cm)": 1}]})
+            httpx.get(f"{url}/schema")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    first, *lines = log.read_text().splitlines()
+    assert f"listening on {url}" in first
+    entries = [json.loads(line) for line in lines]
+    health = [e for e in entries if e["path"] == "/health"]  # the start-up polls
+    rest = [(e["method"], e["path"], e["status"], e["rows"]) for e in entries if e["path"] != "/health"]
+    assert health and all(e["status"] == 200 and e["ms"] >= 0 for e in health)
+    assert rest == [("POST", "/predict", 200, 3), ("POST", "/predict", 422, None), ("GET", "/schema", 200, None)]

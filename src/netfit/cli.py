@@ -200,13 +200,23 @@ def serve(
     max_rows: int = typer.Option(10000, help="Most rows accepted in one /predict request."),
     max_body: int = typer.Option(16 * 1024 * 1024, help="Largest request body in bytes; a larger one gets 413 "
                                  "before it is parsed."),
+    log_format: str = typer.Option("text", "--log-format", help="Access log: text, or json (one object a line)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No start-up line and no access log."),
 ) -> None:
     """Serve predictions over HTTP: POST /predict, GET /health, GET /schema, GET /docs (OpenAPI)."""
     import uvicorn
 
     from netfit.serve import create_app
 
-    uvicorn.run(create_app(run, max_rows=max_rows, max_body=max_body), host=host, port=port, log_level="warning")
+    from netfit.serve import access_logger
+
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter(f"expected text or json, got {log_format!r}", param_hint="--log-format")
+    application = create_app(run, max_rows=max_rows, max_body=max_body,
+                             access_log=None if quiet else access_logger(log_format))
+    if not quiet:
+        typer.echo(f"netfit serve: {Path(run).name} listening on http://{host}:{port} (Ctrl-C stops)")
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command()
