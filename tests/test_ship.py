@@ -61,11 +61,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(run_path, *args, stdout=subprocess.PIPE):
+def start_server(run_path, *args, stdout=subprocess.PIPE, env=None):
     """`netfit serve` on a free port of 127.0.0.1: the process and its URL, once /health answers."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "netfit", "serve", str(run_path), "--host", "127.0.0.1",
-                             "--port", str(port), *args], stdout=stdout, stderr=subprocess.PIPE)
+                             "--port", str(port), *args], stdout=stdout, stderr=subprocess.PIPE, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # a busy machine may take a while to import torch
     while time.monotonic() < deadline:
@@ -178,3 +178,64 @@ def test_server_prints_where_it_listens_and_one_access_log_line_per_request(iris
     rest = [(e["method"], e["path"], e["status"], e["rows"]) for e in entries if e["path"] != "/health"]
     assert health and all(e["status"] == 200 and e["ms"] >= 0 for e in health)
     assert rest == [("POST", "/predict", 200, 3), ("POST", "/predict", 422, None), ("GET", "/schema", 200, None)]
+
+
+HOLD_MODULE = """
+import os, pathlib, time
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    # in the server (NETFIT_TEST_HOLD set), forward waits while the test's hold file exists
+    def __init__(self, n_num, cat_cardinalities, n_out):
+        super().__init__()
+        self.lin = nn.Linear(n_num, n_out)
+
+    def forward(self, x_num, x_cat=None):
+        hold = os.environ.get("NETFIT_TEST_HOLD")
+        if hold and pathlib.Path(hold).exists():
+            pathlib.Path(hold + ".entered").touch()
+            while pathlib.Path(hold).exists():
+                time.sleep(0.01)
+        return self.lin(x_num)
+"""
+
+
+def test_server_answers_health_during_a_held_prediction_and_sigterm_lets_it_finish(tmp_path, monkeypatch):
+    import os
+    import signal
+    import threading
+
+    (tmp_path / "holdmods.py").write_text(HOLD_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = netfit.fit({"data": {"source": "sklearn:iris"}, "model": {"module": "holdmods:Net"}},
+                     output_dir=str(tmp_path / "runs"), train__epochs=2, evaluate__bootstrap=0,
+                     evaluate__baselines=False)
+    hold = tmp_path / "hold"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+           "NETFIT_TEST_HOLD": str(hold)}
+    proc, url = start_server(run.path, "--quiet", env=env)
+    answers = []
+    try:
+        hold.touch()
+        worker = threading.Thread(target=lambda: answers.append(httpx.post(f"{url}/predict", json={"rows": [ROW]},
+                                                                            timeout=60)))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "hold.entered").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (tmp_path / "hold.entered").exists(), "the prediction never reached the model"
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200  # while /predict is held
+        assert httpx.get(f"{url}/schema", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # let the server take the signal while the request is still held
+        assert proc.poll() is None  # it waits for the in-flight request
+        hold.unlink()
+        worker.join(timeout=60)
+        assert answers and answers[0].status_code == 200 and len(answers[0].json()["predictions"]) == 1
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
+    finally:
+        hold.unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
