@@ -372,3 +372,25 @@ def test_server_with_two_workers_predicts_and_sums_metrics(iris_run):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow  # trains a CNN and starts a server: ~30 s on a busy 2-core machine
+def test_server_predicts_an_image_run_given_its_pixel_columns(tmp_path):
+    from sklearn.datasets import load_digits
+
+    run = netfit.fit({"data": {"source": "sklearn:digits", "image_shape": [8, 8]},
+                      "model": {"type": "cnn", "channels": [8], "hidden": [16]}},
+                     output_dir=str(tmp_path), train__epochs=1, evaluate__bootstrap=0, evaluate__baselines=False)
+    proc, url = start_server(run.path, "--quiet")
+    try:
+        columns = [c["name"] for c in httpx.get(f"{url}/schema").json()["columns"]]
+        frame = load_digits(as_frame=True).frame
+        assert len(columns) == 64 and set(columns) <= set(frame.columns)  # every pixel, constant ones included
+        rows = [{c: float(frame[c].iloc[i]) for c in columns} for i in range(3)]
+        r = httpx.post(f"{url}/predict", json={"rows": rows})
+        assert r.status_code == 200, r.text
+        expected = run.predict(frame[columns].iloc[:3])["prediction"].tolist()
+        assert r.json()["predictions"] == expected
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

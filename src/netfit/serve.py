@@ -70,6 +70,23 @@ def row_model(types: dict[str, str]) -> type[BaseModel]:
     return create_model("Row", __config__=ConfigDict(extra="ignore"), **fields)
 
 
+def input_array_columns(encoder: Any) -> dict[str, str]:
+    """The columns an array encoder reads: an image's flat pixel columns (`data.image_shape`) are numeric.
+
+    Image cells, sequences and text are not served yet (their values are not one JSON scalar).
+    """
+    from netfit.data.images import IMAGE_COLUMN
+
+    if encoder is None:
+        return {}
+    kind = encoder.to_dict()["kind"]
+    if kind != "image" or encoder.columns == [IMAGE_COLUMN]:
+        raise DataError(f"netfit serve does not serve {kind} inputs yet",
+                        where=f"the run's input column {encoder.columns[0]!r}",
+                        hint="predict with netfit.load(run).predict(...) or `netfit predict`, or export to ONNX")
+    return {c: "numeric" for c in encoder.columns}
+
+
 MAX_BODY = 16 * 1024 * 1024  # bytes: the default request-body limit (--max-body)
 THREADS = min(4, os.cpu_count() or 1)  # the default inference thread pool (--threads)
 ENV_SETTINGS = "NETFIT_SERVE_SETTINGS"  # how `netfit serve --workers N` hands its options to each worker
@@ -132,7 +149,7 @@ def create_app(run_dir: str | Path, max_rows: int = 10000, max_body: int = MAX_B
     run = load(run_dir)
     loaded = run._loaded()
     pre = loaded.preprocessor
-    types = {c: pre.types[c] for c in pre.input_columns}
+    types = {c: pre.types[c] for c in pre.input_columns} | input_array_columns(pre.array)
     Row = row_model(types)
     rows_adapter = TypeAdapter(list[Row])
     app = FastAPI(title="netfit prediction server", version=__version__,
