@@ -273,13 +273,19 @@ def _reject(loc: tuple, msg: str, kind: str) -> None:
 
 
 def _answer(run: Any, frame: pd.DataFrame, loaded: Any) -> Prediction:
+    """The prediction of validated rows: the model's output array straight into the answer.
+
+    `predict_output`, not `run.predict`: the latter builds a result DataFrame column by column,
+    which tripled the time of a small request (26 ms against 8 ms for one digits row on a 2-core CPU).
+    """
+    from netfit.predict import predict_output
+
     try:
-        result = run.predict(frame)
+        output, _ = predict_output(loaded, frame, where="body")
     except DataError as e:  # a value the saved preprocessing refuses: the caller's to fix
         raise HTTPException(status_code=422, detail=str(e)) from None
-    preds = result["prediction"].tolist()
     if loaded.task == "regression":
-        return Prediction(predictions=preds)
-    proba = result[[f"proba_{c}" for c in loaded.classes]].to_numpy()
+        return Prediction(predictions=np.asarray(output).tolist())
+    preds = np.asarray(loaded.preprocessor.decode_target(output.argmax(1))).tolist()
     return Prediction(predictions=preds, classes=list(loaded.classes),
-                      probabilities=[dict(zip(map(str, loaded.classes), map(float, p))) for p in proba])
+                      probabilities=[dict(zip(map(str, loaded.classes), map(float, p))) for p in output])
