@@ -324,6 +324,7 @@ def test_server_metrics_count_what_was_sent(server):
     assert delta("netfit_request_duration_seconds_count", path="/predict") == 4
     assert delta("netfit_request_duration_seconds_bucket", path="/predict", le="+Inf") == 4
     assert delta("netfit_request_duration_seconds_sum", path="/predict") > 0
+    assert after[("process_resident_memory_bytes", ())] > 0  # the process's own figures, one worker
     httpx.get(f"{server}/no-such-page")  # unknown URLs share one label, not one series each
     assert metric_values(server)[("netfit_requests_total", (("method", "GET"), ("path", "other"),
                                                             ("status", "404")))] >= 1

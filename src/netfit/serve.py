@@ -32,7 +32,8 @@ import pandas as pd
 from anyio import CapacityLimiter
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, ProcessCollector,
+                               generate_latest)
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
                       TypeAdapter, ValidationError, create_model)
 
@@ -98,6 +99,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)  # process_* (CPU seconds, memory); one worker only
         self.requests = Counter("netfit_requests", "HTTP requests answered, by method, path and status.",
                                 ["method", "path", "status"], registry=self.registry)
         self.latency = Histogram("netfit_request_duration_seconds", "Time to answer a request, in seconds.",
