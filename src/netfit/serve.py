@@ -289,5 +289,6 @@ def _answer(run: Any, frame: pd.DataFrame, loaded: Any) -> Prediction:
     if loaded.task == "regression":
         return Prediction(predictions=np.asarray(output).tolist())
     preds = np.asarray(loaded.preprocessor.decode_target(output.argmax(1))).tolist()
+    names = [str(c) for c in loaded.classes]
     return Prediction(predictions=preds, classes=list(loaded.classes),
-                      probabilities=[dict(zip(map(str, loaded.classes), map(float, p))) for p in output])
+                      probabilities=[dict(zip(names, p)) for p in np.asarray(output, dtype=np.float64).tolist()])
