@@ -350,6 +350,7 @@ def test_server_refuses_a_30_mb_body_without_holding_it(served):
     chunked = httpx.post(f"{url}/predict", content=stream(), timeout=60, headers={"content-type": "text/csv"})
     grown_mb = (rss_kb(proc.pid) - before) / 1024
     assert declared.status_code == chunked.status_code == 413 and "--max-body" in chunked.json()["detail"]
+    # (with --max-body above 30 MB the same body, as a JSON list, grew this server by ~120 MB)
     assert grown_mb < 5, f"the server grew by {grown_mb:.1f} MB for a refused 30 MB body"
     assert httpx.post(f"{url}/predict", json={"rows": [ROW]}).status_code == 200
 
@@ -395,3 +396,15 @@ def test_server_predicts_an_image_run_given_its_pixel_columns(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow  # trains a small transformer: a minute or two on a busy 2-core machine
+def test_serve_refuses_a_text_run_at_start_with_exit_code_2(tmp_path):
+    from netfit.data.synthetic import sentences
+
+    run = netfit.fit({"data": {"text_column": "text", "tokenizer": "word"},
+                      "model": {"type": "transformer", "d_model": 8, "heads": 2, "num_layers": 1, "ff_dim": 8}},
+                     data=sentences(n=200), output_dir=str(tmp_path), train__epochs=1, evaluate__bootstrap=0,
+                     evaluate__baselines=False)
+    proc = netfit_cli("serve", str(run.path), "--port", str(free_port()))
+    assert proc.returncode == 2 and "does not serve text inputs" in proc.stderr and "Traceback" not in proc.stderr
