@@ -61,11 +61,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(iris_run):
+def start_server(run_path, *args, stdout=subprocess.PIPE, env=None):
+    """`netfit serve` on a free port of 127.0.0.1: the process and its URL, once /health answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "netfit", "serve", str(iris_run.path), "--host", "127.0.0.1",
-                             "--port", str(port), "--max-rows", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "netfit", "serve", str(run_path), "--host", "127.0.0.1",
+                             "--port", str(port), *args], stdout=stdout, stderr=subprocess.PIPE, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # a busy machine may take a while to import torch
     while time.monotonic() < deadline:
@@ -79,9 +79,21 @@ def server(iris_run):
     else:
         proc.kill()
         pytest.fail("server did not start within 120 s")
-    yield url
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def served(iris_run):
+    """One server for the module's tests: the process and its URL."""
+    proc, url = start_server(iris_run.path, "--max-rows", "5", "--max-body", "4096", "--quiet")
+    yield proc, url
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served[1]
 
 
 ROW = {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width (cm)": 0.2}
@@ -142,3 +154,257 @@ def test_server_refuses_booleans_in_a_numeric_column_of_a_csv_body(server):
     errors = r.json()["detail"]
     assert [e["loc"] for e in errors] == [["body", 0, "sepal width (cm)"], ["body", 1, "sepal width (cm)"]], errors
     assert all("not a boolean" in e["msg"] for e in errors), errors
+
+
+def test_server_refuses_an_over_size_body_with_413_before_parsing(server):
+    big = b'{"rows": [' + b"0," * 5000 + b"0]}"
+    r = httpx.post(f"{server}/predict", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "--max-body" in r.json()["detail"]
+    # a chunked body (no Content-Length) is counted while it is read
+    r = httpx.post(f"{server}/predict", content=iter([b"x" * 1024] * 8), headers={"content-type": "text/csv"})
+    assert r.status_code == 413
+    assert httpx.post(f"{server}/predict", json={"rows": [ROW]}).status_code == 200
+
+
+def test_server_prints_where_it_listens_and_one_access_log_line_per_request(iris_run, tmp_path):
+    log = tmp_path / "out.log"
+    with open(log, "wb") as out:
+        proc, url = start_server(iris_run.path, "--log-format", "json", stdout=out)
+        try:
+            httpx.post(f"{url}/predict", json={"rows": [ROW, ROW, ROW]})
+            httpx.post(f"{url}/predict", json={"rows": [{"sepal length (cm)": 1}]})
+            httpx.get(f"{url}/schema")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    first, *lines = log.read_text().splitlines()
+    assert f"listening on {url}" in first
+    entries = [json.loads(line) for line in lines]
+    health = [e for e in entries if e["path"] == "/health"]  # the start-up polls
+    rest = [(e["method"], e["path"], e["status"], e["rows"]) for e in entries if e["path"] != "/health"]
+    assert health and all(e["status"] == 200 and e["ms"] >= 0 for e in health)
+    assert rest == [("POST", "/predict", 200, 3), ("POST", "/predict", 422, None), ("GET", "/schema", 200, None)]
+
+
+HOLD_MODULE = """
+import os, pathlib, time
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    # in the server (NETFIT_TEST_HOLD set), forward waits while the test's hold file exists
+    def __init__(self, n_num, cat_cardinalities, n_out):
+        super().__init__()
+        self.lin = nn.Linear(n_num, n_out)
+
+    def forward(self, x_num, x_cat=None):
+        hold = os.environ.get("NETFIT_TEST_HOLD")
+        if hold and pathlib.Path(hold).exists():
+            with open(hold + ".log", "a") as log:  # one line per prediction that reached the model
+                log.write("entered\\n")
+            pathlib.Path(hold + ".entered").touch()
+            while pathlib.Path(hold).exists():
+                time.sleep(0.01)
+        return self.lin(x_num)
+"""
+
+
+@pytest.fixture(scope="module")
+def hold_run(tmp_path_factory):
+    """A run whose model waits in forward while a hold file exists (in a server given NETFIT_TEST_HOLD)."""
+    tmp = tmp_path_factory.mktemp("hold")
+    (tmp / "holdmods.py").write_text(HOLD_MODULE)
+    sys.path.insert(0, str(tmp))
+    try:
+        run = netfit.fit({"data": {"source": "sklearn:iris"}, "model": {"module": "holdmods:Net"}},
+                         output_dir=str(tmp / "runs"), train__epochs=2, evaluate__bootstrap=0,
+                         evaluate__baselines=False)
+    finally:
+        sys.path.remove(str(tmp))
+    return run, tmp
+
+
+def hold_server(hold_run, tmp_path, *args):
+    """A server of `hold_run` whose predictions wait while the returned hold file exists."""
+    import os
+
+    run, module_dir = hold_run
+    hold = tmp_path / "hold"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(module_dir), os.environ.get("PYTHONPATH", "")]),
+           "NETFIT_TEST_HOLD": str(hold)}
+    proc, url = start_server(run.path, "--quiet", *args, env=env)
+    return proc, url, hold
+
+
+def test_server_answers_health_during_a_held_prediction_and_sigterm_lets_it_finish(hold_run, tmp_path):
+    import signal
+    import threading
+
+    proc, url, hold = hold_server(hold_run, tmp_path)
+    answers = []
+    try:
+        hold.touch()
+        worker = threading.Thread(target=lambda: answers.append(httpx.post(f"{url}/predict", json={"rows": [ROW]},
+                                                                            timeout=60)))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "hold.entered").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (tmp_path / "hold.entered").exists(), "the prediction never reached the model"
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200  # while /predict is held
+        assert httpx.get(f"{url}/schema", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # let the server take the signal while the request is still held
+        assert proc.poll() is None  # it waits for the in-flight request
+        hold.unlink()
+        worker.join(timeout=60)
+        assert answers and answers[0].status_code == 200 and len(answers[0].json()["predictions"]) == 1
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
+    finally:
+        hold.unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_server_runs_at_most_threads_predictions_at_once(hold_run, tmp_path):
+    import threading
+
+    proc, url, hold = hold_server(hold_run, tmp_path, "--threads", "2")
+    log = tmp_path / "hold.log"
+    answers = []
+    try:
+        hold.touch()
+        workers = [threading.Thread(target=lambda: answers.append(
+            httpx.post(f"{url}/predict", json={"rows": [ROW]}, timeout=60))) for _ in range(3)]
+        for w in workers:
+            w.start()
+        deadline = time.monotonic() + 60
+        while (not log.exists() or len(log.read_text().splitlines()) < 2) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # time enough for a third prediction to reach the model, were the pool larger
+        assert len(log.read_text().splitlines()) == 2  # two held in the model, the third waits for a thread
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200  # the pool does not block /health
+        hold.unlink()
+        for w in workers:
+            w.join(timeout=60)
+        assert [a.status_code for a in answers] == [200, 200, 200]
+    finally:
+        hold.unlink(missing_ok=True)
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def metric_values(url: str) -> dict[tuple, float]:
+    """The samples of GET /metrics: {(name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    r = httpx.get(f"{url}/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(r.text) for s in family.samples}
+
+
+def test_server_metrics_count_what_was_sent(server):
+    before = metric_values(server)
+    for n in (1, 2, 3):
+        assert httpx.post(f"{server}/predict", json={"rows": [ROW] * n}).status_code == 200
+    assert httpx.post(f"{server}/predict", json={"rows": [{"sepal length (cm)": 1}]}).status_code == 422
+    after = metric_values(server)
+
+    def delta(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert delta("netfit_requests_total", method="POST", path="/predict", status="200") == 3
+    assert delta("netfit_requests_total", method="POST", path="/predict", status="422") == 1
+    assert delta("netfit_rows_predicted_total") == 6
+    assert delta("netfit_errors_total", path="/predict", kind="client") == 1
+    assert delta("netfit_errors_total", path="/predict", kind="server") == 0
+    assert delta("netfit_request_duration_seconds_count", path="/predict") == 4
+    assert delta("netfit_request_duration_seconds_bucket", path="/predict", le="+Inf") == 4
+    assert delta("netfit_request_duration_seconds_sum", path="/predict") > 0
+    assert after[("process_resident_memory_bytes", ())] > 0  # the process's own figures, one worker
+    httpx.get(f"{server}/no-such-page")  # unknown URLs share one label, not one series each
+    assert metric_values(server)[("netfit_requests_total", (("method", "GET"), ("path", "other"),
+                                                            ("status", "404")))] >= 1
+
+
+def rss_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+def test_server_refuses_a_30_mb_body_without_holding_it(served):
+    proc, url = served
+    size, chunk = 30 * 1024 * 1024, b"1," * 32 * 1024
+    httpx.post(f"{url}/predict", json={"rows": [ROW]})  # warm: the first request's allocations are not the body's
+    before = rss_kb(proc.pid)
+    stream = lambda: (chunk for _ in range(size // len(chunk)))  # noqa: E731 - streamed, never whole here either
+    # declared (Content-Length) and chunked (counted while read)
+    declared = httpx.post(f"{url}/predict", content=stream(), timeout=60,
+                          headers={"content-type": "application/json", "content-length": str(size)})
+    chunked = httpx.post(f"{url}/predict", content=stream(), timeout=60, headers={"content-type": "text/csv"})
+    grown_mb = (rss_kb(proc.pid) - before) / 1024
+    assert declared.status_code == chunked.status_code == 413 and "--max-body" in chunked.json()["detail"]
+    # (with --max-body above 30 MB the same body, as a JSON list, grew this server by ~120 MB)
+    assert grown_mb < 5, f"the server grew by {grown_mb:.1f} MB for a refused 30 MB body"
+    assert httpx.post(f"{url}/predict", json={"rows": [ROW]}).status_code == 200
+
+
+@pytest.mark.parametrize("flag", ["--threads", "--workers", "--max-body"])
+def test_serve_refuses_a_pool_size_below_one_with_exit_code_2(iris_run, flag):
+    proc = netfit_cli("serve", str(iris_run.path), flag, "0")
+    assert proc.returncode == 2 and flag in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow  # three processes load torch and the model: ~15 s on a quiet 2-core machine, 40 s on a busy one
+def test_server_with_two_workers_predicts_and_sums_metrics(iris_run):
+    proc, url = start_server(iris_run.path, "--workers", "2", "--quiet")
+    try:
+        for _ in range(4):  # a new connection each: the workers share them out
+            r = httpx.post(f"{url}/predict", json={"rows": [ROW, ROW]})
+            assert r.status_code == 200 and len(r.json()["predictions"]) == 2
+        values = metric_values(url)
+        assert values[("netfit_rows_predicted_total", ())] == 8  # both workers' rows, whichever answered
+        assert values[("netfit_requests_total", (("method", "POST"), ("path", "/predict"), ("status", "200")))] == 4
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow  # trains a CNN and starts a server: ~30 s on a busy 2-core machine
+def test_server_predicts_an_image_run_given_its_pixel_columns(tmp_path):
+    from sklearn.datasets import load_digits
+
+    run = netfit.fit({"data": {"source": "sklearn:digits", "image_shape": [8, 8]},
+                      "model": {"type": "cnn", "channels": [8], "hidden": [16]}},
+                     output_dir=str(tmp_path), train__epochs=1, evaluate__bootstrap=0, evaluate__baselines=False)
+    proc, url = start_server(run.path, "--quiet")
+    try:
+        columns = [c["name"] for c in httpx.get(f"{url}/schema").json()["columns"]]
+        frame = load_digits(as_frame=True).frame
+        assert len(columns) == 64 and set(columns) <= set(frame.columns)  # every pixel, constant ones included
+        rows = [{c: float(frame[c].iloc[i]) for c in columns} for i in range(3)]
+        r = httpx.post(f"{url}/predict", json={"rows": rows})
+        assert r.status_code == 200, r.text
+        expected = run.predict(frame[columns].iloc[:3])["prediction"].tolist()
+        assert r.json()["predictions"] == expected
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow  # trains a small transformer: a minute or two on a busy 2-core machine
+def test_serve_refuses_a_text_run_at_start_with_exit_code_2(tmp_path):
+    from netfit.data.synthetic import sentences
+
+    run = netfit.fit({"data": {"text_column": "text", "tokenizer": "word"},
+                      "model": {"type": "transformer", "d_model": 8, "heads": 2, "num_layers": 1, "ff_dim": 8}},
+                     data=sentences(n=200), output_dir=str(tmp_path), train__epochs=1, evaluate__bootstrap=0,
+                     evaluate__baselines=False)
+    proc = netfit_cli("serve", str(run.path), "--port", str(free_port()))
+    assert proc.returncode == 2 and "does not serve text inputs" in proc.stderr and "Traceback" not in proc.stderr

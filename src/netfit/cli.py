@@ -197,14 +197,51 @@ def serve(
     run: Path = typer.Argument(..., help="Run folder."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    max_rows: int = typer.Option(10000, help="Most rows accepted in one /predict request."),
+    max_rows: int = typer.Option(10000, min=1, help="Most rows accepted in one /predict request."),
+    max_body: int = typer.Option(16 * 1024 * 1024, min=1, help="Largest request body in bytes; a larger one gets "
+                                 "413 before it is parsed."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, show_default="min(4, CPU count)",
+                                          help="Predictions running at once in each process (its inference "
+                                          "thread pool); /health answers meanwhile."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes; /metrics adds up all of them."),
+    log_format: str = typer.Option("text", "--log-format", help="Access log: text, or json (one object a line)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No start-up line and no access log."),
 ) -> None:
-    """Serve predictions over HTTP: POST /predict, GET /health, GET /schema, GET /docs (OpenAPI)."""
+    """Serve predictions over HTTP: POST /predict, GET /health, GET /schema, GET /metrics, GET /docs (OpenAPI)."""
+    import json
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
-    from netfit.serve import create_app
+    from netfit.serve import ENV_SETTINGS, THREADS, access_logger, create_app
 
-    uvicorn.run(create_app(run, max_rows=max_rows), host=host, port=port, log_level="warning")
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter(f"expected text or json, got {log_format!r}", param_hint="--log-format")
+    threads = threads or THREADS
+    # loaded here in every case, so a wrong run folder is an error before any worker starts
+    application = create_app(run, max_rows=max_rows, max_body=max_body, threads=threads,
+                             access_log=None if quiet else access_logger(log_format))
+    if not quiet:
+        typer.echo(f"netfit serve: {Path(run).name} listening on http://{host}:{port} "
+                   f"({workers} worker{'s' if workers > 1 else ''} x {threads} inference threads; Ctrl-C stops)")
+    if workers == 1:
+        uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+        return
+    del application
+    # several processes: each builds the app from these settings, and Prometheus' multiprocess mode
+    # (a folder of per-process files, wiped at start and removed at exit) lets /metrics sum them
+    metrics_dir = tempfile.mkdtemp(prefix="netfit-serve-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ[ENV_SETTINGS] = json.dumps({"run": str(Path(run).resolve()), "max_rows": max_rows,
+                                           "max_body": max_body, "threads": threads,
+                                           "log_format": log_format, "quiet": quiet})
+    try:
+        uvicorn.run("netfit.serve:app_from_env", factory=True, workers=workers, host=host, port=port,
+                    log_level="warning", access_log=False)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()
