@@ -61,11 +61,15 @@ class Run:
 
         return load_config(self.path / "config.yaml", require_data=False, trained=True)
 
-    def predict(self, data: Any, *, keep: "list[str] | tuple[str, ...]" = ()) -> "pd.DataFrame":
+    def predict(self, data: Any, *, keep: "list[str] | tuple[str, ...]" = (), intervals: bool = True) -> "pd.DataFrame":
         """Predictions for a DataFrame, CSV/Parquet/.npz path or array: a DataFrame with `prediction`
-        and, for classification, one `proba_<class>` column per class; the input columns named in
-        `keep` (an id, say) come first, row for row."""
-        return predict_frame(self._loaded(), data, keep)
+        and, for classification, one `proba_<class>` column per class (temperature-scaled when the
+        run calibrated); the input columns named in `keep` (an id, say) come first, row for row.
+
+        `intervals` (when the run fitted split conformal, `evaluate.conformal`): regression adds
+        `lower` and `upper`, classification a `set` column (the labels in the prediction set,
+        joined by `|`; empty when no class reaches the threshold)."""
+        return predict_frame(self._loaded(), data, keep, intervals)
 
     def predict_proba(self, data: Any) -> "np.ndarray":
         return predict_output(self._loaded(), data)[0]
@@ -119,11 +123,13 @@ def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = Fals
     where = where or (str(data) if isinstance(data, (str, Path)) else "data")  # errors name the file
     split = loaded.preprocessor.transform(frame, require_target=require_target, where=where)
     bs = loaded.config.train.eval_batch_size
-    return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs), split
+    return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs,
+                         loaded.temperature), split
 
 
-def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str, ...]" = ()) -> "pd.DataFrame":
-    import pandas as pd
+def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str, ...]" = (),
+                  intervals: bool = True) -> "pd.DataFrame":
+    from netfit.evaluate import calibration
 
     where = str(data) if isinstance(data, (str, Path)) else "data"
     given = as_frame(data, loaded)
@@ -136,12 +142,19 @@ def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str
                         hint=closest_hint(missing[0], given.columns, "--keep"))
     output, _ = predict_output(loaded, given, where=where)
     frame = given[list(keep)].reset_index(drop=True)
+    conformal = loaded.conformal if intervals else None
     if loaded.task == "regression":
         frame["prediction"] = output
+        if conformal:
+            frame["lower"], frame["upper"] = calibration.intervals(output, conformal)
         return frame
     frame["prediction"] = loaded.preprocessor.decode_target(output.argmax(1))
     for k, c in enumerate(loaded.classes):
         frame[f"proba_{c}"] = output[:, k]
+    if conformal:
+        labels = [str(c) for c in loaded.classes]
+        frame["set"] = ["|".join(c for c, inside in zip(labels, row) if inside)
+                        for row in calibration.prediction_sets(output, conformal)]
     return frame
 
 
