@@ -47,6 +47,12 @@ class Prediction(BaseModel):
     predictions: list[Any] = Field(description="The predicted class label, or value, of each row.")
     probabilities: Optional[list[dict[str, float]]] = Field(None, description="Per row, each class's probability.")
     classes: Optional[list[Any]] = Field(None, description="The class labels (classification).")
+    sets: Optional[list[list[Any]]] = Field(None, description="Per row, the conformal prediction set's labels "
+                                            "(classification, when the run fitted `evaluate.conformal`).")
+    lower: Optional[list[Optional[float]]] = Field(None, description="Per row, the conformal interval's lower end "
+                                                   "(regression; null: unbounded).")
+    upper: Optional[list[Optional[float]]] = Field(None, description="Per row, the conformal interval's upper end "
+                                                   "(regression; null: unbounded).")
 
 
 def row_model(types: dict[str, str]) -> type[BaseModel]:
@@ -138,7 +144,13 @@ def _answer(run: Any, frame: pd.DataFrame, loaded: Any) -> Prediction:
         raise HTTPException(status_code=422, detail=str(e)) from None
     preds = result["prediction"].tolist()
     if loaded.task == "regression":
-        return Prediction(predictions=preds)
+        bounds = {k: [v if math.isfinite(v) else None for v in result[k].astype(float)] for k in ("lower", "upper")
+                  if k in result}
+        return Prediction(predictions=preds, **bounds)
     proba = result[[f"proba_{c}" for c in loaded.classes]].to_numpy()
-    return Prediction(predictions=preds, classes=list(loaded.classes),
+    sets = None
+    if "set" in result:
+        by_text = {str(c): c for c in loaded.classes}
+        sets = [[by_text[t] for t in s.split("|")] if s else [] for s in result["set"]]
+    return Prediction(predictions=preds, classes=list(loaded.classes), sets=sets,
                       probabilities=[dict(zip(map(str, loaded.classes), map(float, p))) for p in proba])
