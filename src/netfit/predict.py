@@ -61,15 +61,19 @@ class Run:
 
         return load_config(self.path / "config.yaml", require_data=False, trained=True)
 
-    def predict(self, data: Any, *, keep: "list[str] | tuple[str, ...]" = (), intervals: bool = True) -> "pd.DataFrame":
+    def predict(self, data: Any, *, keep: "list[str] | tuple[str, ...]" = (), intervals: bool = True,
+                min_confidence: float | None = None) -> "pd.DataFrame":
         """Predictions for a DataFrame, CSV/Parquet/.npz path or array: a DataFrame with `prediction`
         and, for classification, one `proba_<class>` column per class (temperature-scaled when the
         run calibrated); the input columns named in `keep` (an id, say) come first, row for row.
 
         `intervals` (when the run fitted split conformal, `evaluate.conformal`): regression adds
         `lower` and `upper`, classification a `set` column (the labels in the prediction set,
-        joined by `|`; empty when no class reaches the threshold)."""
-        return predict_frame(self._loaded(), data, keep, intervals)
+        joined by `|`; empty when no class reaches the threshold).
+
+        `min_confidence` (classification): an `abstain` column, True where the top-class
+        probability is below it (report.html's risk-coverage table says what each value keeps)."""
+        return predict_frame(self._loaded(), data, keep, intervals, min_confidence)
 
     def predict_proba(self, data: Any) -> "np.ndarray":
         return predict_output(self._loaded(), data)[0]
@@ -128,8 +132,14 @@ def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = Fals
 
 
 def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str, ...]" = (),
-                  intervals: bool = True) -> "pd.DataFrame":
+                  intervals: bool = True, min_confidence: float | None = None) -> "pd.DataFrame":
     from netfit.evaluate import calibration
+
+    if min_confidence is not None and (loaded.task == "regression" or not 0 <= min_confidence <= 1):
+        raise DataError("min_confidence needs a classifier and a probability", where="min_confidence",
+                        expected="a value in [0, 1] for a classification run",
+                        found=f"{min_confidence} for a {loaded.task} run",
+                        hint="leave it out for regression (use the conformal lower/upper), or pass e.g. 0.8")
 
     where = str(data) if isinstance(data, (str, Path)) else "data"
     given = as_frame(data, loaded)
@@ -155,6 +165,8 @@ def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str
         labels = [str(c) for c in loaded.classes]
         frame["set"] = ["|".join(c for c, inside in zip(labels, row) if inside)
                         for row in calibration.prediction_sets(output, conformal)]
+    if min_confidence is not None:
+        frame["abstain"] = output.max(axis=1) < min_confidence
     return frame
 
 

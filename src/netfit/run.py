@@ -20,7 +20,8 @@ from netfit.data.arrays import kind_for_model
 from netfit.data.preprocess import input_spec
 from netfit.errors import ConfigError, TrainingInterrupted, collect_warnings
 from netfit.evaluate.baselines import baselines, flat_features
-from netfit.evaluate.calibration import calibration_report, coverage_report, fit_conformal, fit_temperature, log_loss_of
+from netfit.evaluate.calibration import (calibration_report, coverage_report, fit_conformal, fit_temperature, log_loss_of,
+                                        risk_coverage)
 from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
 from netfit.evaluate.outputs import save_test_outputs
 from netfit.evaluate.report import write_report
@@ -255,6 +256,7 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
         y_true, outputs_to_predictions(logits, task), output, fitted.temperature, val=fitted.val_log_loss, **kw)
     report["conformal"] = None if fitted.conformal is None else coverage_report(
         task, y_true, output, fitted.conformal, pre.classes, ev.confidence)
+    report["selective"] = risk_coverage(y_true, output) if task != "regression" else None
     if fitted.note and (task != "regression" and ev.calibration != "none" or ev.conformal is not None):
         report["calibration_note"] = fitted.note
     if ev.baselines:

@@ -49,6 +49,8 @@ class Prediction(BaseModel):
     classes: Optional[list[Any]] = Field(None, description="The class labels (classification).")
     sets: Optional[list[list[Any]]] = Field(None, description="Per row, the conformal prediction set's labels "
                                             "(classification, when the run fitted `evaluate.conformal`).")
+    abstain: Optional[list[bool]] = Field(None, description="Per row, true where the top-class probability is below "
+                                          "the request's `min_confidence` (classification).")
     lower: Optional[list[Optional[float]]] = Field(None, description="Per row, the conformal interval's lower end "
                                                    "(regression; null: unbounded).")
     upper: Optional[list[Optional[float]]] = Field(None, description="Per row, the conformal interval's upper end "
@@ -95,8 +97,10 @@ def create_app(run_dir: str | Path, max_rows: int = 10000) -> FastAPI:
     @app.post("/predict", response_model=Prediction, openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": request_schema},
         "text/csv": {"schema": {"type": "string", "description": "CSV with a header row naming the columns"}}}}})
-    async def predict(request: Request) -> Prediction:
-        """Predict rows given as JSON `{"rows": [...]}` or as a CSV body (Content-Type: text/csv)."""
+    async def predict(request: Request, min_confidence: Optional[float] = None) -> Prediction:
+        """Predict rows given as JSON `{"rows": [...]}` or as a CSV body (Content-Type: text/csv).
+
+        `?min_confidence=P` (classification): `abstain` is true for rows whose top-class probability is below P."""
         records, loc = await _records(request)
         if len(records) > max_rows:
             _reject(loc, f"too many rows: {len(records)}, at most {max_rows} per request", "too_long")
@@ -108,7 +112,7 @@ def create_app(run_dir: str | Path, max_rows: int = 10000) -> FastAPI:
             raise RequestValidationError([{**err, "loc": (*loc, *err["loc"])}
                                           for err in e.errors(include_url=False, include_context=False)]) from None
         frame = pd.DataFrame([r.model_dump(by_alias=True) for r in rows], columns=list(types))
-        return _answer(run, frame, loaded)
+        return _answer(run, frame, loaded, min_confidence)
 
     return app
 
@@ -137,9 +141,9 @@ def _reject(loc: tuple, msg: str, kind: str) -> None:
     raise RequestValidationError([{"loc": loc, "msg": msg, "type": kind}])
 
 
-def _answer(run: Any, frame: pd.DataFrame, loaded: Any) -> Prediction:
+def _answer(run: Any, frame: pd.DataFrame, loaded: Any, min_confidence: float | None = None) -> Prediction:
     try:
-        result = run.predict(frame)
+        result = run.predict(frame, min_confidence=min_confidence)
     except DataError as e:  # a value the saved preprocessing refuses: the caller's to fix
         raise HTTPException(status_code=422, detail=str(e)) from None
     preds = result["prediction"].tolist()
@@ -152,5 +156,6 @@ def _answer(run: Any, frame: pd.DataFrame, loaded: Any) -> Prediction:
     if "set" in result:
         by_text = {str(c): c for c in loaded.classes}
         sets = [[by_text[t] for t in s.split("|")] if s else [] for s in result["set"]]
-    return Prediction(predictions=preds, classes=list(loaded.classes), sets=sets,
+    abstain = result["abstain"].astype(bool).tolist() if "abstain" in result else None
+    return Prediction(predictions=preds, classes=list(loaded.classes), sets=sets, abstain=abstain,
                       probabilities=[dict(zip(map(str, loaded.classes), map(float, p))) for p in proba])

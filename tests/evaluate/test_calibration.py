@@ -125,6 +125,19 @@ def test_prediction_sets_cover_the_test_split_near_the_nominal_level(overconfide
     assert "set" not in overconfident.predict(load_digits().data[:5], intervals=False)
 
 
+def test_risk_coverage_on_test_and_predict_abstains_below_min_confidence(overconfident):
+    sel = overconfident.report["selective"]
+    last = sel["curve"][-1]
+    assert last["coverage"] == 1.0 and last["risk"] == pytest.approx(1 - overconfident.metrics["accuracy"]["value"])
+    assert sel["curve"][0]["risk"] <= last["risk"] and 0 <= sel["aurc"] <= last["risk"]
+    assert "<h2>Selective prediction</h2>" in (overconfident.path / "report.html").read_text()
+    from sklearn.datasets import load_digits
+
+    out = overconfident.predict(load_digits().data[:200], min_confidence=0.99)
+    np.testing.assert_array_equal(out["abstain"], out.filter(like="proba_").max(axis=1) < 0.99)
+    assert out["abstain"].any() and not out["abstain"].all()
+
+
 def test_regression_intervals_cover_the_test_split_and_predict_writes_them(tmp_path):
     from sklearn.datasets import make_regression
 
@@ -137,7 +150,9 @@ def test_regression_intervals_cover_the_test_split_and_predict_writes_them(tmp_p
     out = run.predict(x[:20])
     np.testing.assert_allclose(out["upper"] - out["lower"], 2 * c["quantile"], rtol=1e-5)
     assert (out["lower"] <= out["prediction"]).all() and c["mean_width"] == pytest.approx(2 * c["quantile"])
-    assert run.report["calibration"] is None  # no temperature for regression
+    assert run.report["calibration"] is None and run.report["selective"] is None  # classifiers only
+    with pytest.raises(netfit.errors.DataError, match="min_confidence"):
+        run.predict(x[:2], min_confidence=0.5)
 
 
 def test_calibration_none_and_conformal_null_keep_the_raw_softmax(tmp_path):

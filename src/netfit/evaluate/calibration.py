@@ -26,6 +26,7 @@ from netfit.errors import NetfitWarning, emit
 from netfit.evaluate.bootstrap import batched, bootstrap_ci
 
 ECE_BINS = 15
+FIT_ROWS = 50_000  # validation rows the temperature is fitted on, at most
 BINNING = (f"{ECE_BINS} equal-width bins of the top-class probability on [0, 1] (a value on an inner edge "
            "goes to the lower bin); ECE = sum over bins of (rows in bin / rows) * |accuracy - mean confidence|")
 BRIER = "mean over rows of sum over classes of (probability - one-hot label)^2 (binary: (p1 - y)^2)"
@@ -43,31 +44,35 @@ def _log_probs(logits: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits, dim=1)
 
 
-def fit_temperature(logits: torch.Tensor, y: np.ndarray) -> float:
+def fit_temperature(logits: torch.Tensor, y: np.ndarray, max_rows: int = FIT_ROWS) -> float:
     """The T minimising the mean log loss of softmax(logits / T) on the rows of known labels (y >= 0).
 
-    Rows are few (the validation split) and the parameter one: a handful of LBFGS steps, milliseconds."""
+    One parameter: a few LBFGS steps (about 20 passes over the rows). Beyond `max_rows` rows a
+    seeded random subset of that many is used (the temperature is settled well before; the cost
+    stays bounded on large validation splits)."""
     y_t = torch.as_tensor(np.asarray(y), dtype=torch.long)
     known = y_t >= 0
-    z, y_t = logits.detach().double().cpu()[known], y_t[known]
+    z, y_t = logits.detach().float().cpu()[known], y_t[known]
+    if len(y_t) > max_rows:
+        keep = torch.randperm(len(y_t), generator=torch.Generator().manual_seed(0))[:max_rows]
+        z, y_t = z[keep], y_t[keep]
     if len(y_t) == 0 or not torch.isfinite(z).all():
         return 1.0
-    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=100, line_search_fn="strong_wolfe")
+    log_t = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=50, tolerance_change=1e-7, line_search_fn="strong_wolfe")
+    loss_at = lambda t: torch.nn.functional.nll_loss(_log_probs(z / t), y_t)  # noqa: E731
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.nll_loss(_log_probs(z / log_t.exp()), y_t)
+        loss = loss_at(log_t.exp())
         loss.backward()
         return loss
 
     with torch.enable_grad():
         opt.step(closure)
-        fitted = torch.nn.functional.nll_loss(_log_probs(z / log_t.exp()), y_t).item()
-    base = torch.nn.functional.nll_loss(_log_probs(z), y_t).item()
-    t = float(log_t.exp().item())
-    # never worse than no scaling on the rows it was fitted on (a failed search keeps T = 1)
-    return t if math.isfinite(t) and fitted <= base else 1.0
+    t = float(log_t.detach().exp().item())
+    with torch.no_grad():  # never worse than no scaling on the rows it was fitted on (else T = 1)
+        return t if math.isfinite(t) and loss_at(torch.tensor(t)).item() <= loss_at(torch.tensor(1.0)).item() else 1.0
 
 
 def log_loss_of(proba: np.ndarray, y: np.ndarray) -> float:
@@ -239,3 +244,27 @@ def coverage_report(task: str, y: np.ndarray, output: np.ndarray, conformal: dic
     out["groups"] = {name: {"n": int(m.sum()), "coverage": float(covered[m].mean()) if m.any() else None}
                      for name, m in groups}
     return out
+
+
+# ---------------------------------------------------------------- selective prediction
+def risk_coverage(y: np.ndarray, proba: np.ndarray, points: int = 20) -> dict[str, Any]:
+    """The error rate among the rows kept when only the most confident are answered (classification).
+
+    Rows are ranked by their top-class probability (calibrated); keeping the top k gives coverage
+    k/n and risk = errors among them / k. `aurc` is the mean risk over every k (lower is better);
+    `curve` lists `points` coverages with their risk and the confidence threshold that keeps them
+    (`predict --min-confidence` with that value abstains on the rest)."""
+    y, p = np.asarray(y), np.asarray(proba, float)
+    known = y >= 0
+    y, p = y[known], p[known]
+    n = len(y)
+    if not n:
+        return {"n": 0, "aurc": None, "curve": []}
+    conf = p.max(axis=1)
+    order = np.argsort(-conf, kind="stable")
+    errors = np.cumsum(p.argmax(axis=1)[order] != y[order])
+    risk = errors / np.arange(1, n + 1)
+    ks = np.unique(np.clip(np.ceil(np.linspace(1 / points, 1, points) * n).astype(int), 1, n))
+    return {"n": int(n), "aurc": float(risk.mean()), "ranked_by": "top-class probability",
+            "curve": [{"coverage": float(k / n), "risk": float(risk[k - 1]), "min_confidence": float(conf[order][k - 1])}
+                      for k in ks]}

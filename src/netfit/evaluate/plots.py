@@ -153,6 +153,16 @@ def reliability_before_after(before: dict[str, list], after: dict[str, list], la
     return to_data_uri(fig)
 
 
+def risk_coverage(curve: list[dict[str, float]]) -> str:
+    """Error rate among the kept rows against the share kept, most confident first."""
+    fig, ax = _figure(5.0, 3.8)
+    cov, risk = [c["coverage"] for c in curve], [c["risk"] for c in curve]
+    ax.plot(cov, risk, marker=".", color=OKABE_ITO[2])
+    ax.set(xlabel="coverage (share of rows answered, most confident first)", ylabel="error rate among answered",
+           title="Risk-coverage", xlim=(0, 1.02), ylim=(0, max(max(risk, default=0) * 1.15, 0.01)))
+    return to_data_uri(fig)
+
+
 def calibration_bins(score: np.ndarray, hit: np.ndarray, bins: int = 10):
     """(bin centres, observed frequency, rows) over equal-width bins of [0, 1].
 

@@ -81,7 +81,7 @@ def render_report(run: RunFiles) -> str:
     task = run.report.get("task")
     parts = [summary_section(run), warnings_section(run), curves_section(run)]
     parts.append(regression_section(run) if task == "regression" else classification_section(run))
-    parts += [calibration_section(run), conformal_section(run)]
+    parts += [calibration_section(run), conformal_section(run), selective_section(run)]
     parts += [data_section(run), tuning_section(run), config_section(run)]
     return page(f"netfit report: {run.report.get('name', run.label)}", "".join(p for p in parts if p))
 
@@ -261,6 +261,22 @@ def conformal_section(run: RunFiles) -> str:
     rows = [[name, g.get("n"), fmt(g.get("coverage"), 3)] for name, g in (c.get("groups") or {}).items()]
     body += f"<h3>Coverage per {esc(c.get('by'))}</h3>" + table([c.get("by"), "rows", "coverage"], rows)
     return section("conformal", "Conformal prediction", body)
+
+
+def selective_section(run: RunFiles) -> str:
+    """Risk-coverage on test: the error rate when only the most confident rows are answered."""
+    sel = run.report.get("selective")
+    if not sel or not sel.get("curve"):
+        return ""
+    curve = sel["curve"]
+    picks = [c for c in curve if any(abs(c["coverage"] - q) < 0.5 / len(curve) for q in (0.5, 0.8, 0.9, 1.0))]
+    rows = [[fmt(c["coverage"], 3), fmt(c["risk"], 4), fmt(c["min_confidence"], 4)] for c in picks]
+    body = (f"<p>Test rows ranked by {esc(sel.get('ranked_by'))}; answering only the most confident share gives the "
+            f"error rate below. Area under the risk-coverage curve (AURC, lower is better): {fmt(sel.get('aurc'))}. "
+            "<code>netfit predict --min-confidence P</code> marks the rows below P (<code>abstain</code>).</p>"
+            + table(["coverage", "error rate among answered", "--min-confidence"], rows)
+            + grid([figure(plots.risk_coverage(curve), "risk-coverage curve")]))
+    return section("selective", "Selective prediction", body)
 
 
 # ---------------------------------------------------------------- data
