@@ -110,6 +110,11 @@ def test_server_predicts_json_and_csv_like_the_python_api(server, iris_run):
     csv = pd.DataFrame(rows).to_csv(index=False)
     r = httpx.post(f"{server}/predict", content=csv, headers={"content-type": "text/csv"})
     assert r.status_code == 200 and r.json()["predictions"] == [0, 2], r.text
+    # the conformal sets and abstentions, as predict writes them
+    r = httpx.post(f"{server}/predict", params={"min_confidence": 0.999}, json={"rows": rows})
+    body = r.json()
+    assert body["sets"] == [[int(c) for c in s.split("|")] if s else [] for s in expected["set"]]
+    assert body["abstain"] == list(iris_run.predict(pd.DataFrame(rows), min_confidence=0.999)["abstain"])
 
 
 def test_server_health_schema_and_openapi(server):

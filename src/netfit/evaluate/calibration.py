@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from netfit.errors import NetfitWarning, emit
-from netfit.evaluate.bootstrap import batched, bootstrap_ci
 
 ECE_BINS = 15
 FIT_ROWS = 50_000  # validation rows the temperature is fitted on, at most
@@ -86,6 +85,8 @@ def calibration_report(y: np.ndarray, before: np.ndarray, after: np.ndarray, tem
                        val: dict[str, float], resamples: int, confidence: float, seed: int) -> dict[str, Any]:
     """report.json's `calibration` block: test log loss, Brier score and ECE before and after,
     their changes (after - before), each with a paired bootstrap interval; the reliability bins."""
+    from netfit.evaluate.bootstrap import bootstrap_ci  # scikit-learn: not loaded where predict only applies T
+
     known = np.asarray(y) >= 0  # a label unseen in training has no probability column: left out here
     y, before, after = np.asarray(y)[known], np.asarray(before, float)[known], np.asarray(after, float)[known]
     rows = {"before": _row_terms(y, before), "after": _row_terms(y, after)}
@@ -128,6 +129,8 @@ def _bin_of(conf: np.ndarray) -> np.ndarray:
 
 
 def _resample_fn(name: str, rows: dict[str, np.ndarray]):
+    from netfit.evaluate.bootstrap import batched
+
     if name != "ece":
         return batched(lambda idx: rows[name][idx].mean(axis=1))
 
@@ -141,6 +144,8 @@ def _resample_fn(name: str, rows: dict[str, np.ndarray]):
 
 
 def _difference(a, b):
+    from netfit.evaluate.bootstrap import batched
+
     return batched(lambda idx: a(idx) - b(idx))
 
 
