@@ -31,8 +31,16 @@ REGRESSOR_FAILURES = {
 }
 
 
+CLASSIFIER_FAILURES = {
+    "check_methods_subset_invariance":
+        "the same float32 logit differences between batch sizes (~2e-7); temperature scaling divides the "
+        "logits by T, and an under-confident small net gets T < 1 (0.39 for SMALL on 30 make_blobs rows), "
+        "which scales them above the check's 1e-7 tolerance in predict_proba (classes pass)",
+}
+
+
 def expected_failures(estimator):
-    return {**EXPECTED_FAILURES, **(REGRESSOR_FAILURES if isinstance(estimator, NetRegressor) else {})}
+    return {**EXPECTED_FAILURES, **(REGRESSOR_FAILURES if isinstance(estimator, NetRegressor) else CLASSIFIER_FAILURES)}
 
 
 @pytest.mark.slow

@@ -257,7 +257,7 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
     report["conformal"] = None if fitted.conformal is None else coverage_report(
         task, y_true, output, fitted.conformal, pre.classes, ev.confidence)
     report["selective"] = risk_coverage(y_true, output) if task != "regression" else None
-    if fitted.note and (task != "regression" and ev.calibration != "none" or ev.conformal is not None):
+    if fitted.note:  # calibration or conformal was asked for, and nothing could be fitted
         report["calibration_note"] = fitted.note
     if ev.baselines:
         train = prepared.splits["train"]
