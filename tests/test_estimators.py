@@ -31,8 +31,16 @@ REGRESSOR_FAILURES = {
 }
 
 
+CLASSIFIER_FAILURES = {
+    "check_methods_subset_invariance":
+        "the same float32 logit differences between batch sizes (~2e-7); temperature scaling divides the "
+        "logits by T, and an under-confident small net gets T < 1 (0.39 for SMALL on 30 make_blobs rows), "
+        "which scales them above the check's 1e-7 tolerance in predict_proba (classes pass)",
+}
+
+
 def expected_failures(estimator):
-    return {**EXPECTED_FAILURES, **(REGRESSOR_FAILURES if isinstance(estimator, NetRegressor) else {})}
+    return {**EXPECTED_FAILURES, **(REGRESSOR_FAILURES if isinstance(estimator, NetRegressor) else CLASSIFIER_FAILURES)}
 
 
 @pytest.mark.slow
@@ -61,6 +69,8 @@ def test_learned_attributes_and_probabilities_on_iris(tmp_path):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
     assert (clf.predict(X) == clf.classes_[proba.argmax(1)]).all()
     assert clf.score(X, labels) >= 0.9
+    sets = clf.predict_set(X)  # conformal sets, columns in the order of classes_
+    np.testing.assert_array_equal(sets, proba >= clf.model_.conformal["threshold"])
     assert clf.run_.path.parent == tmp_path and (clf.run_.path / "model.safetensors").is_file()
     assert list(clf.history_["epoch"]) == list(range(1, len(clf.history_) + 1))
 
@@ -177,3 +187,6 @@ def test_regressor_takes_a_dataframe_with_text_and_missing_values():
     y = X["age"].fillna(40).to_numpy() / 10 + (X["color"] == "red") * 3.0
     reg = NetRegressor(**{**SMALL, "epochs": 60}).fit(X, y)
     assert reg.score(X, y) >= 0.8
+    bounds = reg.predict_interval(X)
+    q = reg.model_.conformal["quantile"]  # conformal intervals: prediction -/+ q
+    np.testing.assert_allclose(bounds - reg.predict(X)[:, None], np.tile([-q, q], (len(X), 1)), rtol=1e-6)

@@ -49,7 +49,7 @@ def test_first_model_on_your_own_csv_runs_as_written(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "warning: column 'customer_id' dropped" in proc.stderr + proc.stdout
     lines = (tmp_path / "predictions.csv").read_text().splitlines()
-    assert lines[0] == "customer_id,prediction,proba_no,proba_yes"
+    assert lines[0] == "customer_id,prediction,proba_no,proba_yes,set"  # set: the conformal prediction set
     assert [line.split(",")[0] for line in lines[1:]] == ["C00601", "C00602", "C00603", "C00604", "C00605"]
     assert all(line.split(",")[1] in ("yes", "no") for line in lines[1:])
     run = next((tmp_path / "runs").iterdir())

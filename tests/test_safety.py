@@ -109,6 +109,7 @@ META = {"format_version": 1, "netfit_version": "0.1.0", "task": "multiclass", "m
     ({"format_version": 2, "netfit_version": "9.0"}, ["newer netfit", "format_version <= 1", "9.0"]),
     ({"task": "ranking", "n_out": 0}, ["does not match its schema", "task", "n_out"]),
     ({"classes": None}, ["classes"]),
+    ({"calibration": {"method": "temperature", "temperature": -1.0}}, ["calibration.temperature"]),
 ])
 def test_model_json_is_checked_against_schema_and_version(change, needles):
     meta = {**META, **change}
@@ -122,3 +123,5 @@ def test_model_json_must_be_an_object():
     with pytest.raises(RunError, match="not a JSON object"):
         check_model_json(json.loads("[1, 2]"), Path("run/model.json"), 1)
     assert check_model_json(dict(META), Path("m.json"), 1) == META
+    calibrated = {**META, "calibration": {"method": "temperature", "temperature": 1.3}}  # an optional key, same format
+    assert check_model_json(calibrated, Path("m.json"), 1) == calibrated

@@ -15,7 +15,7 @@ import torch
 
 import netfit
 from netfit.data import prepare
-from netfit.train.tensors import to_tensors
+from netfit.train.tensors import predict_split, to_tensors
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +42,21 @@ def test_onnx_export_matches_pytorch_on_the_test_split(iris_run, tmp_path):
     cfg = iris_run.config
     test = prepare(cfg.data, cfg.seed).splits["test"]
     x = to_tensors(test, torch.device("cpu"), "multiclass").inputs[0]
+    loaded = iris_run._loaded()
+    assert loaded.temperature != 1.0 and meta["temperature"] == loaded.temperature  # calibrated by default
+    assert meta["conformal"]["threshold"] == loaded.conformal["threshold"]
     with torch.inference_mode():
-        expected = iris_run._loaded().model.cpu()(x).numpy()
+        expected = loaded.model.cpu()(x).numpy() / loaded.temperature  # the graph divides the logits by T
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     (got,) = session.run(["output"], {"x_num": x.numpy()})
     assert got.shape == expected.shape == (len(test), 3)
     assert np.abs(got - expected).max() <= 1e-5
+    # softmax of the graph's output is what predict gives: the calibrated probabilities
+    softmax = np.exp(got - got.max(1, keepdims=True))
+    softmax /= softmax.sum(1, keepdims=True)
+    proba = predict_split(loaded.model, test, "multiclass", loaded.preprocessor, torch.device("cpu"),
+                          temperature=loaded.temperature)  # as Run.predict computes them
+    np.testing.assert_allclose(softmax, proba, atol=1e-5)
 
 
 def test_export_refuses_an_unknown_format(iris_run):
@@ -113,6 +122,11 @@ def test_server_predicts_json_and_csv_like_the_python_api(server, iris_run):
     csv = pd.DataFrame(rows).to_csv(index=False)
     r = httpx.post(f"{server}/predict", content=csv, headers={"content-type": "text/csv"})
     assert r.status_code == 200 and r.json()["predictions"] == [0, 2], r.text
+    # the conformal sets and abstentions, as predict writes them
+    r = httpx.post(f"{server}/predict", params={"min_confidence": 0.999}, json={"rows": rows})
+    body = r.json()
+    assert body["sets"] == [[int(c) for c in s.split("|")] if s else [] for s in expected["set"]]
+    assert body["abstain"] == list(iris_run.predict(pd.DataFrame(rows), min_confidence=0.999)["abstain"])
 
 
 def test_server_health_schema_and_openapi(server):

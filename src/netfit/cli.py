@@ -122,12 +122,19 @@ def predict(
     data: Path = typer.Argument(..., help="CSV, Parquet or .npz file to predict (no target needed)."),
     output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
     keep: list[str] = typer.Option([], "--keep", help="An input column to copy into the output (an id, say); repeatable."),
+    intervals: bool = typer.Option(True, "--intervals/--no-intervals",
+                                   help="Write the conformal `lower`/`upper` (regression) or `set` (classification) "
+                                        "columns when the run fitted them (evaluate.conformal)."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence",
+                                                   help="Classification: add an `abstain` column, true where the "
+                                                        "top-class probability is below this value."),
 ) -> None:
-    """Apply a trained run's preprocessing and model to new data; write predictions (and probabilities)."""
+    """Apply a trained run's preprocessing and model to new data; write predictions (calibrated probabilities,
+    conformal intervals or sets)."""
     from netfit.api import load
     from netfit.io import write_text
 
-    frame = load(run).predict(data, keep=keep)
+    frame = load(run).predict(data, keep=keep, intervals=intervals, min_confidence=min_confidence)
     write_text(output, frame.to_csv(index=False))
     typer.echo(f"wrote {len(frame)} predictions to {output}")
 

@@ -184,6 +184,15 @@ class NetClassifier(ClassifierMixin, _NetEstimator):
         proba = self.predict_proba(X)  # checks that the estimator is fitted
         return self.classes_[proba.argmax(axis=1)]
 
+    def predict_set(self, X) -> np.ndarray:
+        """Conformal prediction sets: booleans (n_samples, n_classes), True where the class (in the
+        order of `classes_`) is in the row's set (LAC, fitted on the validation rows; see
+        docs/calibration.md)."""
+        from netfit.evaluate.calibration import prediction_sets
+
+        proba = self.predict_proba(X)
+        return prediction_sets(proba, _conformal(self.model_))
+
 
 class NetRegressor(RegressorMixin, _NetEstimator):
     """A neural-network regressor trained by netfit; same parameters as `NetClassifier`.
@@ -203,6 +212,24 @@ class NetRegressor(RegressorMixin, _NetEstimator):
     def predict(self, X) -> np.ndarray:
         """Predicted values in the target's units."""
         return np.asarray(self._output(X), dtype=np.float64)
+
+    def predict_interval(self, X) -> np.ndarray:
+        """Conformal intervals (n_samples, 2): lower and upper, in the target's units (absolute
+        residuals of the validation rows; see docs/calibration.md)."""
+        from netfit.evaluate.calibration import intervals
+
+        pred = self.predict(X)
+        return np.stack(intervals(pred, _conformal(self.model_)), axis=1)
+
+
+def _conformal(loaded: Any) -> dict:
+    if loaded.conformal is None:
+        from netfit.errors import ConfigError
+
+        raise ConfigError("this estimator fitted no conformal threshold", where="evaluate.conformal",
+                          found="null, or no validation rows (validation_fraction: 0)",
+                          hint="fit with a validation_fraction above 0 and evaluate.conformal left on")
+    return loaded.conformal
 
 
 def _check_trained(report: dict) -> None:

@@ -1,8 +1,9 @@
 """Ship a run: `netfit export RUN --format onnx` writes model.onnx and its preprocessing beside it.
 
 The ONNX graph takes the preprocessed inputs (`x_num` float32 (n, n_num) and, when the model
-embeds categorical columns, `x_cat` int64 (n, n_cat)) and returns the raw output (logits, or the
-standardized regression value). `preprocessing.json` holds everything needed around it: the
+embeds categorical columns, `x_cat` int64 (n, n_cat)) and returns the raw output (logits, divided
+by the run's calibration temperature, or the standardized regression value). The conformal
+threshold (set) or quantile (interval) is in `preprocessing.json` (`conformal`). `preprocessing.json` holds everything needed around it: the
 fitted preprocessing state (as in model.json), the feature names, the classes, and how to turn
 the output into predictions. The export checks itself with onnxruntime before it returns.
 """
@@ -43,6 +44,8 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, dynam
     out = Path(out_dir) if out_dir else Path(run_dir) / "export"
     out.mkdir(parents=True, exist_ok=True)
     model = loaded.model.to("cpu").eval()
+    if loaded.task != "regression" and loaded.temperature != 1.0:
+        model = Tempered(model, loaded.temperature).eval()  # the graph's logits are already divided by T
     pre = loaded.preprocessor
     inputs = sample_inputs(pre.n_num, pre.cat_cardinalities, rows=64)
     names = ["x_num", "x_cat"][: len(inputs)]
@@ -54,6 +57,17 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, dynam
     write_json(out / "preprocessing.json", meta)
     return {"onnx": str(out / "model.onnx"), "metadata": str(out / "preprocessing.json"),
             "max_abs_diff": diff, "seconds": round(seconds, 3), "exporter": meta["exporter"]}
+
+
+class Tempered(torch.nn.Module):
+    """The model with its logits divided by the run's temperature (`evaluate.calibration`)."""
+
+    def __init__(self, model: torch.nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.model, self.temperature = model, float(temperature)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(*inputs) / self.temperature
 
 
 def sample_inputs(n_num: int, cat_cardinalities: list[int], rows: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -111,4 +125,9 @@ def _metadata(loaded: Any, names: list[str]) -> dict[str, Any]:
         "target_mean": float(pre.target_mean), "target_std": float(pre.target_std),
         "input_columns": pre.input_columns,
         "preprocessor": pre.to_dict(),
+        # the graph's output is already divided by it; kept to say so (1: not calibrated)
+        "temperature": loaded.temperature if loaded.task != "regression" else None,
+        # split conformal: regression `quantile` in target units (lower/upper = prediction -/+ quantile),
+        # classification `threshold` (the set: every class whose probability reaches it); null when off
+        "conformal": loaded.conformal,
     }

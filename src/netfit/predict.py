@@ -61,11 +61,19 @@ class Run:
 
         return load_config(self.path / "config.yaml", require_data=False, trained=True)
 
-    def predict(self, data: Any, *, keep: "list[str] | tuple[str, ...]" = ()) -> "pd.DataFrame":
+    def predict(self, data: Any, *, keep: "list[str] | tuple[str, ...]" = (), intervals: bool = True,
+                min_confidence: float | None = None) -> "pd.DataFrame":
         """Predictions for a DataFrame, CSV/Parquet/.npz path or array: a DataFrame with `prediction`
-        and, for classification, one `proba_<class>` column per class; the input columns named in
-        `keep` (an id, say) come first, row for row."""
-        return predict_frame(self._loaded(), data, keep)
+        and, for classification, one `proba_<class>` column per class (temperature-scaled when the
+        run calibrated); the input columns named in `keep` (an id, say) come first, row for row.
+
+        `intervals` (when the run fitted split conformal, `evaluate.conformal`): regression adds
+        `lower` and `upper`, classification a `set` column (the labels in the prediction set,
+        joined by `|`; empty when no class reaches the threshold).
+
+        `min_confidence` (classification): an `abstain` column, True where the top-class
+        probability is below it (report.html's risk-coverage table says what each value keeps)."""
+        return predict_frame(self._loaded(), data, keep, intervals, min_confidence)
 
     def predict_proba(self, data: Any) -> "np.ndarray":
         return predict_output(self._loaded(), data)[0]
@@ -119,12 +127,24 @@ def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = Fals
     where = where or (str(data) if isinstance(data, (str, Path)) else "data")  # errors name the file
     split = loaded.preprocessor.transform(frame, require_target=require_target, where=where)
     bs = loaded.config.train.eval_batch_size
-    return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs), split
+    return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs,
+                         loaded.temperature), split
 
 
-def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str, ...]" = ()) -> "pd.DataFrame":
-    import pandas as pd
+def check_min_confidence(loaded: "LoadedModel", min_confidence: float | None) -> None:
+    """A DataError unless `min_confidence` is None, or a probability asked of a classifier."""
+    if min_confidence is not None and (loaded.task == "regression" or not 0 <= min_confidence <= 1):
+        raise DataError("min_confidence needs a classifier and a probability", where="min_confidence",
+                        expected="a value in [0, 1] for a classification run",
+                        found=f"{min_confidence} for a {loaded.task} run",
+                        hint="leave it out for regression (use the conformal lower/upper), or pass e.g. 0.8")
 
+
+def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str, ...]" = (),
+                  intervals: bool = True, min_confidence: float | None = None) -> "pd.DataFrame":
+    from netfit.evaluate import calibration
+
+    check_min_confidence(loaded, min_confidence)
     where = str(data) if isinstance(data, (str, Path)) else "data"
     given = as_frame(data, loaded)
     missing = [c for c in keep if c not in given.columns]
@@ -136,12 +156,21 @@ def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str
                         hint=closest_hint(missing[0], given.columns, "--keep"))
     output, _ = predict_output(loaded, given, where=where)
     frame = given[list(keep)].reset_index(drop=True)
+    conformal = loaded.conformal if intervals else None
     if loaded.task == "regression":
         frame["prediction"] = output
+        if conformal:
+            frame["lower"], frame["upper"] = calibration.intervals(output, conformal)
         return frame
     frame["prediction"] = loaded.preprocessor.decode_target(output.argmax(1))
     for k, c in enumerate(loaded.classes):
         frame[f"proba_{c}"] = output[:, k]
+    if conformal:
+        labels = [str(c) for c in loaded.classes]
+        frame["set"] = ["|".join(c for c, inside in zip(labels, row) if inside)
+                        for row in calibration.prediction_sets(output, conformal)]
+    if min_confidence is not None:
+        frame["abstain"] = output.max(axis=1) < min_confidence
     return frame
 
 

@@ -7,6 +7,7 @@ module decides the order of the steps and makes the one evaluation on the test s
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from netfit.errors import ConfigError, TrainingInterrupted, collect_warnings
 from netfit.evaluate.baselines import baselines, flat_features
 from netfit.evaluate.importance import permutation_importance
 from netfit.evaluate.verdict import verdicts
+from netfit.evaluate.calibration import (calibration_report, coverage_report, fit_conformal, fit_temperature, log_loss_of,
+                                        risk_coverage)
 from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
 from netfit.evaluate.outputs import save_test_outputs
 from netfit.evaluate.report import write_report
@@ -38,8 +41,8 @@ from netfit.train.loggers import build_loggers
 from netfit.train.loop import Environment, Objective, fit_loop, series_budget
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
-from netfit.train.tensors import (Streamed, Tensors, in_target_units, pick_device, predict_split, predict_tensors,
-                                  target_units, to_tensors)
+from netfit.train.tensors import (Streamed, Tensors, device_inputs, in_target_units, outputs_to_predictions, pick_device,
+                                  predict_split, predict_tensors, target_units, to_tensors)
 from netfit.train.finders import LrFinding, find_batch_size, find_lr, resolve_auto
 
 
@@ -114,9 +117,10 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
     write_history(run_dir / "history.csv", state.history)
     if state.stop_reason == "interrupted":
         report_interrupted(run_dir, cfg, prepared, state, stop.exit_code)
-    save_model(run_dir, model, cfg, prepared)
+    fitted = calibrate(cfg, prepared, model, device)
+    save_model(run_dir, model, cfg, prepared, fitted.calibration, fitted.conformal)
 
-    report = test_report(cfg, prepared, model, device, run_dir=run_dir)
+    report = test_report(cfg, prepared, model, device, run_dir=run_dir, fitted=fitted)
     add_custom_scores(report, metrics, model, prepared, device, cfg.train.eval_batch_size)
     if init_summary:
         report["init_from"] = init_summary
@@ -185,16 +189,63 @@ def check_finders(cfg: Config, train: Tensors, device: torch.device) -> None:
 
 
 
+@dataclass
+class Fitted:
+    """What the validation split fits after training: the temperature and the conformal threshold."""
+
+    calibration: dict[str, Any] | None = None  # {"method": "temperature", "temperature": T}
+    conformal: dict[str, Any] | None = None  # `fit_conformal`'s entry
+    val_log_loss: dict[str, float] | None = None  # before and after scaling
+    note: str | None = None  # why nothing was fitted
+
+    @property
+    def temperature(self) -> float:
+        return (self.calibration or {}).get("temperature", 1.0)
+
+
+def calibrate(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device) -> Fitted:
+    """Temperature scaling (classifiers) and split conformal, both on the validation split (which
+    also chose the best epoch by early stopping: the docs say what that costs)."""
+    ev, task, pre = cfg.evaluate, prepared.task, prepared.preprocessor
+    want_t = task != "regression" and ev.calibration == "temperature"
+    if not want_t and ev.conformal is None:
+        return Fitted()
+    val = prepared.splits.get("val")
+    if val is None or not len(val) or val.y is None:
+        return Fitted(note="no validation split: nothing calibrated")
+    logits = predict_tensors(model, device_inputs(val, device), cfg.train.eval_batch_size).cpu()
+    if not torch.isfinite(logits).all():  # a diverged run: nothing sensible to fit
+        return Fitted(note="non-finite validation outputs: nothing calibrated")
+    fitted = Fitted()
+    if want_t:
+        t = fit_temperature(logits, val.y)
+        known = val.y >= 0
+        losses = {when: float(log_loss_of(outputs_to_predictions(logits, task, temp)[known], val.y[known]))
+                  for when, temp in (("before", 1.0), ("after", t))}
+        fitted.calibration, fitted.val_log_loss = {"method": "temperature", "temperature": t}, losses
+    if ev.conformal is not None:
+        output = outputs_to_predictions(logits, task, fitted.temperature)
+        y = pre.decode_target(val.y) if task == "regression" else val.y
+        output = pre.decode_target(output) if task == "regression" else output
+        fitted.conformal = fit_conformal(task, y, output, ev.conformal.coverage, "the validation split")
+    return fitted
+
+
 def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device,
-                run_dir: Path | None = None) -> dict[str, Any]:
+                run_dir: Path | None = None, fitted: Fitted | None = None) -> dict[str, Any]:
     """The one evaluation on the test split, with bootstrap intervals and baselines beside it.
 
-    With `run_dir`, the test predictions are saved there too (the report's curves read them)."""
+    With `run_dir`, the test predictions are saved there too (the report's curves read them).
+    `fitted`: the temperature the test probabilities are scaled by and the conformal threshold
+    checked on test (the report's `calibration` and `conformal` blocks)."""
     test = prepared.splits.get("test")
+    fitted = fitted or Fitted()
     if test is None or not len(test):
         return {"test": None, "baselines": None}
     pre, task, ev = prepared.preprocessor, prepared.task, cfg.evaluate
-    output = predict_split(model, test, task, pre, device, cfg.train.eval_batch_size)
+    logits = predict_tensors(model, device_inputs(test, device), cfg.train.eval_batch_size)
+    output = outputs_to_predictions(logits, task, fitted.temperature)
+    output = pre.decode_target(output) if task == "regression" else output
     y_true = pre.decode_target(test.y) if task == "regression" else test.y  # -1: a label not seen in training
     if run_dir is not None:
         save_test_outputs(run_dir, task, y_true, output, pre, unseen=test.unseen)
@@ -204,6 +255,13 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
     report = {"test": evaluate_predictions(task, y_true, output, pre.classes, **kw)}
     if test.unseen is not None:  # counted as wrong above; which labels, how many rows
         report["test"]["unseen_labels"] = prepared.summary["unseen_labels"]["test"]
+    report["calibration"] = None if fitted.calibration is None else calibration_report(
+        y_true, outputs_to_predictions(logits, task), output, fitted.temperature, val=fitted.val_log_loss, **kw)
+    report["conformal"] = None if fitted.conformal is None else coverage_report(
+        task, y_true, output, fitted.conformal, pre.classes, ev.confidence)
+    report["selective"] = risk_coverage(y_true, output) if task != "regression" else None
+    if fitted.note:  # calibration or conformal was asked for, and nothing could be fitted
+        report["calibration_note"] = fitted.note
     if ev.baselines:
         train = prepared.splits["train"]
         y_train = pre.decode_target(train.y) if task == "regression" else train.y
@@ -215,7 +273,7 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
         report["verdict"] = verdicts(report, task, stopping.monitor if stopping else None)
     if ev.importance:
         def predict(split: Any) -> np.ndarray:
-            return predict_split(model, split, task, pre, device, cfg.train.eval_batch_size)
+            return predict_split(model, split, task, pre, device, cfg.train.eval_batch_size, fitted.temperature)
 
         report["importance"] = permutation_importance(predict, test, y_true, task, pre, **kw)
     return report

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Optional
 
 import numpy as np
 import torch
@@ -55,8 +55,13 @@ def make_run_dir(path: Path) -> Path:
     return path
 
 
-def save_model(run_dir: Path, model: torch.nn.Module, cfg: Config, prepared: Prepared) -> None:
-    """model.safetensors (the weights) and model.json (all that rebuilds the model and its inputs)."""
+def save_model(run_dir: Path, model: torch.nn.Module, cfg: Config, prepared: Prepared,
+               calibration: dict[str, Any] | None = None, conformal: dict[str, Any] | None = None) -> None:
+    """model.safetensors (the weights) and model.json (all that rebuilds the model and its inputs).
+
+    `calibration` ({"method": "temperature", "temperature": T}) and `conformal` (the validation
+    split's conformal threshold, `netfit.evaluate.calibration.fit_conformal`) are optional keys: a
+    model.json without them (an older run, or both turned off) predicts raw probabilities, no intervals."""
     from safetensors.torch import save_file
 
     from netfit.data.preprocess import input_spec
@@ -78,6 +83,8 @@ def save_model(run_dir: Path, model: torch.nn.Module, cfg: Config, prepared: Pre
         "preprocessor": pre.to_dict(),
         "fingerprint": fingerprint(cfg, prepared),
         "versions": versions(),
+        **({"calibration": calibration} if calibration else {}),
+        **({"conformal": conformal} if conformal else {}),
     })
 
 
@@ -120,6 +127,8 @@ class LoadedModel:
     classes: list
     config: Any
     device: torch.device
+    temperature: float = 1.0  # classifier logits are divided by it (model.json's `calibration`)
+    conformal: dict[str, Any] | None = None  # model.json's `conformal`: intervals or sets
 
 
 def load_model(run_dir: Path) -> LoadedModel:
@@ -145,7 +154,14 @@ def load_model(run_dir: Path) -> LoadedModel:
         raise RunError("model weights cannot be read", where=str(run_dir / "model.safetensors"),
                        found=f"{type(e).__name__}: {str(e)[:200]}", hint="retrain, or restore the run folder") from None
     model.to(device).eval()
-    return LoadedModel(model, pre, meta["task"], meta["classes"], cfg, device)
+    temperature = float((meta.get("calibration") or {}).get("temperature", 1.0))
+    return LoadedModel(model, pre, meta["task"], meta["classes"], cfg, device, temperature, meta.get("conformal"))
+
+
+class Calibration(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    method: Literal["temperature"]
+    temperature: float = Field(gt=0)
 
 
 class ModelFile(BaseModel):
@@ -161,6 +177,8 @@ class ModelFile(BaseModel):
     n_out: int = Field(ge=1)
     classes: list[Any]
     preprocessor: dict[str, Any]
+    calibration: Optional[Calibration] = None
+    conformal: Optional[dict[str, Any]] = None
 
 
 def check_model_json(meta: Any, path: Path, supported: int) -> dict[str, Any]:

@@ -80,15 +80,17 @@ def regression_cli_run(tmp_path_factory):
 def test_classification_report_has_every_section_and_real_images(digits_run):
     text = (digits_run.path / "report.html").read_text()
     page = Page(text)
-    assert page.sections == ["summary", "warnings", "curves", "classification", "importance", "data", "config"]  # digits: constant pixels dropped
+    assert page.sections == ["summary", "warnings", "curves", "classification", "calibration", "conformal", "selective",
+                             "importance", "data", "config"]  # digits: constant pixels dropped
     for needle in ("Test metrics", "model [95% interval]", "dummy", "linear", "Confusion matrix", "Per class",
                    "precision", "Duplicates across splits", "Resolved config", "Environment", "stop: ", "parameters"):
         assert needle in text, needle
     alts = [alt for _, alt in page.images]
     for alt in ("train and validation loss per epoch", "learning rate per epoch", "ROC curves",
-                "precision-recall curves", "reliability diagram"):
+                "precision-recall curves", "reliability diagram",
+                "reliability diagram before and after temperature scaling", "risk-coverage curve"):
         assert alt in alts
-    assert_pictures(page, at_least=6)
+    assert_pictures(page, at_least=8)
     assert_self_contained(text, page)
     accuracy = digits_run.metrics["accuracy"]
     assert f"{accuracy['value']:.4f} [{accuracy['ci_low']:.4f}, {accuracy['ci_high']:.4f}]" in text
@@ -108,7 +110,7 @@ def test_regression_report_and_the_cli_ends_with_its_path(regression_cli_run):
     assert f"report: {Path('runs') / run.name / 'report.html'}" in stdout
     text = (run / "report.html").read_text()
     page = Page(text)
-    assert page.sections == ["summary", "curves", "regression", "importance", "data", "config"]
+    assert page.sections == ["summary", "curves", "regression", "conformal", "importance", "data", "config"]
     assert {"predicted against true values", "residual histogram", "val_rmse per epoch"} <= {a for _, a in page.images}
     assert "rmse" in text and "r2" in text and "Confusion" not in text
     assert_pictures(page, at_least=4)

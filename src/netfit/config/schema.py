@@ -6,7 +6,7 @@ default, so the smallest valid config is a data source and a target.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import Field, field_validator
@@ -18,6 +18,11 @@ from netfit.config.space import check_space
 from netfit.config.train import TrainConfig
 
 
+class ConformalConfig(Section):
+    coverage: float = Field(0.9, gt=0, lt=1, description="Nominal coverage of the split-conformal intervals "
+                            "(regression) or prediction sets (classification), calibrated on the validation split.")
+
+
 class EvaluateConfig(Section):
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for confidence intervals (0: none).")
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the intervals.")
@@ -27,6 +32,14 @@ class EvaluateConfig(Section):
                           "3 shuffles, a bootstrap interval; a seeded sample of the test rows above 5,000 rows or when the "
                           "shuffled predictions would take more than about half a second)."
     )
+    calibration: Literal["temperature", "none"] = Field(
+        "temperature", description="Classifiers: fit one temperature on the validation split's logits after training "
+        "(predict, serve and the ONNX export apply it; the report shows log loss, Brier score and ECE before and "
+        "after). `none`: raw softmax probabilities.")
+    conformal: Optional[ConformalConfig] = Field(
+        default_factory=ConformalConfig, description="Split conformal prediction on the validation split: `predict` "
+        "writes `lower`/`upper` (regression) or `set` (classification), the report checks coverage on test. "
+        "`null` turns it off. The validation split also drives early stopping, so the guarantee is approximate.")
     report_html: bool = Field(True, description="Write report.html (plots, about a second) at the end of the run; when off, `netfit report RUN` builds it later.")
 
 

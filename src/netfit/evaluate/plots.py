@@ -136,6 +136,33 @@ def reliability(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> str:
     return to_data_uri(fig)
 
 
+def reliability_before_after(before: dict[str, list], after: dict[str, list], label: str = "temperature-scaled") -> str:
+    """Accuracy against mean top-class confidence per bin, before and after calibration (report.json's
+    `calibration.reliability` bins; empty bins are skipped, marker area grows with the rows)."""
+    fig, ax = _figure(5.0, 4.2)
+    for (name, bins), colour, marker in ((("raw softmax", before), OKABE_ITO[1], "s"), ((label, after), OKABE_ITO[0], "o")):
+        kept = [(c, a, n) for c, a, n in zip(bins["confidence"], bins["accuracy"], bins["count"]) if n]
+        if kept:
+            conf, acc, n = map(np.asarray, zip(*kept))
+            ax.plot(conf, acc, color=colour, linewidth=1, alpha=0.7)
+            ax.scatter(conf, acc, s=12 + 60 * n / n.max(), color=colour, marker=marker, label=name, zorder=3)
+    ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="perfect calibration")
+    ax.set(xlabel="confidence (top-class probability, bin mean)", ylabel="accuracy in bin",
+           title="Reliability before and after", xlim=(0, 1), ylim=(0, 1.02))
+    ax.legend(fontsize=8, loc="upper left")
+    return to_data_uri(fig)
+
+
+def risk_coverage(curve: list[dict[str, float]]) -> str:
+    """Error rate among the kept rows against the share kept, most confident first."""
+    fig, ax = _figure(5.0, 3.8)
+    cov, risk = [c["coverage"] for c in curve], [c["risk"] for c in curve]
+    ax.plot(cov, risk, marker=".", color=OKABE_ITO[2])
+    ax.set(xlabel="coverage (share of rows answered, most confident first)", ylabel="error rate among answered",
+           title="Risk-coverage", xlim=(0, 1.02), ylim=(0, max(max(risk, default=0) * 1.15, 0.01)))
+    return to_data_uri(fig)
+
+
 def calibration_bins(score: np.ndarray, hit: np.ndarray, bins: int = 10):
     """(bin centres, observed frequency, rows) over equal-width bins of [0, 1].
 

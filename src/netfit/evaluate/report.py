@@ -82,7 +82,8 @@ def render_report(run: RunFiles) -> str:
     task = run.report.get("task")
     parts = [summary_section(run), warnings_section(run), curves_section(run)]
     parts.append(regression_section(run) if task == "regression" else classification_section(run))
-    parts += [importance_section(run), data_section(run), tuning_section(run), config_section(run)]
+    parts += [calibration_section(run), conformal_section(run), selective_section(run), importance_section(run)]
+    parts += [data_section(run), tuning_section(run), config_section(run)]
     return page(f"netfit report: {run.report.get('name', run.label)}", "".join(p for p in parts if p))
 
 
@@ -245,6 +246,74 @@ def regression_section(run: RunFiles) -> str:
     figs = [figure(plots.predicted_vs_true(preds.y, preds.output), "predicted against true values"),
             figure(plots.residuals(preds.y, preds.output), "residual histogram")]
     return section("regression", "Regression", grid(figs))
+
+
+# ---------------------------------------------------------------- calibration and conformal
+CAL_NAMES = {"log_loss": "log loss", "brier": "Brier score", "ece": "ECE"}
+
+
+def calibration_section(run: RunFiles) -> str:
+    """Temperature scaling: the fitted T, test log loss, Brier and ECE before/after, the reliability diagram."""
+    cal = run.report.get("calibration")
+    if not cal:
+        note = run.report.get("calibration_note")
+        return section("calibration", "Calibration", f'<p class="muted">{esc(note)}.</p>') if note else ""
+    level = int(round(100 * (cal.get("bootstrap") or {}).get("confidence", 0.95)))
+    rows = [[CAL_NAMES.get(name, name), *(metric_cell(m.get(w)) for w in ("before", "after", "change"))]
+            for name, m in (cal.get("metrics") or {}).items()]
+    val = cal.get("validation_log_loss") or {}
+    body = (f"<p>Temperature scaling, fitted on the validation split: T = {esc(fmt(cal.get('temperature')))} "
+            f"(T &gt; 1 softens over-confident probabilities; predictions divide the logits by T, the predicted "
+            f"labels do not change). Validation log loss {esc(fmt(val.get('before')))} before, "
+            f"{esc(fmt(val.get('after')))} after.</p>"
+            + table(["test metric (lower is better)", f"before [{level}% interval]", "after", "change (after - before)"], rows)
+            + f'<p class="muted">{cal.get("n")} test rows; paired percentile bootstrap, '
+              f'{(cal.get("bootstrap") or {}).get("resamples")} resamples. ECE binning: {esc(cal.get("ece_binning"))}. '
+              f'Brier score: {esc(cal.get("brier"))}.</p>')
+    rel = cal.get("reliability") or {}
+    if rel.get("before") and rel.get("after"):
+        body += grid([figure(plots.reliability_before_after(rel["before"], rel["after"]),
+                             "reliability diagram before and after temperature scaling")])
+    return section("calibration", "Calibration", body)
+
+
+def conformal_section(run: RunFiles) -> str:
+    """Split conformal: nominal and test coverage, mean width or set size, coverage per group."""
+    c = run.report.get("conformal")
+    if not c:
+        return ""
+    test = c.get("test") or {}
+    regression = run.report.get("task") == "regression"
+    size = (f"mean interval width {fmt(c.get('mean_width'))} (prediction &plusmn; {fmt(c.get('quantile'))}, "
+            "absolute residuals)" if regression else
+            f"mean set size {fmt(c.get('mean_set_size'))} ({c.get('empty_sets')} empty sets; LAC: every class "
+            f"with probability &ge; {fmt(c.get('threshold'))})")
+    body = (f"<p>Split conformal, calibrated on {c.get('n')} validation rows. Nominal coverage "
+            f"{fmt(c.get('nominal'), 3)}; test coverage <b>{fmt(test.get('coverage'), 3)}</b> "
+            f"[{fmt(test.get('ci_low'), 3)}, {fmt(test.get('ci_high'), 3)}] ({esc(test.get('interval'))} interval, "
+            f"{test.get('n')} rows); {size}.</p>"
+            '<p class="muted">The validation split also chose the best epoch (early stopping) and, for classifiers, '
+            "the temperature, so its rows are not fully exchangeable with test rows: the coverage guarantee is "
+            "approximate, usually slightly optimistic.</p>")
+    rows = [[name, g.get("n"), fmt(g.get("coverage"), 3)] for name, g in (c.get("groups") or {}).items()]
+    body += f"<h3>Coverage per {esc(c.get('by'))}</h3>" + table([c.get("by"), "rows", "coverage"], rows)
+    return section("conformal", "Conformal prediction", body)
+
+
+def selective_section(run: RunFiles) -> str:
+    """Risk-coverage on test: the error rate when only the most confident rows are answered."""
+    sel = run.report.get("selective")
+    if not sel or not sel.get("curve"):
+        return ""
+    curve = sel["curve"]
+    picks = [c for c in curve if any(abs(c["coverage"] - q) < 0.5 / len(curve) for q in (0.5, 0.8, 0.9, 1.0))]
+    rows = [[fmt(c["coverage"], 3), fmt(c["risk"], 4), fmt(c["min_confidence"], 4)] for c in picks]
+    body = (f"<p>Test rows ranked by {esc(sel.get('ranked_by'))}; answering only the most confident share gives the "
+            f"error rate below. Area under the risk-coverage curve (AURC, lower is better): {fmt(sel.get('aurc'))}. "
+            "<code>netfit predict --min-confidence P</code> marks the rows below P (<code>abstain</code>).</p>"
+            + table(["coverage", "error rate among answered", "--min-confidence"], rows)
+            + grid([figure(plots.risk_coverage(curve), "risk-coverage curve")]))
+    return section("selective", "Selective prediction", body)
 
 
 # ---------------------------------------------------------------- data

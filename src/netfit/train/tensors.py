@@ -175,8 +175,12 @@ def predict_tensors(model: nn.Module, inputs: list[torch.Tensor], batch_size: in
     return torch.cat(outs)
 
 
-def outputs_to_predictions(out: torch.Tensor, task: str) -> np.ndarray:
-    """Class probabilities (n, K) for classification, raw model output (n,) for regression."""
+def outputs_to_predictions(out: torch.Tensor, task: str, temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities (n, K) for classification, raw model output (n,) for regression.
+
+    `temperature`: classifier logits are divided by it first (temperature scaling; 1: none)."""
+    if task != "regression" and temperature != 1.0:
+        out = out.float() / temperature
     if task == "multiclass":
         return torch.softmax(out.float(), dim=1).cpu().numpy()
     if task == "binary":
@@ -186,7 +190,8 @@ def outputs_to_predictions(out: torch.Tensor, task: str) -> np.ndarray:
 
 
 def predict_split(model: torch.nn.Module, split: Split, task: str, pre: Any, device: torch.device,
-                  batch_size: int = 4096) -> np.ndarray:
-    """Predictions for a split: class probabilities, or regression values in target units."""
-    out = outputs_to_predictions(predict_tensors(model, device_inputs(split, device), batch_size), task)
+                  batch_size: int = 4096, temperature: float = 1.0) -> np.ndarray:
+    """Predictions for a split: class probabilities (logits divided by `temperature`), or
+    regression values in target units."""
+    out = outputs_to_predictions(predict_tensors(model, device_inputs(split, device), batch_size), task, temperature)
     return pre.decode_target(out) if task == "regression" else out

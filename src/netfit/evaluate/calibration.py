@@ -1,0 +1,275 @@
+"""Probabilities you can trust and error bars on every prediction, fitted on the validation split.
+
+- Temperature scaling (classifiers): one parameter T > 0 divides the logits before the softmax
+  (binary: the one logit before the sigmoid). T is fitted by LBFGS on the validation log loss,
+  over log T so that it stays positive. The argmax, and so every label prediction, is unchanged.
+- Split conformal prediction: the validation rows' nonconformity scores give one threshold,
+  with the finite-sample correction: the ceil((n+1)(1-alpha))-th smallest of n scores.
+  Regression scores are absolute residuals (interval: prediction +/- q, in target units);
+  classification scores are LAC, 1 - p(true class) on the calibrated probabilities (set: every
+  class with p >= 1 - q; a set may be empty).
+
+The test split then checks both: log loss, Brier score and ECE before and after scaling, each
+with a paired percentile bootstrap interval (`bootstrap.bootstrap_ci`), and the conformal
+coverage on test with a Wilson interval.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from netfit.errors import NetfitWarning, emit
+
+ECE_BINS = 15
+FIT_ROWS = 50_000  # validation rows the temperature is fitted on, at most
+BINNING = (f"{ECE_BINS} equal-width bins of the top-class probability on [0, 1] (a value on an inner edge "
+           "goes to the lower bin); ECE = sum over bins of (rows in bin / rows) * |accuracy - mean confidence|")
+BRIER = "mean over rows of sum over classes of (probability - one-hot label)^2 (binary: (p1 - y)^2)"
+
+
+# ---------------------------------------------------------------- temperature scaling
+def scale_logits(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    return logits if temperature == 1.0 else logits / temperature
+
+
+def _log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """(n, K) log probabilities of raw outputs: a binary model's one logit z is the pair (0, z)."""
+    if logits.shape[1] == 1:
+        logits = torch.cat([torch.zeros_like(logits), logits], dim=1)
+    return torch.log_softmax(logits, dim=1)
+
+
+def fit_temperature(logits: torch.Tensor, y: np.ndarray, max_rows: int = FIT_ROWS) -> float:
+    """The T minimising the mean log loss of softmax(logits / T) on the rows of known labels (y >= 0).
+
+    One parameter: a few LBFGS steps (about 20 passes over the rows). Beyond `max_rows` rows a
+    seeded random subset of that many is used (the temperature is settled well before; the cost
+    stays bounded on large validation splits)."""
+    y_t = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    known = y_t >= 0
+    z, y_t = logits.detach().float().cpu()[known], y_t[known]
+    if len(y_t) > max_rows:
+        keep = torch.randperm(len(y_t), generator=torch.Generator().manual_seed(0))[:max_rows]
+        z, y_t = z[keep], y_t[keep]
+    if len(y_t) == 0 or not torch.isfinite(z).all():
+        return 1.0
+    log_t = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=50, tolerance_change=1e-7, line_search_fn="strong_wolfe")
+    loss_at = lambda t: torch.nn.functional.nll_loss(_log_probs(z / t), y_t)  # noqa: E731
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_at(log_t.exp())
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    t = float(log_t.detach().exp().item())
+    with torch.no_grad():  # never worse than no scaling on the rows it was fitted on (else T = 1)
+        return t if math.isfinite(t) and loss_at(torch.tensor(t)).item() <= loss_at(torch.tensor(1.0)).item() else 1.0
+
+
+def log_loss_of(proba: np.ndarray, y: np.ndarray) -> float:
+    """Mean -log p(true class), clipped as scikit-learn clips."""
+    eps = np.finfo(np.float64).eps
+    p = np.asarray(proba, np.float64)[np.arange(len(y)), np.asarray(y)]
+    return float(-np.log(np.clip(p, eps, 1 - eps)).mean()) if len(y) else math.nan
+
+
+def calibration_report(y: np.ndarray, before: np.ndarray, after: np.ndarray, temperature: float, *,
+                       val: dict[str, float], resamples: int, confidence: float, seed: int) -> dict[str, Any]:
+    """report.json's `calibration` block: test log loss, Brier score and ECE before and after,
+    their changes (after - before), each with a paired bootstrap interval; the reliability bins."""
+    from netfit.evaluate.bootstrap import bootstrap_ci  # scikit-learn: not loaded where predict only applies T
+
+    known = np.asarray(y) >= 0  # a label unseen in training has no probability column: left out here
+    y, before, after = np.asarray(y)[known], np.asarray(before, float)[known], np.asarray(after, float)[known]
+    rows = {"before": _row_terms(y, before), "after": _row_terms(y, after)}
+    metrics: dict[str, Any] = {}
+    fns = {}
+    for name in ("log_loss", "brier", "ece"):
+        for when in ("before", "after"):
+            fns[f"{name}/{when}"] = _resample_fn(name, rows[when])
+        fns[f"{name}/change"] = _difference(fns[f"{name}/after"], fns[f"{name}/before"])
+    ci = bootstrap_ci(fns, len(y), resamples=resamples, confidence=confidence, seed=seed) if resamples and len(y) else {}
+    every = np.arange(len(y))[None, :]
+    for key, fn in fns.items():
+        name, when = key.split("/")
+        value = float(fn(every)[0]) if len(y) else math.nan
+        low, high = (ci[key].low, ci[key].high) if key in ci else (None, None)
+        metrics.setdefault(name, {})[when] = {"value": value, "ci_low": low, "ci_high": high}
+    return {
+        "method": "temperature", "temperature": temperature, "fitted_on": "validation split",
+        "validation_log_loss": val, "n": int(len(y)), "metrics": metrics,
+        "ece_binning": BINNING, "brier": BRIER,
+        "reliability": {"bins": ECE_BINS, "before": reliability_bins(y, before), "after": reliability_bins(y, after)},
+        "bootstrap": {"resamples": resamples, "confidence": confidence, "paired": True},
+    }
+
+
+def _row_terms(y: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row pieces every resample metric is a mean or a binned sum of."""
+    n, K = p.shape
+    eps = np.finfo(np.float64).eps
+    onehot = np.zeros_like(p)
+    onehot[np.arange(n), y] = 1.0
+    brier = (p[:, 1] - onehot[:, 1]) ** 2 if K == 2 else ((p - onehot) ** 2).sum(axis=1)
+    conf = p.max(axis=1)
+    return {"log_loss": -np.log(np.clip(p[np.arange(n), y], eps, 1 - eps)), "brier": brier,
+            "bin": _bin_of(conf), "gap": conf - (p.argmax(axis=1) == y)}
+
+
+def _bin_of(conf: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.linspace(0, 1, ECE_BINS + 1)[1:-1], conf)
+
+
+def _resample_fn(name: str, rows: dict[str, np.ndarray]):
+    from netfit.evaluate.bootstrap import batched
+
+    if name != "ece":
+        return batched(lambda idx: rows[name][idx].mean(axis=1))
+
+    def ece(idx: np.ndarray) -> np.ndarray:  # |sum of (confidence - hit)| per bin, one bincount for all resamples
+        R, n = idx.shape
+        codes = rows["bin"][idx] + (np.arange(R) * ECE_BINS)[:, None]
+        sums = np.bincount(codes.ravel(), weights=rows["gap"][idx].ravel(), minlength=R * ECE_BINS)
+        return np.abs(sums.reshape(R, ECE_BINS)).sum(axis=1) / n
+
+    return batched(ece)
+
+
+def _difference(a, b):
+    from netfit.evaluate.bootstrap import batched
+
+    return batched(lambda idx: a(idx) - b(idx))
+
+
+def reliability_bins(y: np.ndarray, p: np.ndarray) -> dict[str, list]:
+    """Per bin of the top-class probability: rows, mean confidence, accuracy (None where empty)."""
+    which, conf, hit = _bin_of(p.max(axis=1)), p.max(axis=1), p.argmax(axis=1) == y
+    count = np.bincount(which, minlength=ECE_BINS)
+    mean = lambda v: [float(s / c) if c else None for s, c in zip(np.bincount(which, weights=v, minlength=ECE_BINS), count)]  # noqa: E731
+    return {"count": count.tolist(), "confidence": mean(conf), "accuracy": mean(hit.astype(float))}
+
+
+# ---------------------------------------------------------------- split conformal
+def conformal_quantile(scores: np.ndarray, coverage: float, where: str) -> float:
+    """The ceil((n+1) * coverage)-th smallest score: P(test score <= q) >= coverage for exchangeable rows.
+
+    With too few rows for the level (that rank beyond n) the answer is inf: the interval is
+    unbounded, every class is in the set, and a warning says so."""
+    s = np.sort(np.asarray(scores, dtype=np.float64))
+    n = len(s)
+    rank = math.ceil((n + 1) * coverage)
+    if rank > n:
+        emit(NetfitWarning(f"{n} validation rows are too few for {coverage:.0%} conformal coverage: the intervals "
+                           "are unbounded (every class in the set)", where=where,
+                           hint=f"give the validation split at least {math.ceil(coverage / (1 - coverage))} rows, "
+                                "or lower evaluate.conformal.coverage"))
+        return math.inf
+    return float(s[rank - 1])
+
+
+def fit_conformal(task: str, y: np.ndarray, output: np.ndarray, coverage: float, where: str) -> dict[str, Any]:
+    """model.json's `conformal` entry from validation labels and predictions (target units, or
+    calibrated probabilities)."""
+    y = np.asarray(y)
+    if task == "regression":
+        q = conformal_quantile(np.abs(y - output), coverage, where)
+        return {"coverage": coverage, "method": "absolute_residual", "n": int(len(y)),
+                "quantile": q if math.isfinite(q) else None,  # None: unbounded (JSON has no infinity)
+                "rule": "lower = prediction - quantile; upper = prediction + quantile"}
+    known = y >= 0
+    scores = 1.0 - output[known][np.arange(known.sum()), y[known]]
+    q = conformal_quantile(scores, coverage, where)
+    return {"coverage": coverage, "method": "lac", "n": int(known.sum()), "quantile": q if math.isfinite(q) else None,
+            "threshold": 1.0 - q if math.isfinite(q) else 0.0,
+            "rule": "set = every class with probability >= threshold"}
+
+
+def intervals(output: np.ndarray, conformal: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    q = math.inf if conformal["quantile"] is None else conformal["quantile"]
+    return output - q, output + q
+
+
+def prediction_sets(proba: np.ndarray, conformal: dict[str, Any]) -> np.ndarray:
+    """(n, K) booleans: class k is in row i's set."""
+    return proba >= conformal["threshold"]
+
+
+def wilson(hits: int, n: int, confidence: float) -> tuple[float | None, float | None]:
+    """The Wilson score interval of a binomial proportion."""
+    if n == 0:
+        return None, None
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def coverage_report(task: str, y: np.ndarray, output: np.ndarray, conformal: dict[str, Any], classes: list,
+                    confidence: float) -> dict[str, Any]:
+    """report.json's `conformal` block: nominal and test coverage (Wilson interval), mean width or
+    set size, coverage per class or per decile of the true target."""
+    y = np.asarray(y)
+    out: dict[str, Any] = {k: conformal[k] for k in ("coverage", "method", "n", "quantile", "threshold") if k in conformal}
+    out["nominal"] = out.pop("coverage")
+    out["calibrated_on"] = "validation split (also used for early stopping and, for classifiers, the temperature)"
+    if task == "regression":
+        low, high = intervals(output, conformal)
+        covered = (y >= low) & (y <= high)
+        out["mean_width"] = float(np.mean(high - low)) if len(y) else None
+        edges = np.quantile(y, np.linspace(0, 1, 11)) if len(y) else np.array([])
+        decile = np.clip(np.searchsorted(edges[1:-1], y, side="right"), 0, 9) if len(y) else y
+        groups = [(f"decile {d + 1} [{edges[d]:.4g}, {edges[d + 1]:.4g}]", decile == d) for d in range(10 if len(y) else 0)]
+        out["by"] = "decile of the true target"
+    else:
+        known = y >= 0  # an unseen label has no class to be in a set: those rows are left out
+        y, output = y[known], output[known]
+        sets = prediction_sets(output, conformal)
+        covered = sets[np.arange(len(y)), y]
+        sizes = sets.sum(axis=1)
+        out["mean_set_size"] = float(sizes.mean()) if len(y) else None
+        out["empty_sets"] = int((sizes == 0).sum())
+        out["set_sizes"] = {str(k): int(c) for k, c in enumerate(np.bincount(sizes, minlength=len(classes))) if c}
+        groups = [(str(c), y == k) for k, c in enumerate(classes)]
+        out["by"] = "true class"
+    hits, n = int(covered.sum()), int(len(covered))
+    low_ci, high_ci = wilson(hits, n, confidence)
+    out["test"] = {"coverage": hits / n if n else None, "ci_low": low_ci, "ci_high": high_ci, "n": n,
+                   "interval": f"Wilson score, {confidence:.0%}"}
+    out["groups"] = {name: {"n": int(m.sum()), "coverage": float(covered[m].mean()) if m.any() else None}
+                     for name, m in groups}
+    return out
+
+
+# ---------------------------------------------------------------- selective prediction
+def risk_coverage(y: np.ndarray, proba: np.ndarray, points: int = 20) -> dict[str, Any]:
+    """The error rate among the rows kept when only the most confident are answered (classification).
+
+    Rows are ranked by their top-class probability (calibrated); keeping the top k gives coverage
+    k/n and risk = errors among them / k. `aurc` is the mean risk over every k (lower is better);
+    `curve` lists `points` coverages with their risk and the confidence threshold that keeps them
+    (`predict --min-confidence` with that value abstains on the rest)."""
+    y, p = np.asarray(y), np.asarray(proba, float)
+    known = y >= 0
+    y, p = y[known], p[known]
+    n = len(y)
+    if not n:
+        return {"n": 0, "aurc": None, "curve": []}
+    conf = p.max(axis=1)
+    order = np.argsort(-conf, kind="stable")
+    errors = np.cumsum(p.argmax(axis=1)[order] != y[order])
+    risk = errors / np.arange(1, n + 1)
+    ks = np.unique(np.clip(np.ceil(np.linspace(1 / points, 1, points) * n).astype(int), 1, n))
+    return {"n": int(n), "aurc": float(risk.mean()), "ranked_by": "top-class probability",
+            "curve": [{"coverage": float(k / n), "risk": float(risk[k - 1]), "min_confidence": float(conf[order][k - 1])}
+                      for k in ks]}

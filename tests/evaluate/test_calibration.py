@@ -1,0 +1,172 @@
+"""Temperature scaling and split conformal: the pieces on known numbers, then real runs (an
+over-confident digits net, a generated regression, calibration turned off)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import netfit
+from netfit.evaluate.calibration import (ECE_BINS, calibration_report, conformal_quantile, fit_temperature, wilson)
+from netfit.train.tensors import device_inputs, predict_tensors
+
+
+# ---------------------------------------------------------------- the pieces
+def test_fit_temperature_recovers_the_temperature_that_made_the_labels():
+    rng = np.random.default_rng(0)
+    true_logits = torch.as_tensor(rng.normal(0, 2, (4000, 5)))
+    p = torch.softmax(true_logits, 1).numpy()
+    y = np.array([rng.choice(5, p=row) for row in p])
+    assert fit_temperature(true_logits * 3, y) == pytest.approx(3, rel=0.1)  # over-confident by 3: T near 3
+    assert fit_temperature(true_logits / 2, y) == pytest.approx(0.5, rel=0.1)  # under-confident: T < 1
+    # a binary model's single logit: sigmoid(z / T)
+    z = torch.as_tensor(rng.normal(0, 2, (4000, 1)))
+    yb = (rng.random(4000) < torch.sigmoid(z[:, 0]).numpy()).astype(int)
+    assert fit_temperature(z * 2, yb) == pytest.approx(2, rel=0.15)
+
+
+def test_conformal_quantile_uses_the_finite_sample_rank():
+    scores = np.arange(1, 20, dtype=float)  # n = 19: rank ceil(20 * 0.9) = 18
+    assert conformal_quantile(scores, 0.9, "val") == 18
+    with pytest.warns(netfit.NetfitWarning, match="too few"):
+        assert conformal_quantile(scores[:5], 0.9, "val") == math.inf  # rank 6 > 5 rows
+
+
+def test_ece_and_brier_match_a_direct_computation_and_the_bootstrap_is_paired():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (300, 4))
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = rng.integers(0, 4, 300)
+    block = calibration_report(y, p, p, 1.0, val={}, resamples=50, confidence=0.9, seed=0)
+    conf, hit = p.max(1), p.argmax(1) == y
+    edges = np.linspace(0, 1, ECE_BINS + 1)
+    ece = sum(abs(conf[m].mean() - hit[m].mean()) * m.mean()
+              for m in ((conf > lo) & (conf <= hi) for lo, hi in zip(edges[:-1], edges[1:])) if m.any())
+    onehot = np.eye(4)[y]
+    m = block["metrics"]
+    assert m["ece"]["before"]["value"] == pytest.approx(ece)
+    assert m["brier"]["before"]["value"] == pytest.approx(((p - onehot) ** 2).sum(1).mean())
+    assert m["log_loss"]["before"]["value"] == pytest.approx(-np.log(p[np.arange(300), y]).mean())
+    # the same probabilities before and after: every resample's change is exactly 0
+    assert m["ece"]["change"] == {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+    assert sum(block["reliability"]["before"]["count"]) == 300 and "15 equal-width bins" in block["ece_binning"]
+
+
+def test_wilson_interval():
+    low, high = wilson(90, 100, 0.95)
+    assert (round(low, 4), round(high, 4)) == (0.8256, 0.9448)
+
+
+# ---------------------------------------------------------------- real runs
+@pytest.fixture(scope="module")
+def overconfident(tmp_path_factory):
+    """Digits, no early stopping, no regularisation, a constant rate for 40 epochs: over-confident."""
+    return netfit.fit({"data": {"source": "sklearn:digits"}, "model": {"type": "mlp", "hidden": [128], "dropout": 0.0},
+                       "train": {"epochs": 40, "early_stopping": None, "batch_size": 32, "schedule": {"name": "constant"},
+                                 "optimizer": {"name": "adam", "lr": 3e-3, "weight_decay": 0.0}}},
+                      output_dir=str(tmp_path_factory.mktemp("calib")), evaluate__bootstrap=200,
+                      evaluate__baselines=False)
+
+
+def raw_logits(run, x):
+    """The model's outputs for array rows, through the saved preprocessing, before any scaling."""
+    from netfit.predict import as_frame
+
+    loaded = run._loaded()
+    split = loaded.preprocessor.transform(as_frame(x, loaded), require_target=False, where="x")
+    return predict_tensors(loaded.model, device_inputs(split, loaded.device), 4096).double().cpu()
+
+
+def test_an_overconfident_net_gets_a_temperature_above_one_and_better_test_calibration(overconfident):
+    cal = overconfident.report["calibration"]
+    assert cal["temperature"] > 1.2
+    assert cal["validation_log_loss"]["after"] <= cal["validation_log_loss"]["before"]
+    m = cal["metrics"]
+    assert m["log_loss"]["after"]["value"] < m["log_loss"]["before"]["value"]
+    assert m["ece"]["after"]["value"] < m["ece"]["before"]["value"]
+    assert m["ece"]["change"]["ci_low"] < 0  # a paired interval of the change
+    meta = json.loads((overconfident.path / "model.json").read_text())
+    assert meta["calibration"] == {"method": "temperature", "temperature": cal["temperature"]}
+    html = (overconfident.path / "report.html").read_text()
+    assert "<h2>Calibration</h2>" in html and "reliability diagram before and after" in html
+    assert "<h2>Conformal prediction</h2>" in html and "15 equal-width bins" in html
+
+
+def test_loaded_predictions_divide_the_logits_by_the_temperature(overconfident):
+    from sklearn.datasets import load_digits
+
+    t = overconfident.report["calibration"]["temperature"]
+    x = load_digits().data
+    frame = overconfident.predict(x)
+    logits = raw_logits(overconfident, x)
+    proba = frame.filter(like="proba_").to_numpy()
+    np.testing.assert_allclose(proba, torch.softmax(logits / t, 1).numpy(), atol=1e-6)
+    raw = torch.softmax(logits, 1).numpy()
+    assert np.abs(proba - raw).max() > 1e-3  # calibrated: not the raw softmax
+    assert (proba.argmax(1) == raw.argmax(1)).all()  # labels unchanged
+    np.testing.assert_allclose(overconfident.predict_proba(x), proba, atol=0)
+
+
+def test_prediction_sets_cover_the_test_split_near_the_nominal_level(overconfident):
+    c = overconfident.report["conformal"]
+    assert c["nominal"] == 0.9 and c["method"] == "lac" and c["test"]["n"] == 270
+    assert 0.8 <= c["test"]["coverage"] <= 1.0 and c["test"]["ci_low"] < c["test"]["coverage"] < c["test"]["ci_high"]
+    assert set(c["groups"]) == {str(k) for k in range(10)}
+    from sklearn.datasets import load_digits
+
+    frame = overconfident.predict(load_digits().data[:50])
+    proba = frame.filter(like="proba_").to_numpy()
+    expected = ["|".join(str(k) for k in range(10) if proba[i, k] >= c["threshold"]) for i in range(50)]
+    assert list(frame["set"]) == expected
+    assert "set" not in overconfident.predict(load_digits().data[:5], intervals=False)
+
+
+def test_risk_coverage_on_test_and_predict_abstains_below_min_confidence(overconfident):
+    sel = overconfident.report["selective"]
+    last = sel["curve"][-1]
+    assert last["coverage"] == 1.0 and last["risk"] == pytest.approx(1 - overconfident.metrics["accuracy"]["value"])
+    assert sel["curve"][0]["risk"] <= last["risk"] and 0 <= sel["aurc"] <= last["risk"]
+    assert "<h2>Selective prediction</h2>" in (overconfident.path / "report.html").read_text()
+    from sklearn.datasets import load_digits
+
+    out = overconfident.predict(load_digits().data[:200], min_confidence=0.99)
+    np.testing.assert_array_equal(out["abstain"], out.filter(like="proba_").max(axis=1) < 0.99)
+    assert out["abstain"].any() and not out["abstain"].all()
+
+
+def test_regression_intervals_cover_the_test_split_and_predict_writes_them(tmp_path):
+    from sklearn.datasets import make_regression
+
+    x, y = make_regression(n_samples=2000, n_features=8, noise=20.0, random_state=0)
+    run = netfit.fit({"model": {"hidden": [32]}}, data=(x, y), output_dir=str(tmp_path), train__epochs=15,
+                     evaluate__bootstrap=0, evaluate__baselines=False, evaluate__report_html=False)
+    c = run.report["conformal"]
+    assert c["method"] == "absolute_residual" and c["test"]["n"] == 300
+    assert 0.8 <= c["test"]["coverage"] <= 1.0 and len(c["groups"]) == 10
+    out = run.predict(x[:20])
+    np.testing.assert_allclose(out["upper"] - out["lower"], 2 * c["quantile"], rtol=1e-5)
+    assert (out["lower"] <= out["prediction"]).all() and c["mean_width"] == pytest.approx(2 * c["quantile"])
+    assert run.report["calibration"] is None and run.report["selective"] is None  # classifiers only
+    with pytest.raises(netfit.errors.DataError, match="min_confidence"):
+        run.predict(x[:2], min_confidence=0.5)
+
+
+def test_calibration_none_and_conformal_null_keep_the_raw_softmax(tmp_path):
+    run = netfit.fit({"data": {"source": "sklearn:iris"}, "evaluate": {"calibration": "none", "conformal": None}},
+                     output_dir=str(tmp_path), train__epochs=5, evaluate__bootstrap=0, evaluate__baselines=False,
+                     evaluate__report_html=False)
+    meta = json.loads((run.path / "model.json").read_text())
+    assert "calibration" not in meta and "conformal" not in meta
+    assert run.report["calibration"] is None and run.report["conformal"] is None
+    from sklearn.datasets import load_iris
+
+    x = load_iris().data
+    assert run._loaded().temperature == 1.0
+    out = run.predict(x)
+    assert "set" not in out
+    np.testing.assert_allclose(out.filter(like="proba_").to_numpy(), torch.softmax(raw_logits(run, x), 1).numpy(),
+                               atol=1e-6)
