@@ -64,6 +64,15 @@ def test_two_epochs_end_while_the_model_still_improves_and_the_end_of_training_s
     assert report["diagnostics"]["mode"] == "auto" and report["diagnostics"]["sample_every"] == AUTO_MIN_EVERY
 
 
+def test_a_tiny_clip_threshold_engages_on_every_step_and_bf16_tanh_is_watched(tmp_path):
+    report = fit(tmp_path, digits(), {"hidden": [32], "activation": "tanh"},
+                 {"epochs": 2, "precision": "bf16", "diagnostics": "full", "grad_clip": 0.01})
+    assert codes(report) == {"clipping_most_steps", "still_improving"}  # 2 epochs: still improving beside it
+    clip = next(f for f in report["diagnostics"]["findings"] if f["code"] == "clipping_most_steps")["evidence"]
+    assert clip["share"] == 1.0 and clip["samples"] == report["steps"]
+    assert report["diagnostics"]["activations"][0]["measure"] == "saturated"
+
+
 def test_a_big_net_on_few_noisy_rows_overfits_from_the_first_epochs(tmp_path):
     report = fit(tmp_path, {"source": "sklearn:diabetes", "split": {"train": 0.3, "val": 0.3, "test": 0.4}},
                  {"hidden": [256, 256]}, {"epochs": 36, "batch_size": 32, "schedule": {"name": "constant"},

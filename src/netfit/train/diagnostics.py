@@ -114,7 +114,6 @@ class Diagnostics(Callback):
         self.act_steps: list[int] = []
         self.act_share: list[list[float]] = [[] for _ in self.acts]
         self.epochs: list[dict[str, Any]] = []
-        self.history: dict[int, dict[str, Any]] = {}
         self.pending: dict[str, Any] | None = None  # a sample whose update is not measured yet
         self.pending_acts: dict[int, torch.Tensor] = {}  # activation shares of the current capture
         self.act_step = 0
@@ -159,9 +158,8 @@ class Diagnostics(Callback):
     def on_epoch_end(self, logs: dict[str, Any]) -> None:
         self._flush()
         epoch = int(logs["epoch"])
-        self.history[epoch] = dict(logs)  # a rolled-back epoch trained again replaces its row
         share = self.clipped / self.samples_this_epoch if self.samples_this_epoch and self._clips else None
-        self.epochs = [e for e in self.epochs if e["epoch"] != epoch]
+        self.epochs = [e for e in self.epochs if e["epoch"] != epoch]  # a rolled-back epoch trained again: its new row
         self.epochs.append({"epoch": epoch, "samples": self.samples_this_epoch, "clipped_share": share,
                             "recoveries": logs.get("recoveries", 0), "skipped_steps": logs.get("skipped_steps", 0)})
 
