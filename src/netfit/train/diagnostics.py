@@ -130,8 +130,9 @@ class Diagnostics(Callback):
         if not self.params:
             return
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        index = self.index.to(self.params[0].device)
-        scale = sample.grad_scale or 1.0
+        if self.index.device != self.params[0].device:  # moved once, where the parameters are
+            self.index = self.index.to(self.params[0].device)
+        index, scale = self.index, sample.grad_scale or 1.0
         g = _per_layer(torch.stack(torch._foreach_norm(grads)).float() / scale, index, len(self.layers))
         w = _per_layer(torch.stack(torch._foreach_norm([p.detach() for p in self.params])).float(), index, len(self.layers))
         present = [p.grad for p in self.all_params if p.grad is not None]
@@ -150,8 +151,7 @@ class Diagnostics(Callback):
         if self.pending is None:
             return
         delta = torch._foreach_sub([p.detach() for p in self.params], self.pending["before"])
-        index = self.index.to(self.params[0].device)
-        self.pending["moved"] = _per_layer(torch.stack(torch._foreach_norm(delta)).float(), index, len(self.layers))
+        self.pending["moved"] = _per_layer(torch.stack(torch._foreach_norm(delta)).float(), self.index, len(self.layers))
         self._flush()
         self._watch_next_forward()
 
