@@ -112,3 +112,35 @@ def test_clipping_on_most_sampled_steps_is_a_finding():
     diag = {"layers": [], "activations": [], "clip": {"grad_clip": 1.0, "grad_clip_value": None},
             "epochs": [{"epoch": 1, "samples": 10, "clipped_share": 0.9}]}
     assert {f["code"] for f in findings(diag, [], "max_epochs", "val_loss", "min")} == {"clipping_most_steps"}
+
+
+def test_watching_every_step_changes_no_weight_and_leaves_no_hook_behind():
+    import copy
+
+    import torch
+    from sklearn.datasets import load_digits
+
+    from netfit.config import load_config
+    from netfit.model import build_model
+    from netfit.train.loop import Environment, Objective, fit_loop
+    from netfit.train.losses import build_loss
+    from netfit.train.tensors import Tensors
+
+    x, y = load_digits(return_X_y=True)
+    x, y = torch.tensor(x[:320] / 16.0, dtype=torch.float32), torch.tensor(y[:320])
+    cfg = load_config({"model": {"hidden": [16], "dropout": 0.0, "numeric_embedding": "none"},
+                       "train": {"epochs": 2, "batch_size": 32, "early_stopping": None, "convergence": None,
+                                 "optimizer": {"name": "adam", "lr": 1e-2}, "grad_clip": 1.0}}, require_data=False)
+    torch.manual_seed(0)
+    watched = build_model(cfg.model, 64, [], 10)
+    plain = copy.deepcopy(watched)
+    loss_fn = build_loss(cfg.train, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
+    results = [fit_loop(model, Tensors([x], y), None, cfg.train.model_copy(update={"diagnostics": mode}),
+                        Objective(loss_fn, "multiclass"), Environment(seed=1))
+               for model, mode in ((watched, "full"), (plain, "off"))]
+    for (name, a), b in zip(watched.state_dict().items(), plain.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)  # reading changed nothing, not even clipping
+    full, off = (r.diagnostics for r in results)
+    assert full["samples"] == results[0].state.step == 20 and off == {"mode": "off", "findings": off["findings"]}
+    assert [e["samples"] for e in full["epochs"]] == [10, 10]
+    assert all(not m._forward_hooks for m in watched.modules())
