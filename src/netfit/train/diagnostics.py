@@ -119,11 +119,11 @@ class Diagnostics(Callback):
         self.act_step = 0
         self.step_hook: Any = None  # the optimizer step post-hook (does nothing unless a sample is pending)
         self.forward_hooks: list[Any] = []  # one-shot forward hooks on the activations
-        self.clipped = self.samples_this_epoch = 0
+        self.clipped = self.samples_this_epoch = self.nonfinite = 0
 
     # ------------------------------------------------------------------ hooks
     def on_epoch_begin(self, logs: dict[str, Any]) -> None:
-        self.clipped = self.samples_this_epoch = 0
+        self.clipped = self.samples_this_epoch = self.nonfinite = 0
 
     def on_step_sampled(self, sample: StepSample) -> None:
         self._flush()  # a previous sample whose optimizer step never ran (fp16 overflow)
@@ -161,6 +161,7 @@ class Diagnostics(Callback):
         share = self.clipped / self.samples_this_epoch if self.samples_this_epoch and self._clips else None
         self.epochs = [e for e in self.epochs if e["epoch"] != epoch]  # a rolled-back epoch trained again: its new row
         self.epochs.append({"epoch": epoch, "samples": self.samples_this_epoch, "clipped_share": share,
+                            "nonfinite_samples": self.nonfinite,
                             "recoveries": logs.get("recoveries", 0), "skipped_steps": logs.get("skipped_steps", 0)})
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
@@ -202,6 +203,7 @@ class Diagnostics(Callback):
         clipped = (self.clip_norm is not None and not total <= self.clip_norm) or \
                   (self.clip_value is not None and not biggest <= self.clip_value)
         self.clipped += bool(clipped)
+        self.nonfinite += not math.isfinite(total)  # fp16 overflow (the scaler skips the step) or a NaN
         self._thin()
 
     def _watch_next_forward(self) -> None:
