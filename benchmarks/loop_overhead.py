@@ -9,7 +9,8 @@ when installed (`pip install -c constraints.txt -e '.[bench]'`).
     .venv/bin/python benchmarks/loop_overhead.py [--rows 60000] [--epochs 3] [--threads 2]
 
 Goals (PASS/FAIL printed): netfit / raw <= 1.05 at batch 256 and <= 1.02 at batch 4096;
-validation every epoch on a 20% split costs <= 1.15x the train-only epoch.
+validation every epoch on a 20% split costs <= 1.15x the train-only epoch; training-health
+diagnostics (`train.diagnostics: auto`, on in every netfit run above) cost <= 1.03x `off`.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def epoch_timer(times: list[float]):
     return EpochTimer()
 
 
-def netfit_fit(x, y, bs, epochs, val_fraction=0.0):
+def netfit_fit(x, y, bs, epochs, val_fraction=0.0, diagnostics="auto"):
     """netfit through its public API: `netfit.fit(config, data=(X, y))`, the real loop and run folder."""
     import netfit
 
@@ -124,7 +125,8 @@ def netfit_fit(x, y, bs, epochs, val_fraction=0.0):
         "data": {"split": {"train": train, "val": val_fraction, "test": 0.0}, "preprocess": {"numeric": "none"}},
         "model": {"hidden": list(HIDDEN), "dropout": 0.0, "init": "default", **PLAIN},
         "train": {"epochs": epochs + 1, "batch_size": bs, "optimizer": {"name": "adam", "lr": 1e-3, "weight_decay": 0.0},
-                  "schedule": {"name": "constant"}, "early_stopping": None, "convergence": None},
+                  "schedule": {"name": "constant"}, "early_stopping": None, "convergence": None,
+                  "diagnostics": diagnostics},
         "evaluate": {"baselines": False, "bootstrap": 0, "report_html": False},
     }
     with tempfile.TemporaryDirectory() as out:
@@ -265,6 +267,14 @@ def main() -> None:
     ratio = (with_val / 0.8) / train_only
     verdicts.append(f"epoch with validation on a 20% split / train-only epoch (per training row): {ratio:.3f} "
                     f"(goal <= 1.15) {'PASS' if ratio <= 1.15 else 'FAIL'}")
+    # training health (train.diagnostics: auto, the default the contenders above ran with) against off, paired
+    health = []
+    for _ in range(args.rounds):
+        off, auto = netfit_fit(x, y, bs, args.epochs, diagnostics="off"), netfit_fit(x, y, bs, args.epochs)
+        health += [a / o for a, o in zip(auto, off)]
+    ratio = statistics.median(health)
+    verdicts.append(f"diagnostics auto / off at batch {bs} (paired epochs): {ratio:.3f} (goal <= 1.03) "
+                    f"{'PASS' if ratio <= 1.03 else 'FAIL'}")
     lines += ["", *[f"- {v}" for v in verdicts]]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -19,7 +19,7 @@ from netfit.errors import ConfigError, RunError
 # prefixes of dotted config paths that may differ on resume: limits, display, checkpoint cadence,
 # where runs go, and the final evaluation (which has not happened yet)
 SAFE_TO_CHANGE = ("train.epochs", "train.steps", "train.early_stopping.patience", "train.max_time", "train.log_every",
-                  "train.threads", "train.checkpoint.", "output_dir", "evaluate.")
+                  "train.threads", "train.diagnostics", "train.checkpoint.", "output_dir", "evaluate.")
 
 
 def resume_config(run_dir: str | Path, config: Any = None, overrides: Any = None) -> Config:

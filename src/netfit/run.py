@@ -146,6 +146,7 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
         "environment": environment(device),
         "world_size": dist.world_size,
         "finders": finders,
+        "diagnostics": result.diagnostics,  # training health: per-layer series and findings (train.diagnostics)
         "warnings": [w.to_dict() for w in warned],
     })
     write_json(run_dir / "report.json", report)

@@ -80,8 +80,8 @@ def regression_cli_run(tmp_path_factory):
 def test_classification_report_has_every_section_and_real_images(digits_run):
     text = (digits_run.path / "report.html").read_text()
     page = Page(text)
-    assert page.sections == ["summary", "warnings", "curves", "classification", "calibration", "conformal", "selective",
-                             "importance", "data", "config"]  # digits: constant pixels dropped
+    assert page.sections == ["summary", "warnings", "curves", "health", "classification", "calibration", "conformal",
+                             "selective", "importance", "data", "config"]  # digits: constant pixels dropped
     for needle in ("Test metrics", "model [95% interval]", "dummy", "linear", "Confusion matrix", "Per class",
                    "precision", "Duplicates across splits", "Resolved config", "Environment", "stop: ", "parameters"):
         assert needle in text, needle
@@ -110,7 +110,7 @@ def test_regression_report_and_the_cli_ends_with_its_path(regression_cli_run):
     assert f"report: {Path('runs') / run.name / 'report.html'}" in stdout
     text = (run / "report.html").read_text()
     page = Page(text)
-    assert page.sections == ["summary", "curves", "regression", "conformal", "importance", "data", "config"]
+    assert page.sections == ["summary", "curves", "health", "regression", "conformal", "importance", "data", "config"]
     assert {"predicted against true values", "residual histogram", "val_rmse per epoch"} <= {a for _, a in page.images}
     assert "rmse" in text and "r2" in text and "Confusion" not in text
     assert_pictures(page, at_least=4)

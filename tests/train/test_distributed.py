@@ -57,6 +57,10 @@ def test_two_ranks_reach_the_weights_of_one_process(tmp_path):
         np.testing.assert_allclose(a[name].numpy(), b[name].numpy(), rtol=0, atol=1e-6, err_msg=name)
     assert json.loads((two / "report.json").read_text())["world_size"] == 2
     assert json.loads((one / "report.json").read_text())["world_size"] == 1
+    # rank 0 reports training health; its gradients are the one process's
+    health = [json.loads((run / "report.json").read_text())["diagnostics"] for run in (one, two)]
+    assert health[1]["samples"] == health[0]["samples"] > 0 and "findings" in health[1]
+    np.testing.assert_allclose(health[1]["layers"][0]["grad_norm"], health[0]["layers"][0]["grad_norm"], rtol=1e-4)
     tree = lambda run: sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())  # noqa: E731
     assert tree(one) == tree(two)
 

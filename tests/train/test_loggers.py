@@ -19,9 +19,15 @@ def test_loggers_are_off_by_default(tmp_path):
 def test_tensorboard_writes_scalars_per_epoch_and_hparams(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run = netfit.fit(IRIS, output_dir=str(tmp_path), log__tensorboard=True, evaluate__report_html=False)
+    run = netfit.fit(IRIS, output_dir=str(tmp_path), log__tensorboard=True, evaluate__report_html=False,
+                     train__diagnostics="full")
     events = EventAccumulator(str(run.path / "logs" / "tensorboard")).Reload()
     assert {"train_loss", "val_loss", "val_accuracy", "lr"} <= set(events.Tags()["scalars"])
+    # the training-health series, at their optimizer steps (full: every step)
+    grad = events.Scalars("health/head/grad_norm")
+    assert [e.step for e in grad] == list(range(1, run.report["steps"] + 1))
+    assert [e.value for e in grad] == pytest.approx(next(layer["grad_norm"] for layer in run.report["diagnostics"]["layers"]
+                                                          if layer["name"] == "head"), rel=1e-6)
     history = run.history
     logged = events.Scalars("val_loss")
     assert [e.step for e in logged] == list(history["epoch"])

@@ -164,6 +164,12 @@ class TrainConfig(Section):
     )
     divergence: DivergenceConfig = Field(default_factory=DivergenceConfig, description="When the loss counts as diverged, and what then.")
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="When training state is saved (for resume).")
+    diagnostics: Literal["auto", "full", "off"] = Field(
+        "auto", description="Training health (docs/diagnostics.md): per-layer gradient norms, update/weight ratios, "
+        "weight norms and dead or saturated units, read on sampled steps, and findings in plain words (printed at the end, "
+        "in report.json and report.html). `auto`: every N steps, N chosen to cost under 3% of the training time; "
+        "`full`: every step (slower, for short debugging runs); `off`: no sampling (findings from the epoch history only)."
+    )
     max_time: float | None = Field(None, gt=0, description="Stop after this many seconds of training.")
     val_every: int = Field(1, ge=1, description="Validate every N epochs.")
     log_every: float = Field(0.5, gt=0, description="Seconds between progress reads of the running loss.")

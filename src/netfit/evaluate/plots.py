@@ -213,6 +213,20 @@ def overlaid(series: dict[str, tuple[Any, Any]], ylabel: str, log: bool = False)
     return to_data_uri(fig)
 
 
+def layer_series(steps: list[int], series: dict[str, list[float | None]], ylabel: str, log: bool = True) -> str:
+    """Per-layer values over the sampled optimizer steps (training health): {layer: values}, None as a gap."""
+    fig, ax = _figure(5.6, 3.6)
+    for i, (label, values) in enumerate(series.items()):
+        y = np.array([np.nan if v is None or (log and v <= 0) else v for v in values], dtype=float)
+        ax.plot(steps[:len(y)], y, label=label, linestyle=_style(i), marker="." if len(y) < 30 else None)
+    ax.set(xlabel="optimizer step", ylabel=ylabel, title=ylabel)
+    finite = [v for values in series.values() for v in values if v is not None and v > 0]
+    if log and finite:
+        ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    return to_data_uri(fig)
+
+
 def optimisation_history(numbers: list[int], values: list[float], minimize: bool) -> str:
     """Each trial's value and the best so far."""
     fig, ax = _figure(5.6, 3.4)

@@ -80,7 +80,7 @@ def write_report(run_dir: str | Path) -> Path:
 def render_report(run: RunFiles) -> str:
     """The whole page as a string."""
     task = run.report.get("task")
-    parts = [summary_section(run), warnings_section(run), curves_section(run)]
+    parts = [summary_section(run), warnings_section(run), curves_section(run), health_section(run)]
     parts.append(regression_section(run) if task == "regression" else classification_section(run))
     parts += [calibration_section(run), conformal_section(run), selective_section(run), importance_section(run)]
     parts += [data_section(run), tuning_section(run), config_section(run)]
@@ -211,6 +211,47 @@ def curves_section(run: RunFiles) -> str:
         figs.append(figure(plots.metric_curve(h, "lr", best), "learning rate per epoch"))
     note = f'<p class="muted">Dashed line: the best epoch ({best}), whose weights were kept.</p>' if best else ""
     return section("curves", "Learning curves", grid(figs) + note)
+
+
+# ---------------------------------------------------------------- training health
+def health_section(run: RunFiles) -> str:
+    """report.json's `diagnostics` (train.diagnostics): the findings with their fixes and evidence, and
+    per-layer plots over the sampled steps. Absent for a report.json from before diagnostics."""
+    diag = run.report.get("diagnostics")
+    if not diag:
+        return ""
+    found = diag.get("findings") or []
+    if found:
+        rows = [[f["code"], f["message"], f["fix"], ", ".join(f"{k}: {_short(v)}" for k, v in (f.get("evidence") or {}).items())]
+                for f in found]
+        body = table(["finding", "what was seen", "fix", "evidence"], rows, numeric_from=4)
+    else:
+        body = "<p>No finding: none of the rules of docs/diagnostics.md held for this run.</p>"
+    if diag.get("mode") == "off":
+        return section("health", "Training health", body + '<p class="muted">train.diagnostics: off; only the '
+                       "rules on the epoch history were checked.</p>")
+    steps, layers, acts = diag.get("steps") or [], diag.get("layers") or [], diag.get("activations") or []
+    figs = []
+    if steps and layers:
+        figs.append(figure(plots.layer_series(steps, {l["name"]: l["grad_norm"] for l in layers}, "gradient norm"),
+                           "gradient norm per layer over the sampled steps"))
+        figs.append(figure(plots.layer_series(steps, {l["name"]: l["update_ratio"] for l in layers}, "update / weight"),
+                           "update-to-weight ratio per layer over the sampled steps"))
+    if diag.get("activation_steps") and acts:
+        for measure in ("dead", "saturated"):
+            chosen = {a["name"]: a["share"] for a in acts if a.get("measure") == measure}
+            if chosen:
+                figs.append(figure(plots.layer_series(diag["activation_steps"], chosen, f"{measure} unit share", log=False),
+                                   f"share of {measure} units per activation layer"))
+    notes = "; ".join(diag.get("notes") or [])
+    body += grid(figs) + (f'<p class="muted">{diag.get("samples", 0)} sampled steps (every {esc(diag.get("sample_every"))}, '
+                          f'train.diagnostics: {esc(diag.get("mode"))}){"; " + esc(notes) if notes else ""}. '
+                          "Healthy update/weight ratios are about 1e-3.</p>")
+    return section("health", "Training health", body)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 # ---------------------------------------------------------------- task sections

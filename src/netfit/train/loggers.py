@@ -1,7 +1,8 @@
 """Optional experiment loggers (TensorBoard, MLflow): ordinary callbacks, off by default.
 
 They see what the progress display sees (epoch rows at epoch ends) and the final report, so
-they add nothing to the training step. Both write under the run folder's `logs/`.
+they add nothing to the training step. The training-health series (report.json's `diagnostics`,
+docs/diagnostics.md) reach them with the report, at their optimizer steps. Both write under the run folder's `logs/`.
 Enable them in the config (`log: {tensorboard: true, mlflow: true}`); they need the `track`
 extra (`pip install 'netfit[track]'`).
 """
@@ -53,6 +54,20 @@ def final_scalars(report: dict[str, Any]) -> dict[str, float]:
     return {f"test_{k}": float(m["value"]) for k, m in metrics.items() if m.get("value") is not None}
 
 
+def health_series(report: dict[str, Any]) -> list[tuple[str, int, float]]:
+    """(tag, optimizer step, value) of the training-health series: `health/<layer>/grad_norm`,
+    `.../update_ratio`, `health/<activation>/dead_share` (or `saturated_share`); gaps left out."""
+    diag = report.get("diagnostics") or {}
+    out = []
+    for layer in diag.get("layers") or []:
+        for key in ("grad_norm", "update_ratio"):
+            out += [(f"health/{layer['name']}/{key}", step, v) for step, v in zip(diag["steps"], layer[key]) if v is not None]
+    for act in diag.get("activations") or []:
+        out += [(f"health/{act['name']}/{act['measure']}_share", step, v)
+                for step, v in zip(diag.get("activation_steps") or [], act["share"]) if v is not None]
+    return out
+
+
 def _scalars(row: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in row.items() if k != "epoch" and isinstance(v, (int, float))}
 
@@ -71,6 +86,8 @@ class TensorBoardLogger(Callback):
             self.writer.add_scalar(name, value, global_step=logs["epoch"])
 
     def on_report(self, report: dict[str, Any]) -> None:
+        for tag, step, value in health_series(report):
+            self.writer.add_scalar(tag, value, global_step=step)
         metrics = final_scalars(report) or {"epochs_run": float(report.get("epochs_run") or 0)}
         self.writer.add_hparams(hparams(self.cfg), metrics, run_name="hparams")
         self.writer.close()
@@ -118,6 +135,8 @@ class MLflowLogger(Callback):
 
         stamp = int(time.time() * 1000)
         self.pending += [Metric(k, v, stamp, 0) for k, v in final_scalars(report).items()]
+        # MLflow metric names allow '/', but '.' reads like the config's dotted paths elsewhere in its UI
+        self.pending += [Metric(tag.replace("/", "."), v, stamp, step) for tag, step, v in health_series(report)]
         self._flush()
         for name in ("report.json", "report.html", "history.csv", "config.yaml"):
             if (self.run_dir / name).is_file():

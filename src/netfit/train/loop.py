@@ -21,6 +21,7 @@ from netfit.config.train import AUTO_STEPS, MAX_AUTO_EPOCHS
 from netfit.errors import ConfigError
 from netfit.train import distributed, speed
 from netfit.train.callbacks import CallbackList, StepSampler, StopTraining
+from netfit.train.diagnostics import Diagnostics, findings, sample_every
 from netfit.train.checkpoint import Checkpoints, Parts, Position, TrainState, restore, weights_copy
 from netfit.train.distributed import Dist
 from netfit.train.interrupt import StopFlag
@@ -101,6 +102,7 @@ class Environment:
 class LoopResult:
     state: TrainState
     best_weights: dict[str, torch.Tensor]
+    diagnostics: dict | None = None  # training health as plain data (report.json's `diagnostics`); rank 0 only
 
 
 def steps_per_epoch(n: int, cfg: TrainConfig) -> int:
@@ -162,7 +164,9 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
     if env.checkpoints is not None and env.checkpoints.resume is not None:
         state, position = restore(env.checkpoints.resume, parts, stopper, generator)
     good = snapshot(parts, state) if cfg.divergence.policy == "recover" else None  # the rollback point
-    callbacks, saving, sampler = env.callbacks, env.saving, StepSampler(env.callbacks.callbacks, state.step)
+    health = _diagnostics(model, cfg, n, env.dist)
+    callbacks = CallbackList([*env.callbacks.callbacks, health]) if health is not None else env.callbacks
+    saving, sampler = env.saving, StepSampler(callbacks.callbacks, state.step)
     B, K = cfg.batch_size, cfg.accumulate
     log_every, time_limit = env.mid_epoch_limits(cfg)
     start = time.perf_counter() - state.seconds  # a resumed run keeps counting its earlier seconds
@@ -256,8 +260,26 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
         _restore_best(model, state, parts.best_weights, _restores_best(stopper, cfg, env.dist))
     if channels_last:  # hand back the model in the usual format
         model.to(memory_format=torch.contiguous_format)
-    callbacks.on_train_end({"stop_reason": state.stop_reason, "message": state.stop_message, "epochs": state.epoch})
-    return LoopResult(state, parts.best_weights)
+    report = _health_report(health, state, cfg) if env.dist.is_main else None
+    callbacks.on_train_end({"stop_reason": state.stop_reason, "message": state.stop_message, "epochs": state.epoch,
+                            "findings": (report or {}).get("findings", [])})
+    return LoopResult(state, parts.best_weights, report)
+
+
+def _diagnostics(model: nn.Module, cfg: TrainConfig, n: int, dist: Dist) -> Diagnostics | None:
+    """The training-health callback (`train.diagnostics`), on rank 0 only: the ranks' gradients are
+    the same after the all-reduce, so one rank watching is enough and the others pay nothing."""
+    if cfg.diagnostics == "off" or not dist.is_main:
+        return None
+    every = sample_every(cfg.diagnostics, cfg.epochs * steps_per_epoch(n, cfg))
+    return Diagnostics(model, cfg.diagnostics, every, cfg.grad_clip, cfg.grad_clip_value, activations=not cfg.compile)
+
+
+def _health_report(health: Diagnostics | None, state: TrainState, cfg: TrainConfig) -> dict:
+    """report.json's `diagnostics`: the sampled series (none when off) and the findings."""
+    summary = health.summary() if health is not None else None
+    found = findings(summary, state.history, state.stop_reason, *cfg.monitored, recoveries=len(state.recoveries))
+    return {**(summary or {"mode": "off"}), "findings": found}
 
 
 def _network(model: nn.Module, cfg: TrainConfig, device: torch.device, dist: Dist):

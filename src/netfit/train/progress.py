@@ -77,6 +77,8 @@ class Progress(Callback):
             self.bar.stop()
         if not self.quiet:
             self.console.print(f"stopped after {logs['epochs']} epochs: {logs['message']}")
+            for line in health_lines(logs.get("findings") or []):
+                self.console.print(line, markup=False)
 
     def on_report(self, report: dict[str, Any]) -> None:
         if self.quiet:
@@ -89,6 +91,16 @@ class Progress(Callback):
             return
         html = self.run_dir / "report.html"  # absent with evaluate.report_html off
         self.console.print(f"report: {html if html.is_file() else self.run_dir / 'report.json'}")
+
+
+def health_lines(findings: list[dict[str, Any]]) -> list[str]:
+    """The training-health findings as a short list: what was seen, and the fix (docs/diagnostics.md)."""
+    if not findings:
+        return []
+    lines = [f"training health: {len(findings)} finding{'s' * (len(findings) > 1)} (report.json: diagnostics)"]
+    for f in findings:
+        lines += [f"  - {f['code']}: {f['message']}", f"    fix: {f['fix']}"]
+    return lines
 
 
 def summary_table(report: dict[str, Any], subject: str = "test metrics", rows: int | None = None) -> Table:

@@ -1,0 +1,146 @@
+"""Training health (train.diagnostics, docs/diagnostics.md): runs on small real data that provoke
+each finding, with the findings allowed beside it stated per test; a healthy run has none."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import netfit
+from netfit.train.diagnostics import AUTO_MIN_EVERY, MAX_SAMPLES, findings, sample_every
+
+FAST = {"bootstrap": 0, "baselines": False, "report_html": False}
+
+
+def fit(tmp_path, data: dict, model: dict, train: dict, quiet: bool = True) -> dict:
+    config = {"seed": 0, "data": data, "model": {"dropout": 0.0, **model},
+              "train": {"batch_size": 64, "early_stopping": None, **train}, "evaluate": FAST}
+    run = netfit.fit(config, output_dir=str(tmp_path), quiet=quiet)
+    return json.loads((run.path / "report.json").read_text())
+
+
+def digits(train: float = 0.7) -> dict:
+    return {"source": "sklearn:digits", "split": {"train": train, "val": 0.15, "test": 1 - train - 0.15}}
+
+
+def codes(report: dict) -> set[str]:
+    return {f["code"] for f in report["diagnostics"]["findings"]}
+
+
+def test_a_large_negative_bias_kills_the_relus_and_says_so(tmp_path):
+    report = fit(tmp_path, digits(), {"hidden": [32], "bias_init": -10.0},
+                 {"epochs": 3, "diagnostics": "full", "schedule": {"name": "constant"}})
+    diag = report["diagnostics"]
+    assert "dead_units" in codes(report)
+    # beside it: no gradient reaches the first layer through dead units; 3 epochs still improve the head
+    assert codes(report) <= {"dead_units", "vanishing_gradients", "still_improving"}
+    dead = next(f for f in diag["findings"] if f["code"] == "dead_units")
+    assert dead["evidence"]["layer"] == "body.1" and dead["evidence"]["share"] == 1.0
+    assert dead["fix"] and dead["message"]
+    # full: every step sampled; the per-layer series line up with the sampled steps
+    assert diag["sample_every"] == 1 and diag["samples"] == len(diag["steps"]) == report["steps"]
+    assert [layer["name"] for layer in diag["layers"]] == ["body.0", "head"]
+    assert all(len(layer["grad_norm"]) == len(layer["update_ratio"]) == len(diag["steps"]) for layer in diag["layers"])
+    assert diag["layers"][0]["grad_norm"][-1] == 0.0  # nothing flows back through the dead layer
+    assert diag["activations"][0]["measure"] == "dead" and len(diag["activations"][0]["share"]) == len(diag["activation_steps"])
+
+
+def test_a_learning_rate_of_10_with_sgd_is_too_high(tmp_path):
+    report = fit(tmp_path, digits(), {"hidden": [64]},
+                 {"epochs": 3, "diagnostics": "full", "optimizer": {"name": "sgd", "lr": 10.0}})
+    assert {"lr_too_high", "diverged"} <= codes(report)
+    # beside them: the rollbacks lower the rate and the last epochs still improve; units may die on the way
+    assert codes(report) <= {"lr_too_high", "diverged", "still_improving", "dead_units", "vanishing_gradients"}
+    high = next(f for f in report["diagnostics"]["findings"] if f["code"] == "lr_too_high")
+    assert high["evidence"]["update_ratio"] > 0.1
+
+
+def test_two_epochs_end_while_the_model_still_improves_and_the_end_of_training_says_so(tmp_path, capsys):
+    report = fit(tmp_path, digits(), {"hidden": [32]}, {"epochs": 2}, quiet=False)
+    assert codes(report) == {"still_improving"}  # nothing beside it
+    out = capsys.readouterr().out
+    assert "training health: 1 finding" in out and "still_improving" in out and "fix: raise train.epochs" in out
+    assert report["diagnostics"]["mode"] == "auto" and report["diagnostics"]["sample_every"] == AUTO_MIN_EVERY
+
+
+def test_a_tiny_clip_threshold_engages_on_every_step_and_bf16_tanh_is_watched(tmp_path):
+    report = fit(tmp_path, digits(), {"hidden": [32], "activation": "tanh"},
+                 {"epochs": 2, "precision": "bf16", "diagnostics": "full", "grad_clip": 0.01})
+    assert codes(report) == {"clipping_most_steps", "still_improving"}  # 2 epochs: still improving beside it
+    clip = next(f for f in report["diagnostics"]["findings"] if f["code"] == "clipping_most_steps")["evidence"]
+    assert clip["share"] == 1.0 and clip["samples"] == report["steps"]
+    assert report["diagnostics"]["activations"][0]["measure"] == "saturated"
+
+
+def test_a_big_net_on_few_noisy_rows_overfits_from_the_first_epochs(tmp_path):
+    report = fit(tmp_path, {"source": "sklearn:diabetes", "split": {"train": 0.3, "val": 0.3, "test": 0.4}},
+                 {"hidden": [256, 256]}, {"epochs": 36, "batch_size": 32, "schedule": {"name": "constant"},
+                                          "optimizer": {"name": "adam", "lr": 3e-3, "weight_decay": 0.0}})
+    assert codes(report) == {"overfitting"}  # nothing beside it
+    seen = next(f for f in report["diagnostics"]["findings"] if f["code"] == "overfitting")["evidence"]
+    assert seen["best_val_epoch"] <= 12 and seen["last_val_loss"] >= 1.1 * seen["best_val_loss"]
+
+
+def test_the_healthy_digits_run_trained_to_early_stopping_has_no_finding(digits_run):
+    report = json.loads((digits_run.path / "report.json").read_text())
+    assert report["stop_reason"] == "early_stopping"
+    diag = report["diagnostics"]
+    assert diag["findings"] == []
+    assert diag["samples"] > 0 and all(layer["grad_norm"] for layer in diag["layers"])
+    html = (digits_run.path / "report.html").read_text()
+    assert 'id="health"' in html and "No finding" in html
+
+
+def test_n_keeps_to_its_floor_and_spreads_long_runs():
+    assert sample_every("full", 10_000) == 1
+    assert sample_every("auto", 100) == AUTO_MIN_EVERY
+    assert sample_every("auto", 100 * AUTO_MIN_EVERY * MAX_SAMPLES) == 100 * AUTO_MIN_EVERY
+
+
+@pytest.mark.parametrize("lrs, best, expected", [
+    ([1e-2] * 3 + [1e-5] * 12, 14, {"lr_decayed_early"}),  # near 0 from epoch 4, best at 14
+    ([1e-2] * 13 + [1e-5] * 2, 14, set()),  # near 0 only at the end
+])
+def test_the_schedule_ending_near_zero_long_before_the_best_epoch(lrs, best, expected):
+    history = [{"epoch": e, "train_loss": 1.0, "val_loss": 1.0 - 0.01 * min(e, best), "lr": lr}
+               for e, lr in enumerate(lrs, start=1)]
+    assert {f["code"] for f in findings(None, history, "early_stopping", "val_loss", "min")} == expected
+
+
+def test_clipping_on_most_sampled_steps_is_a_finding():
+    diag = {"layers": [], "activations": [], "clip": {"grad_clip": 1.0, "grad_clip_value": None},
+            "epochs": [{"epoch": 1, "samples": 10, "clipped_share": 0.9}]}
+    assert {f["code"] for f in findings(diag, [], "max_epochs", "val_loss", "min")} == {"clipping_most_steps"}
+
+
+def test_watching_every_step_changes_no_weight_and_leaves_no_hook_behind():
+    import copy
+
+    import torch
+    from sklearn.datasets import load_digits
+
+    from netfit.config import load_config
+    from netfit.model import build_model
+    from netfit.train.loop import Environment, Objective, fit_loop
+    from netfit.train.losses import build_loss
+    from netfit.train.tensors import Tensors
+
+    x, y = load_digits(return_X_y=True)
+    x, y = torch.tensor(x[:320] / 16.0, dtype=torch.float32), torch.tensor(y[:320])
+    cfg = load_config({"model": {"hidden": [16], "dropout": 0.0, "numeric_embedding": "none"},
+                       "train": {"epochs": 2, "batch_size": 32, "early_stopping": None, "convergence": None,
+                                 "optimizer": {"name": "adam", "lr": 1e-2}, "grad_clip": 1.0}}, require_data=False)
+    torch.manual_seed(0)
+    watched = build_model(cfg.model, 64, [], 10)
+    plain = copy.deepcopy(watched)
+    loss_fn = build_loss(cfg.train, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
+    results = [fit_loop(model, Tensors([x], y), None, cfg.train.model_copy(update={"diagnostics": mode}),
+                        Objective(loss_fn, "multiclass"), Environment(seed=1))
+               for model, mode in ((watched, "full"), (plain, "off"))]
+    for (name, a), b in zip(watched.state_dict().items(), plain.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)  # reading changed nothing, not even clipping
+    full, off = (r.diagnostics for r in results)
+    assert full["samples"] == results[0].state.step == 20 and off == {"mode": "off", "findings": off["findings"]}
+    assert [e["samples"] for e in full["epochs"]] == [10, 10]
+    assert all(not m._forward_hooks for m in watched.modules())
