@@ -157,8 +157,9 @@ def evaluate(
 
 @app.command()
 def report(run: Path = typer.Argument(..., help="Run folder.")) -> None:
-    """Show a run's test report and rebuild its report.html (no retraining)."""
+    """Show a run's test report and rebuild its report.html and model_card.md (no retraining)."""
     from netfit.api import load
+    from netfit.evaluate.model_card import write_model_card
     from netfit.evaluate.report import write_report
     from netfit.train.progress import console, summary_table
 
@@ -166,6 +167,7 @@ def report(run: Path = typer.Argument(..., help="Run folder.")) -> None:
     console().print(summary_table(rep))
     typer.echo(f"stop reason: {rep.get('stop_reason')} ({rep.get('stop_message')}); epochs: {rep.get('epochs_run')}")
     typer.echo(f"report: {write_report(run)}")
+    typer.echo(f"model card: {write_model_card(run)}")
 
 
 @app.command()

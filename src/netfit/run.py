@@ -25,6 +25,7 @@ from netfit.evaluate.verdict import verdicts
 from netfit.evaluate.calibration import (calibration_report, coverage_report, fit_conformal, fit_temperature, log_loss_of,
                                         risk_coverage)
 from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
+from netfit.evaluate.model_card import write_model_card
 from netfit.evaluate.outputs import save_test_outputs
 from netfit.evaluate.report import write_report
 from netfit.io import write_json, write_text
@@ -150,6 +151,7 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
         "warnings": [w.to_dict() for w in warned],
     })
     write_json(run_dir / "report.json", report)
+    write_model_card(run_dir)  # the evidence as a page, with intended use and limitations to fill in
     if cfg.evaluate.report_html:
         write_report(run_dir)
     run = Run(run_dir)

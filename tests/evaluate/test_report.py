@@ -240,3 +240,25 @@ def test_a_report_whose_linear_baseline_is_null_renders_everywhere(digits_run, t
     result = CliRunner().invoke(app, ["report", str(run)])
     assert result.exit_code == 0, result.output
     assert "linear: not fitted" in " ".join(result.output.split())
+
+
+def test_every_run_writes_a_model_card_from_its_evidence(digits_run, regression_cli_run):
+    card = (digits_run.path / "model_card.md").read_text()
+    report = digits_run.report
+    headings = [line[3:] for line in card.splitlines() if line.startswith("## ")]
+    assert headings == ["Model", "Data", "Performance", "Probabilities and intervals", "Training health",
+                        "Which columns matter", "Variance across seeds", "Intended use", "Limitations"]
+    accuracy = report["test"]["metrics"]["accuracy"]
+    assert f"| accuracy | {accuracy['value']:.4f} [{accuracy['ci_low']:.4f}, {accuracy['ci_high']:.4f}] |" in card
+    assert report["verdict"]["against"]["linear"]["text"] in card  # the verdict, as the console printed it
+    assert f"one temperature ({report['calibration']['temperature']:.3f})" in card
+    assert f"test coverage {report['conformal']['test']['coverage']:.3f}" in card
+    assert report["importance"]["columns"][0]["column"] in card
+    assert report["fingerprint"]["data"][:16] in card and card.count("_To fill in._") == 2
+    run, _ = regression_cli_run
+    regression = (run / "model_card.md").read_text()
+    assert "mean interval width" in regression and "| rmse |" in regression and "temperature" not in regression
+    (run / "model_card.md").unlink()  # `netfit report` writes it again
+    proc = subprocess.run([sys.executable, "-m", "netfit", "report", str(run)], capture_output=True, text=True)
+    assert proc.returncode == 0 and f"model card: {run / 'model_card.md'}" in proc.stdout, proc.stderr
+    assert (run / "model_card.md").read_text() == regression
