@@ -257,7 +257,7 @@ def test_every_run_writes_a_model_card_from_its_evidence(digits_run, regression_
     assert report["fingerprint"]["data"][:16] in card and card.count("_To fill in._") == 2
     run, _ = regression_cli_run
     regression = (run / "model_card.md").read_text()
-    assert "mean interval width" in regression and "| rmse |" in regression and "temperature" not in regression
+    assert "mean interval width" in regression and "| rmse |" in regression and "one temperature" not in regression
     (run / "model_card.md").unlink()  # `netfit report` writes it again
     proc = subprocess.run([sys.executable, "-m", "netfit", "report", str(run)], capture_output=True, text=True)
     assert proc.returncode == 0 and f"model card: {run / 'model_card.md'}" in proc.stdout, proc.stderr
