@@ -28,6 +28,7 @@ from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
 from netfit.evaluate.model_card import write_model_card
 from netfit.evaluate.outputs import save_test_outputs
 from netfit.evaluate.report import write_report
+from netfit.evaluate.slices import slices
 from netfit.io import write_json, write_text
 from netfit.model import count_parameters, model_for
 from netfit.plugins import build_metrics
@@ -279,6 +280,8 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
             return predict_split(model, split, task, pre, device, cfg.train.eval_batch_size, fitted.temperature)
 
         report["importance"] = permutation_importance(predict, test, y_true, task, pre, **kw)
+    if ev.slices:
+        report["slices"] = slices(test, y_true, output, task, pre, importance=report.get("importance"), **kw)
     return report
 
 

@@ -81,7 +81,7 @@ def test_classification_report_has_every_section_and_real_images(digits_run):
     text = (digits_run.path / "report.html").read_text()
     page = Page(text)
     assert page.sections == ["summary", "warnings", "curves", "health", "classification", "calibration", "conformal",
-                             "selective", "importance", "data", "config"]  # digits: constant pixels dropped
+                             "selective", "importance", "slices", "data", "config"]  # digits: constant pixels dropped
     for needle in ("Test metrics", "model [95% interval]", "dummy", "linear", "Confusion matrix", "Per class",
                    "precision", "Duplicates across splits", "Resolved config", "Environment", "stop: ", "parameters"):
         assert needle in text, needle
@@ -110,7 +110,7 @@ def test_regression_report_and_the_cli_ends_with_its_path(regression_cli_run):
     assert f"report: {Path('runs') / run.name / 'report.html'}" in stdout
     text = (run / "report.html").read_text()
     page = Page(text)
-    assert page.sections == ["summary", "curves", "health", "regression", "conformal", "importance", "data", "config"]
+    assert page.sections == ["summary", "curves", "health", "regression", "conformal", "importance", "data", "config"]  # 66 test rows: no slice reaches 20
     assert {"predicted against true values", "residual histogram", "val_rmse per epoch"} <= {a for _, a in page.images}
     assert "rmse" in text and "r2" in text and "Confusion" not in text
     assert_pictures(page, at_least=4)
@@ -247,7 +247,7 @@ def test_every_run_writes_a_model_card_from_its_evidence(digits_run, regression_
     report = digits_run.report
     headings = [line[3:] for line in card.splitlines() if line.startswith("## ")]
     assert headings == ["Model", "Data", "Performance", "Probabilities and intervals", "Training health",
-                        "Which columns matter", "Variance across seeds", "Intended use", "Limitations"]
+                        "Which columns matter", "Slices", "Variance across seeds", "Intended use", "Limitations"]
     accuracy = report["test"]["metrics"]["accuracy"]
     assert f"| accuracy | {accuracy['value']:.4f} [{accuracy['ci_low']:.4f}, {accuracy['ci_high']:.4f}] |" in card
     assert report["verdict"]["against"]["linear"]["text"] in card  # the verdict, as the console printed it

@@ -32,6 +32,11 @@ class EvaluateConfig(Section):
                           "3 shuffles, a bootstrap interval; a seeded sample of the test rows above 5,000 rows or when the "
                           "shuffled predictions would take more than about half a second)."
     )
+    slices: bool = Field(
+        True, description="The test metric per slice: the most frequent levels of each categorical column and the "
+                          "quartiles of the 3 most important numeric columns, with intervals; slices worse than the other "
+                          "rows (Welch t-test, Holm-corrected) are flagged."
+    )
     calibration: Literal["temperature", "none"] = Field(
         "temperature", description="Classifiers: fit one temperature on the validation split's logits after training "
         "(predict, serve and the ONNX export apply it; the report shows log loss, Brier score and ECE before and "

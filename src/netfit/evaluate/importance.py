@@ -78,7 +78,7 @@ def permutation_importance(predict: Callable[[Split], np.ndarray], split: Split,
         split, y_true = split.subset(keep), np.asarray(y_true)[keep]
     metric = "rmse" if task == "regression" else "accuracy"
     started = time.perf_counter()
-    base = _row_scores(predict(split), y_true, task)
+    base = row_scores(predict(split), y_true, task)
     groups = column_groups(pre)
     # the time guard: one prediction of the rows took `spent`; all copies would take about
     # `spent * copies`; above `seconds`, a seeded sample of the rows keeps the cost near it
@@ -113,7 +113,7 @@ def _predict_copies(predict: Callable[[Split], np.ndarray], copies: list[Split],
     for start in range(0, len(copies), per_call):
         chunk = copies[start:start + per_call]
         output = np.asarray(predict(_concat(chunk)))
-        scores.extend(_row_scores(part, y_true, task) for part in np.split(output, len(chunk)))
+        scores.extend(row_scores(part, y_true, task) for part in np.split(output, len(chunk)))
     return scores
 
 
@@ -127,7 +127,7 @@ def _concat(splits: list[Split]) -> Split:
                  x_array=cat("x_array"), lengths=cat("lengths"))
 
 
-def _row_scores(output: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
+def row_scores(output: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
     """Per-row hits (classification: 1 when right) or squared errors (regression)."""
     if task == "regression":
         return (np.asarray(output, dtype=np.float64).ravel() - np.asarray(y, dtype=np.float64)) ** 2

@@ -31,7 +31,7 @@ def render_model_card(run: RunFiles) -> str:
         f"# Model card: {r.get('name', run.label)}\n\n"
         f"Written by netfit {_version(r)} from `{run.label}/report.json`: every figure below was measured "
         "in this run. The sections marked *to fill in* are the model owner's to write.\n",
-        _model(r), _data(r), _performance(r, (run.config.get("evaluate") or {}).get("confidence", 0.95)), _uncertainty(r), _health(r), _importance(r),
+        _model(r), _data(r), _performance(r, (run.config.get("evaluate") or {}).get("confidence", 0.95)), _uncertainty(r), _health(r), _importance(r), _slices(r),
         "## Variance across seeds\n\nNot measured: this card describes one training run (one seed). "
         "Train with other `seed` values to see how much the test metrics move between runs.\n",
         f"## Intended use\n\n{TO_FILL} Who uses the predictions, for what decision, on which population.\n",
@@ -162,6 +162,21 @@ def _importance(r: dict[str, Any]) -> str:
             + f", {imp.get('repeats', '-')} shuffles; the {min(TOP_COLUMNS, len(cols))} most important of "
             f"{len(cols)} columns:\n\n" + "\n".join(rows)
             + f"\n\n{flat} of {len(cols)} columns have an interval that includes 0 (no measurable effect).\n")
+
+
+def _slices(r: dict[str, Any]) -> str:
+    found = r.get("slices")
+    if not found or not found.get("slices"):
+        return ""
+    items, metric = found["slices"], found["metric"]
+    worse = [s for s in items if s.get("worse")]
+    head = (f"## Slices\n\nTest {metric} on {len(items)} slices (the most frequent levels of each categorical "
+            f"column, the quartiles of the most important numeric columns) against {_num(found['overall'])} on all "
+            "test rows; ")
+    if not worse:
+        return head + "no slice is worse than the other rows (Welch t-test, Holm-corrected).\n"
+    return head + "worse than the other rows (Welch t-test, Holm-corrected):\n\n" + "\n".join(
+        f"- {s['column']} = {s['slice']}: {_interval(s)} on {s['n']} rows" for s in worse) + "\n"
 
 
 def _limitations(r: dict[str, Any]) -> str:

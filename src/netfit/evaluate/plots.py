@@ -259,3 +259,21 @@ def column_importances(columns: list[dict[str, Any]], metric: str, limit: int = 
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set(xlabel=f"test {metric} lost when the column is shuffled", title="Permutation importance")
     return to_data_uri(fig)
+
+
+def slice_metrics(found: list[dict[str, Any]], metric: str, overall: float, limit: int = 30) -> str:
+    """The test metric per slice with its interval, against the whole test split's (dashed); slices
+    flagged worse in orange."""
+    items = found[:limit][::-1]
+    fig, ax = _figure(5.6, 1.2 + 0.3 * len(items))
+    names = [f"{s['column']} = {s['slice']}" for s in items]
+    values = [s["value"] for s in items]
+    low = [s["value"] - s["ci_low"] if s.get("ci_low") is not None else 0 for s in items]
+    high = [s["ci_high"] - s["value"] if s.get("ci_high") is not None else 0 for s in items]
+    colours = [OKABE_ITO[1] if s.get("worse") else OKABE_ITO[0] for s in items]
+    ax.errorbar(values, range(len(items)), xerr=[low, high], fmt="none", ecolor="#666666", capsize=2)
+    ax.scatter(values, range(len(items)), color=colours, zorder=3)
+    ax.set_yticks(range(len(items)), names)
+    ax.axvline(overall, color="black", linestyle="--", linewidth=0.8)
+    ax.set(xlabel=f"test {metric} (dashed: all test rows)", title="Test metric per slice")
+    return to_data_uri(fig)

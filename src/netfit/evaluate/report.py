@@ -82,7 +82,8 @@ def render_report(run: RunFiles) -> str:
     task = run.report.get("task")
     parts = [summary_section(run), warnings_section(run), curves_section(run), health_section(run)]
     parts.append(regression_section(run) if task == "regression" else classification_section(run))
-    parts += [calibration_section(run), conformal_section(run), selective_section(run), importance_section(run)]
+    parts += [calibration_section(run), conformal_section(run), selective_section(run), importance_section(run),
+              slices_section(run)]
     parts += [data_section(run), tuning_section(run), config_section(run)]
     return page(f"netfit report: {run.report.get('name', run.label)}", "".join(p for p in parts if p))
 
@@ -188,6 +189,29 @@ def importance_section(run: RunFiles) -> str:
             + figure(plots.column_importances(columns, metric), "permutation importance per column")
             + table(["column", f"{metric} lost", "interval", ""], rows))
     return section("importance", "Feature importance", body)
+
+
+def slices_section(run: RunFiles) -> str:
+    """The test metric per categorical level and numeric quartile; slices worse than the rest flagged."""
+    found = run.report.get("slices")
+    if not found or not found.get("slices"):
+        return ""
+    metric, items = found["metric"], found["slices"]
+    worse = [s for s in items if s.get("worse")]
+    rows = [[s["column"], s["slice"], s["n"], fmt(s["value"]),
+             f"[{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]" if s.get("ci_low") is not None else "-",
+             fmt(s["p_holm"], 3), "worse than the other rows" if s.get("worse") else ""] for s in items]
+    verdict = (f"{len(worse)} of {len(items)} slices are worse than the other test rows: "
+               + ", ".join(f"{s['column']} = {s['slice']}" for s in worse) if worse
+               else f"No slice of the {len(items)} is worse than the other test rows.")
+    body = (f"<p><strong>{esc(verdict)}</strong></p>"
+            f'<p class="muted">Test {esc(metric)} on the most frequent levels of each categorical column and on the '
+            f"quartiles of the most important numeric columns (slices of at least {found['min_rows']} rows), against "
+            f"{fmt(found['overall'])} on all test rows. Worse: a {esc(found['test'])} p-value below "
+            f"{1 - found['confidence']:.2g}.</p>"
+            + figure(plots.slice_metrics(items, metric, found["overall"]), "test metric per slice")
+            + table(["column", "slice", "rows", metric, "interval", "p (Holm)", ""], rows, numeric_from=2))
+    return section("slices", "Slices", body)
 
 
 # ---------------------------------------------------------------- curves
