@@ -296,6 +296,38 @@ def tune(
     typer.echo(f"tune folder: {result.path}")
 
 
+@app.command()
+def repeat(
+    config: Optional[Path] = typer.Argument(None, help="YAML config file (left out with --resume)."),
+    seeds: int = typer.Option(5, "--seeds", help="Runs, with the config's seed and the next ones."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Train the missing seeds of this repeat folder."),
+    workers: int = typer.Option(1, "--workers", help="Local processes training seeds at once."),
+    quiet: bool = typer.Option(True, "--quiet/--progress", "-q", help="Progress display of each run (off by default)."),
+) -> None:
+    """Train a config with several seeds on the same split: mean and spread of the test metrics, and
+    the verdict against the baselines with the seed spread counted."""
+    from rich.table import Table
+
+    from netfit.errors import ConfigError
+    from netfit.repeat import repeat as run_repeat
+    from netfit.train.progress import console
+
+    if config is None and resume is None:
+        raise ConfigError("no config given", where="netfit repeat", expected="CONFIG or --resume FOLDER",
+                          hint="netfit repeat examples/digits_mlp.yaml --seeds 5")
+    folder, summary = run_repeat(config, set_ or [], seeds=seeds, resume=resume, workers=workers, quiet=quiet)
+    table = Table(title=f"test metrics over {summary['n']} seeds (same split)")
+    for column in ("metric", "mean", "std", "min", "max"):
+        table.add_column(column)
+    for name, m in summary["metrics"].items():
+        table.add_row(name, *(f"{m[k]:.4f}" for k in ("mean", "std", "min", "max")))
+    console().print(table)
+    for found in ((summary.get("verdict") or {}).get("against") or {}).values():
+        typer.echo(found["text"])
+    typer.echo(f"repeat folder: {folder} (repeat.json, compare.html)")
+
+
 @app.command("find-lr")
 def find_lr(
     config: Path = typer.Argument(..., help="YAML config file."),

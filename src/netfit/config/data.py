@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -36,6 +36,10 @@ class SplitConfig(Section):
                               "same in memory and when streaming; split sizes are then approximate. Streaming data uses `hash`."
     )
     id_column: str | None = Field(None, description="`method: hash`: the column whose value identifies a row (default: the row number).")
+    seed: Optional[int] = Field(
+        None, ge=0, description="The split's own seed (default: the run's `seed`): runs with other seeds keep the same "
+                                "rows in each split (`netfit repeat` sets it)."
+    )
 
     @model_validator(mode="after")
     def _one_way_to_split(self) -> "SplitConfig":

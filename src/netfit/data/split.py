@@ -87,13 +87,18 @@ def _split_labels(s: pd.Series, column: str, where: str) -> pd.Series:
 
 
 # ---------------------------------------------------------------- splitting
+def split_seed(cfg: SplitConfig, seed: int) -> int:
+    """The seed that chooses the rows: `data.split.seed` when set, else the run's."""
+    return seed if cfg.seed is None else cfg.seed
+
+
 def split_rows(df: pd.DataFrame, cfg: SplitConfig, seed: int, labels: pd.Series | None = None,
                positions: np.ndarray | None = None) -> SplitResult:
     """Choose the rows of each split.
 
     Args:
         df: the cleaned table (split columns already validated).
-        cfg: `data.split`. seed: the run's seed (same seed, same rows).
+        cfg: `data.split`. seed: the run's seed (same seed, same rows; `cfg.seed` overrides it).
         labels: class labels for classification (enables stratification), else None.
         positions: each row's number in the source before cleaning (`method: hash` hashes it).
 
@@ -101,6 +106,7 @@ def split_rows(df: pd.DataFrame, cfg: SplitConfig, seed: int, labels: pd.Series 
         DataError: no training rows, too few groups, or a stratified split that cannot hold
             every class (with `stratify: true`).
     """
+    seed = split_seed(cfg, seed)
     if cfg.method == "hash":
         if positions is None:
             positions = np.arange(len(df))
@@ -261,6 +267,7 @@ def hash_split(ids: np.ndarray | pd.Series, cfg: SplitConfig, seed: int) -> np.n
     same rows land in the same split in memory and in every streaming pass. `ids` are row numbers
     (int64) or the values of `split.id_column` (hashed through their text, so 7 and 7.0 agree).
     """
+    seed = split_seed(cfg, seed)
     if isinstance(ids, pd.Series):
         keys = pd.util.hash_pandas_object(category_strings(ids).fillna(""), index=False).to_numpy()
     else:
