@@ -77,7 +77,7 @@ class Progress(Callback):
             self.bar.stop()
         if not self.quiet:
             self.console.print(f"stopped after {logs['epochs']} epochs: {logs['message']}")
-            for line in health_lines(logs.get("findings") or []):
+            for line in health_lines(logs.get("findings") or [], saved=self.run_dir is not None):
                 self.console.print(line, markup=False)
 
     def on_report(self, report: dict[str, Any]) -> None:
@@ -93,11 +93,13 @@ class Progress(Callback):
         self.console.print(f"report: {html if html.is_file() else self.run_dir / 'report.json'}")
 
 
-def health_lines(findings: list[dict[str, Any]]) -> list[str]:
-    """The training-health findings as a short list: what was seen, and the fix (docs/diagnostics.md)."""
+def health_lines(findings: list[dict[str, Any]], saved: bool = True) -> list[str]:
+    """The training-health findings as a short list: what was seen, and the fix (docs/diagnostics.md).
+    `saved`: the run folder is kept, so report.json can be pointed to."""
     if not findings:
         return []
-    lines = [f"training health: {len(findings)} finding{'s' * (len(findings) > 1)} (report.json: diagnostics)"]
+    where = " (report.json: diagnostics)" if saved else ""
+    lines = [f"training health: {len(findings)} finding{'s' * (len(findings) > 1)}{where}"]
     for f in findings:
         lines += [f"  - {f['code']}: {f['message']}", f"    fix: {f['fix']}"]
     return lines
