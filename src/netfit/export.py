@@ -1,7 +1,13 @@
 """Ship a run: `netfit export RUN --format onnx` writes model.onnx and its preprocessing beside it.
 
-The ONNX graph takes the preprocessed inputs (`x_num` float32 (n, n_num) and, when the model
-embeds categorical columns, `x_cat` int64 (n, n_cat)) and returns the raw output (logits, divided
+The ONNX graph takes the preprocessed inputs, in the forward contract's order
+`model(x_num, x_cat, x, lengths)`: tables `x_num` float32 (n, n_num) and, when the model embeds
+categorical columns, `x_cat` int64 (n, n_cat); images `x` float32 (n, C, H, W); sequences `x`
+float32 (n, T, F) and text `x` int64 token ids (n, T), padded to the T steps the preprocessing
+pads to, with `lengths` int64 (n,) (a recurrent model's packed path exports as ONNX's
+`sequence_lens`, so padded steps never reach it). An input the model does not read (an empty
+`x_num` beside an image) is left out of the graph; `preprocessing.json`'s `inputs` lists the
+graph's inputs. The batch is dynamic. The graph returns the raw output (logits, divided
 by the run's calibration temperature, or the standardized regression value). The conformal
 threshold (set) or quantile (interval) is in `preprocessing.json` (`conformal`). `preprocessing.json` holds everything needed around it: the
 fitted preprocessing state (as in model.json), the feature names, the classes, and how to turn
@@ -10,6 +16,9 @@ the output into predictions. The export checks itself with onnxruntime before it
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -47,13 +56,13 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, dynam
     if loaded.task != "regression" and loaded.temperature != 1.0:
         model = Tempered(model, loaded.temperature).eval()  # the graph's logits are already divided by T
     pre = loaded.preprocessor
-    inputs = sample_inputs(pre.n_num, pre.cat_cardinalities, rows=64)
-    names = ["x_num", "x_cat"][: len(inputs)]
+    inputs = model_inputs(pre, rows=64)
+    names = INPUT_NAMES[: len(inputs)]
     start = time.perf_counter()
     _export(model, inputs, names, out / "model.onnx", dynamo)
     seconds = time.perf_counter() - start
-    diff = max_abs_diff(model, out / "model.onnx", inputs)
-    meta = {**_metadata(loaded, names), "exporter": "dynamo" if dynamo else "torchscript"}
+    diff, graph_inputs = max_abs_diff(model, out / "model.onnx", inputs, names)
+    meta = {**_metadata(loaded, graph_inputs), "exporter": "dynamo" if dynamo else "torchscript"}
     write_json(out / "preprocessing.json", meta)
     return {"onnx": str(out / "model.onnx"), "metadata": str(out / "preprocessing.json"),
             "max_abs_diff": diff, "seconds": round(seconds, 3), "exporter": meta["exporter"]}
@@ -68,6 +77,34 @@ class Tempered(torch.nn.Module):
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         return self.model(*inputs) / self.temperature
+
+
+INPUT_NAMES = ["x_num", "x_cat", "x", "lengths"]
+
+
+def model_inputs(pre: Any, rows: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Random inputs of the model's shapes for the preprocessor `pre`: table columns, then the
+    image, sequence or token-id array and its lengths (some rows shorter than T, padding zeroed)."""
+    from netfit.data.preprocess import input_spec
+
+    spec = input_spec(pre)
+    if spec is None:
+        return sample_inputs(pre.n_num, pre.cat_cardinalities, rows, seed)
+    g = torch.Generator().manual_seed(seed)
+    x_num = torch.randn(rows, pre.n_num, generator=g)
+    x_cat = (torch.stack([torch.randint(0, c, (rows,), generator=g) for c in pre.cat_cardinalities], dim=1)
+             if pre.cat_cardinalities else torch.zeros(rows, 0, dtype=torch.int64))
+    if spec["kind"] == "image":
+        return x_num, x_cat, torch.randn(rows, *spec["shape"], generator=g)
+    steps = spec["shape"][0]
+    lengths = torch.randint(1, steps + 1, (rows,), generator=g)
+    lengths[0] = steps  # one full row
+    real = torch.arange(steps)[None, :] < lengths[:, None]
+    if spec["kind"] == "text":
+        x = torch.randint(1, max(2, spec["vocab_size"]), (rows, steps), generator=g) * real
+    else:
+        x = torch.randn(rows, steps, *spec["shape"][1:], generator=g) * real[:, :, None]
+    return x_num, x_cat, x, lengths
 
 
 def sample_inputs(n_num: int, cat_cardinalities: list[int], rows: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -91,7 +128,7 @@ def _export(model: torch.nn.Module, inputs: tuple, names: list[str], path: Path,
     else:
         kwargs["dynamic_axes"] = {n: {0: "batch"} for n in [*names, "output"]}
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_stderr():
             warnings.simplefilter("ignore")  # the exporter's deprecation notices are not the user's to act on
             torch.onnx.export(model, inputs, str(path), **kwargs)
     except Exception as e:  # exporters raise many types for an operator they cannot translate
@@ -100,24 +137,54 @@ def _export(model: torch.nn.Module, inputs: tuple, names: list[str], path: Path,
                        hint="a custom module may use an operator ONNX lacks; try --dynamo, or export it yourself") from None
 
 
-def max_abs_diff(model: torch.nn.Module, path: Path, inputs: tuple) -> float:
-    """Largest |onnxruntime - PyTorch| over the outputs for `inputs`."""
+@contextlib.contextmanager
+def _quiet_stderr():
+    """The exporter's C++ shape-inference notices (PackPadded of a packed rnn) go to file
+    descriptor 2, past Python's warnings filter: hold them back while it runs."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def max_abs_diff(model: torch.nn.Module, path: Path, inputs: tuple,
+                 names: list[str] | None = None) -> tuple[float, list[str]]:
+    """Largest |onnxruntime - PyTorch| over the outputs for `inputs` (named `names`), and the
+    names of the inputs the graph kept (the exporter drops an input the model never reads)."""
     import onnxruntime as ort
 
+    by_name = dict(zip(names or INPUT_NAMES, inputs))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feeds = {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)}
-    (onnx_out,) = session.run(["output"], feeds)
+    kept = [i.name for i in session.get_inputs()]
+    (onnx_out,) = session.run(["output"], {n: by_name[n].numpy() for n in kept})
     with torch.inference_mode():
         torch_out = model(*inputs).numpy()
-    return float(np.abs(onnx_out - torch_out).max()) if len(torch_out) else 0.0
+    return (float(np.abs(onnx_out - torch_out).max()) if len(torch_out) else 0.0), kept
 
 
 def _metadata(loaded: Any, names: list[str]) -> dict[str, Any]:
+    from netfit.data.preprocess import input_spec
+
     pre = loaded.preprocessor
+    spec = input_spec(pre) or {}
+    described = {
+        "x_num": {"dtype": "float32", "columns": pre.feature_names},
+        "x_cat": {"dtype": "int64", "columns": pre.cat_names, "cardinalities": pre.cat_cardinalities},
+        "x": {"dtype": "int64" if spec.get("kind") == "text" else "float32", "kind": spec.get("kind"),
+              "shape": ["batch", *spec.get("shape", [])],
+              **({"vocab_size": spec["vocab_size"], "padding_id": 0} if spec.get("kind") == "text" else {})},
+        "lengths": {"dtype": "int64", "shape": ["batch"], "meaning": "real steps (or tokens) of each row; the "
+                    "rest of x is padding"},
+    }
     return {
-        "inputs": {"x_num": {"dtype": "float32", "columns": pre.feature_names},
-                   **({"x_cat": {"dtype": "int64", "columns": pre.cat_names,
-                                 "cardinalities": pre.cat_cardinalities}} if "x_cat" in names else {})},
+        "inputs": {n: described[n] for n in names},
         "output": "output",
         "task": loaded.task,
         "classes": list(loaded.classes),

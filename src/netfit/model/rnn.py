@@ -55,5 +55,7 @@ class RNN(nn.Module):
         if self.packed or lengths is None:
             h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
             return torch.cat(list(h_n[-self.directions:]), dim=1)  # (B, units * directions)
-        forward = out[torch.arange(len(out), device=out.device), lengths - 1, : self.units]
+        # the step at each row's end, by gather (no row count in Python: an ONNX graph keeps its batch dynamic)
+        end = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, out.shape[2])
+        forward = out.gather(1, end).squeeze(1)[:, : self.units]
         return forward if self.directions == 1 else torch.cat([forward, out[:, 0, self.units:]], dim=1)
