@@ -412,13 +412,53 @@ def test_server_predicts_an_image_run_given_its_pixel_columns(tmp_path):
         proc.wait(timeout=30)
 
 
-@pytest.mark.slow  # trains a small transformer: a minute or two on a busy 2-core machine
-def test_serve_refuses_a_text_run_at_start_with_exit_code_2(tmp_path):
-    from netfit.data.synthetic import sentences
+def array_runs(tmp_path):
+    """A text cnn, a variable-length sequence gru and an image-array cnn, each trained briefly."""
+    from netfit.data.synthetic import load_synthetic
 
-    run = netfit.fit({"data": {"text_column": "text", "tokenizer": "word"},
-                      "model": {"type": "transformer", "d_model": 8, "heads": 2, "num_layers": 1, "ff_dim": 8}},
-                     data=sentences(n=200), output_dir=str(tmp_path), train__epochs=1, evaluate__bootstrap=0,
-                     evaluate__baselines=False)
-    proc = netfit_cli("serve", str(run.path), "--port", str(free_port()))
-    assert proc.returncode == 2 and "does not serve text inputs" in proc.stderr and "Traceback" not in proc.stderr
+    quick = {"train": {"epochs": 2, "threads": 1},
+             "evaluate": {"bootstrap": 0, "baselines": False, "importance": False, "slices": False}}
+    text = load_synthetic("synthetic:sentences").iloc[:300]
+    order = load_synthetic("synthetic:order").iloc[:300]
+    rng = np.random.default_rng(0)
+    images = rng.random((120, 8, 8)).astype(np.float32)
+    runs = {
+        "text": (netfit.fit({"data": {"text_column": "text"}, "model": {"type": "cnn", "channels": [8]}, **quick},
+                            data=text, output_dir=str(tmp_path), quiet=True), text.drop(columns="target")),
+        "sequence": (netfit.fit({"model": {"type": "rnn", "cell": "gru", "units": 8}, **quick}, data=order,
+                                output_dir=str(tmp_path), quiet=True), order.drop(columns="target")),
+        "image": (netfit.fit({"model": {"type": "cnn", "channels": [4]}, **quick}, data=(images, np.arange(120) % 2),
+                             output_dir=str(tmp_path), quiet=True), None),
+    }
+    import pandas as pd
+
+    runs["image"] = (runs["image"][0], pd.DataFrame({"image": list(images[:5])}))
+    return runs
+
+
+@pytest.mark.slow  # trains three small models and starts three servers: ~1 min on a busy 2-core machine
+def test_text_sequence_and_image_runs_are_served_like_run_predict(tmp_path):
+    for kind, (run, frame) in array_runs(tmp_path).items():
+        proc, url = start_server(run.path, "--quiet")
+        try:
+            schema = httpx.get(f"{url}/schema").json()["columns"]
+            assert [c["type"] for c in schema] == [kind], schema
+            column = schema[0]["name"]
+            values = frame[column].iloc[:5].tolist()
+            rows = [{column: v.tolist() if isinstance(v, np.ndarray) else v} for v in values]
+            r = httpx.post(f"{url}/predict", json={"rows": rows})
+            assert r.status_code == 200, (kind, r.text)
+            expected = run.predict(frame.iloc[:5])
+            assert r.json()["predictions"] == expected["prediction"].tolist(), kind
+            got = np.array([[p[str(c)] for c in r.json()["classes"]] for p in r.json()["probabilities"]])
+            np.testing.assert_allclose(got, expected.filter(like="proba_").to_numpy(), atol=1e-5)
+            if kind == "sequence":  # variable lengths: the rows differ in steps
+                assert len({len(row[column]) for row in rows}) > 1
+                bad = httpx.post(f"{url}/predict", json={"rows": [{column: [[1.0, "x"]]}]})
+                assert bad.status_code == 422 and column in bad.text
+            if kind == "image":  # the wrong size names the row and what the model expects
+                bad = httpx.post(f"{url}/predict", json={"rows": [rows[0], {column: [[0.0] * 4] * 4}]})
+                assert bad.status_code == 422 and "(8, 8, 1)" in bad.text, bad.text
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -5,7 +5,9 @@ header row), `GET /health`, `GET /schema` (the expected columns and their types,
 model.json), and the OpenAPI spec at `/openapi.json` (browsable at `/docs`). Rows go through the
 run's saved preprocessing (`netfit.load(run).predict`). A missing column, a value of the wrong
 type (`true`/`false` where a number is expected included) or more rows than `max_rows` get a 422
-whose `detail[].loc` names the row and column.
+whose `detail[].loc` names the row and column. Every run kind is served: table columns, a text
+as a string, a sequence as a list of steps (or of feature lists), an image cell as nested lists
+of pixels (`input_array_columns`).
 
 Operating it: inference runs on a pool of `threads` worker threads (an anyio capacity limiter),
 off the event loop, so `/health` and `/schema` answer while predictions run; `GET /metrics` is
@@ -53,6 +55,10 @@ VALUE_TYPES: dict[str, Any] = {
     "numeric": Optional[Annotated[float, BeforeValidator(_not_a_boolean)]],
     "boolean": Optional[bool],
     "categorical": Optional[Union[StrictStr, StrictInt, StrictFloat, StrictBool]],
+    # array inputs, read by the run's saved encoder as `netfit predict` reads them
+    "text": StrictStr,
+    "sequence": Union[list[float], list[list[float]], StrictStr],  # steps, or steps of features; text: "[0.1, 0.5]"
+    "image": list[Any],  # (H, W) or (H, W, C) nested lists of pixel values, the size the model was trained on
 }
 
 
@@ -80,20 +86,17 @@ def row_model(types: dict[str, str]) -> type[BaseModel]:
 
 
 def input_array_columns(encoder: Any) -> dict[str, str]:
-    """The columns an array encoder reads: an image's flat pixel columns (`data.image_shape`) are numeric.
-
-    Image cells, sequences and text are not served yet (their values are not one JSON scalar).
-    """
+    """The columns an array encoder reads, with the JSON value each takes: flat pixel columns
+    (`data.image_shape`) are numeric; an image cell is a nested list, a sequence a list (of steps,
+    or of feature lists per step), a text a string."""
     from netfit.data.images import IMAGE_COLUMN
 
     if encoder is None:
         return {}
     kind = encoder.to_dict()["kind"]
-    if kind != "image" or encoder.columns == [IMAGE_COLUMN]:
-        raise DataError(f"netfit serve does not serve {kind} inputs yet",
-                        where=f"the run's input column {encoder.columns[0]!r}",
-                        hint="predict with netfit.load(run).predict(...) or `netfit predict`, or export to ONNX")
-    return {c: "numeric" for c in encoder.columns}
+    if kind == "image" and encoder.columns != [IMAGE_COLUMN]:
+        return {c: "numeric" for c in encoder.columns}
+    return {c: kind for c in encoder.columns}
 
 
 MAX_BODY = 16 * 1024 * 1024  # bytes: the default request-body limit (--max-body)
