@@ -90,10 +90,9 @@ def model_inputs(pre: Any, rows: int, seed: int = 0) -> tuple[torch.Tensor, ...]
     spec = input_spec(pre)
     if spec is None:
         return sample_inputs(pre.n_num, pre.cat_cardinalities, rows, seed)
-    g = torch.Generator().manual_seed(seed)
-    x_num = torch.randn(rows, pre.n_num, generator=g)
-    x_cat = (torch.stack([torch.randint(0, c, (rows,), generator=g) for c in pre.cat_cardinalities], dim=1)
-             if pre.cat_cardinalities else torch.zeros(rows, 0, dtype=torch.int64))
+    x_num, *codes = sample_inputs(pre.n_num, pre.cat_cardinalities, rows, seed)
+    x_cat = codes[0] if codes else torch.zeros(rows, 0, dtype=torch.int64)  # the contract passes it, if empty
+    g = torch.Generator().manual_seed(seed + 1)
     if spec["kind"] == "image":
         return x_num, x_cat, torch.randn(rows, *spec["shape"], generator=g)
     steps = spec["shape"][0]

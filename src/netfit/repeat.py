@@ -22,8 +22,6 @@ from __future__ import annotations
 import math
 import secrets
 import shutil
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ from netfit.errors import ConfigError, RunError
 from netfit.evaluate.compare import write_compare
 from netfit.evaluate.verdict import verdict
 from netfit.io import write_json, write_text
-from netfit.run import train_run
+from netfit.run import run_workers, train_run
 from netfit.runfolder import make_run_dir
 
 CONFIG = "repeat.yaml"
@@ -111,22 +109,10 @@ def worker_main(folder: str, seeds: list[int]) -> None:
 
 
 def _run_workers(folder: Path, todo: list[int], workers: int) -> None:
-    logs = folder / "workers"
-    logs.mkdir(exist_ok=True)
-    procs = []
-    for i in range(min(workers, len(todo))):
-        code = f"from netfit.repeat import worker_main; worker_main({str(folder)!r}, {todo[i::workers]!r})"
-        log = open(logs / f"worker-{i + 1}.log", "w")
-        procs.append((subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT), log))
-    failed = []
-    for i, (proc, log) in enumerate(procs):
-        if proc.wait() != 0:
-            failed.append(i + 1)
-        log.close()
-    if failed:
-        tail = (logs / f"worker-{failed[0]}.log").read_text()[-1500:]
-        raise RunError(f"{len(failed)} repeat worker(s) failed", where=str(logs / f"worker-{failed[0]}.log"),
-                       found=tail.strip(), hint=f"fix the problem, then continue with `netfit repeat --resume {folder}`")
+    codes = [f"from netfit.repeat import worker_main; worker_main({str(folder)!r}, {todo[i::workers]!r})"
+             for i in range(min(workers, len(todo)))]
+    run_workers(folder / "workers", codes, "repeat",
+                f"fix the problem, then continue with `netfit repeat --resume {folder}`")
 
 
 def summarize(folder: Path, cfg: Config, seeds: list[int]) -> dict[str, Any]:

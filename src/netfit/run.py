@@ -6,6 +6,8 @@ module decides the order of the steps and makes the one evaluation on the test s
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from netfit.config import Config
 from netfit.data import Prepared, prepare
 from netfit.data.arrays import kind_for_model
 from netfit.data.preprocess import input_spec
-from netfit.errors import ConfigError, TrainingInterrupted, collect_warnings
+from netfit.errors import ConfigError, RunError, TrainingInterrupted, collect_warnings
 from netfit.evaluate.baselines import baselines, flat_features
 from netfit.evaluate.importance import permutation_importance
 from netfit.evaluate.verdict import verdicts
@@ -324,3 +326,22 @@ def range_test(cfg: Config) -> LrFinding:
     if tcfg.batch_size == "auto":  # as in a run: the batch size first, the rate for that batch size
         tcfg = tcfg.model_copy(update={"batch_size": find_batch_size(model, train, loss_fn, tcfg).batch_size})
     return find_lr(model, train, loss_fn, tcfg, seed=cfg.seed)
+
+
+def run_workers(logs: Path, codes: list[str], what: str, hint: str) -> None:
+    """Run each Python snippet of `codes` in a process of its own, at once, and wait for all; each
+    writes `logs/worker-<i>.log`. A failed worker is a RunError naming `what` with its log's tail."""
+    logs.mkdir(exist_ok=True)
+    procs = []
+    for i, code in enumerate(codes):
+        log = open(logs / f"worker-{i + 1}.log", "w")
+        procs.append((subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT), log))
+    failed = []
+    for i, (proc, log) in enumerate(procs):
+        if proc.wait() != 0:
+            failed.append(i + 1)
+        log.close()
+    if failed:
+        tail = (logs / f"worker-{failed[0]}.log").read_text()[-1500:]
+        raise RunError(f"{len(failed)} {what} worker(s) failed", where=str(logs / f"worker-{failed[0]}.log"),
+                       found=tail.strip(), hint=hint)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import math
 import secrets
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +27,7 @@ from optuna.trial import TrialState
 from netfit.config import Config, load_config
 from netfit.errors import ConfigError, RunError
 from netfit.io import write_text
-from netfit.run import train_run
+from netfit.run import run_workers, train_run
 from netfit.runfolder import make_run_dir
 from netfit.train.callbacks import Callback, StopTraining
 from netfit.tune import study as studies
@@ -185,22 +183,10 @@ class _Pruning(Callback):
 
 def _run_workers(tune_dir: Path, workers: int) -> None:
     """Start N worker processes on the study, wait for all; a failed worker's log tail is shown."""
-    logs = tune_dir / "workers"
-    logs.mkdir(exist_ok=True)
-    procs = []
-    for i in range(workers):
-        code = f"from netfit.tune.search import worker_main; worker_main({str(tune_dir)!r}, {i + 1})"
-        log = open(logs / f"worker-{i + 1}.log", "w")
-        procs.append((subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT), log))
-    failed = []
-    for i, (proc, log) in enumerate(procs):
-        if proc.wait() != 0:
-            failed.append(i + 1)
-        log.close()
-    if failed:
-        tail = (logs / f"worker-{failed[0]}.log").read_text()[-1500:]
-        raise RunError(f"{len(failed)} tuning worker(s) failed", where=str(logs / f"worker-{failed[0]}.log"),
-                       found=tail.strip(), hint=f"fix the problem, then continue with `netfit tune CONFIG --resume {tune_dir}`")
+    codes = [f"from netfit.tune.search import worker_main; worker_main({str(tune_dir)!r}, {i + 1})"
+             for i in range(workers)]
+    run_workers(tune_dir / "workers", codes, "tuning",
+                f"fix the problem, then continue with `netfit tune CONFIG --resume {tune_dir}`")
 
 
 def _finish(tune_dir: Path, cfg: Config, data: Any, quiet: bool) -> TuneResult:
