@@ -107,6 +107,7 @@ class _Reader:
 def prepare_stream(cfg: DataConfig, seed: int, need_test: bool = True) -> Prepared:
     """`netfit.data.prepare` (in `preparation.py`) for a Parquet source larger than `data.memory_budget` (see the module doc)."""
     _check_streamable(cfg)
+    steady_heap()
     source = cfg.source
     chunks = parquet_chunks(source)
     head = pd.concat([read_chunk(c, source) for c in _head(chunks)], ignore_index=True)
@@ -184,6 +185,26 @@ def release_memory() -> None:
     libc = ctypes.CDLL(None)  # the symbols already loaded into this process, the C library's among them
     if hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+MMAP_THRESHOLD = 4 << 20
+
+
+def steady_heap() -> None:
+    """Map blocks of 4 MiB and more on their own, so each is returned to the system when freed.
+
+    glibc raises its mmap threshold to the size of every large block freed (up to 32 MiB); after
+    that, the shuffle buffer's blocks and the model's batch outputs come from the heap, whose freed
+    pages it keeps: a streamed 2,000,000-row run then peaked anywhere from 150 to 450 MB above its
+    baseline (predicting 300,000 rows alone: 8 to 280 MB), against 130-170 MB with the threshold
+    fixed (which `mallopt` does). A streamed run calls this once; elsewhere (macOS, musl) nothing to do.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    if hasattr(libc, "mallopt"):
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def _check_streamable(cfg: DataConfig) -> None:
