@@ -129,6 +129,25 @@ def test_server_predicts_json_and_csv_like_the_python_api(server, iris_run):
     assert body["abstain"] == list(iris_run.predict(pd.DataFrame(rows), min_confidence=0.999)["abstain"])
 
 
+def test_server_answers_each_rows_warnings_and_carries_kept_columns(server, iris_run):
+    rows = [{**ROW, "id": "a"}, {**ROW, "petal width (cm)": None, "id": "b"}, {**ROW, "petal length (cm)": 50.0, "id": 7}]
+    r = httpx.post(f"{server}/predict", json={"rows": rows, "keep": ["id"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["kept"] == [{"id": "a"}, {"id": "b"}, {"id": 7}]
+    warnings = body["warnings"]
+    assert warnings[0] == []
+    assert [w["where"] for w in warnings[1]] == ["body: column 'petal width (cm)'"]
+    assert warnings[1][0]["message"].startswith("missing value filled in with")
+    assert "50 is outside the training range" in warnings[2][0]["message"] and warnings[2][0]["hint"]
+    # a CSV body keeps through the query string; a row without the column is a 422 naming it
+    csv = "id,sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\nx1,5.1,3.5,1.4,0.2\n"
+    r = httpx.post(f"{server}/predict", params={"keep": "id"}, content=csv, headers={"content-type": "text/csv"})
+    assert r.json()["kept"] == [{"id": "x1"}] and r.json()["warnings"] == [[]], r.text
+    r = httpx.post(f"{server}/predict", json={"rows": [{**ROW, "id": 1}, ROW], "keep": ["id"]})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "rows", 1, "id"], r.text
+
+
 def test_server_health_schema_and_openapi(server):
     assert httpx.get(f"{server}/health").json()["status"] == "ok"
     schema = httpx.get(f"{server}/schema").json()
@@ -452,6 +471,10 @@ def test_text_sequence_and_image_runs_are_served_like_run_predict(tmp_path):
             assert r.json()["predictions"] == expected["prediction"].tolist(), kind
             got = np.array([[p[str(c)] for c in r.json()["classes"]] for p in r.json()["probabilities"]])
             np.testing.assert_allclose(got, expected.filter(like="proba_").to_numpy(), atol=1e-5)
+            assert r.json()["warnings"] == [[]] * 5, (kind, r.json()["warnings"])
+            if kind == "text":  # a text longer than any in training is cut, and the answer says so
+                long = httpx.post(f"{url}/predict", json={"rows": [{column: "the film " * 500}]}).json()
+                assert "1000 tokens cut to the first" in long["warnings"][0][0]["message"], long
             if kind == "sequence":  # variable lengths: the rows differ in steps
                 assert len({len(row[column]) for row in rows}) > 1
                 bad = httpx.post(f"{url}/predict", json={"rows": [{column: [[1.0, "x"]]}]})
@@ -462,3 +485,49 @@ def test_text_sequence_and_image_runs_are_served_like_run_predict(tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@pytest.mark.slow  # trains a small CNN on an image folder and starts a server: ~20 s
+def test_an_image_folder_run_serves_png_uploads_and_json_arrays_like_run_predict(tmp_path, served):
+    import pandas as pd
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from netfit.data.images import read_image_folder
+
+    x, y = load_digits(return_X_y=True)
+    folder = tmp_path / "digits"
+    for i in range(200):
+        path = folder / f"d{y[i]}" / f"{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((x[i].reshape(8, 8) * 255 / 16).astype(np.uint8), mode="L").save(path)
+    run = netfit.fit({"data": {"source": str(folder), "image_size": [12, 12]},  # trained resized: uploads are too
+                      "model": {"type": "cnn", "channels": [4], "hidden": [16]},
+                      "train": {"epochs": 2, "threads": 1},
+                      "evaluate": {"bootstrap": 0, "baselines": False, "importance": False, "slices": False}},
+                     output_dir=str(tmp_path / "runs"), quiet=True)
+    files = sorted(folder.glob("*/*.png"))[:3]
+    frame = read_image_folder(folder, run.config.data, str(folder)).set_index("file")
+    pixels = [frame.loc[str(f.relative_to(folder)), "image"] for f in files]
+    expected = run.predict(pd.DataFrame({"image": pd.Series(pixels, dtype=object)}))
+    proc, url = start_server(run.path, "--quiet")
+    try:
+        schema = httpx.get(f"{url}/schema").json()["columns"]
+        assert schema == [{"name": "image", "type": "image"}]
+        upload = [("files", (f.name, f.read_bytes(), "image/png")) for f in files]
+        by_file = httpx.post(f"{url}/predict", params={"keep": "file"}, files=upload)
+        by_json = httpx.post(f"{url}/predict", json={"rows": [{"image": p.tolist()} for p in pixels]})
+        for r in (by_file, by_json):
+            assert r.status_code == 200, r.text
+            assert r.json()["predictions"] == expected["prediction"].tolist()
+            got = np.array([[p[str(c)] for c in r.json()["classes"]] for p in r.json()["probabilities"]])
+            np.testing.assert_allclose(got, expected.filter(like="proba_").to_numpy(), atol=1e-5)
+        assert by_file.json()["kept"] == [{"file": f.name} for f in files]
+        bad = httpx.post(f"{url}/predict", files=[("files", ("notes.png", b"not an image", "image/png"))])
+        assert bad.status_code == 422 and "notes.png" in bad.text and "PNG or JPEG" in bad.text, bad.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # a table run takes no upload, and says what it takes
+    r = httpx.post(f"{served[1]}/predict", files=[("files", ("a.png", files[0].read_bytes(), "image/png"))])
+    assert r.status_code == 415 and "/schema" in r.text

@@ -7,7 +7,9 @@ run's saved preprocessing (`netfit.load(run).predict`). A missing column, a valu
 type (`true`/`false` where a number is expected included) or more rows than `max_rows` get a 422
 whose `detail[].loc` names the row and column. Every run kind is served: table columns, a text
 as a string, a sequence as a list of steps (or of feature lists), an image cell as nested lists
-of pixels (`input_array_columns`).
+of pixels (`input_array_columns`), or, for an image run, PNG/JPEG files in a `multipart/form-data`
+body. Each answer lists per row what the preprocessing did to it (`warnings`), and `keep` carries
+input columns (an id) into the answer.
 
 Operating it: inference runs on a pool of `threads` worker threads (an anyio capacity limiter),
 off the event loop, so `/health` and `/schema` answer while predictions run; `GET /metrics` is
@@ -32,7 +34,7 @@ import anyio.to_thread
 import numpy as np
 import pandas as pd
 from anyio import CapacityLimiter
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, ProcessCollector,
                                generate_latest)
@@ -76,6 +78,12 @@ class Prediction(BaseModel):
                                                    "(regression; null: unbounded).")
     upper: Optional[list[Optional[float]]] = Field(None, description="Per row, the conformal interval's upper end "
                                                    "(regression; null: unbounded).")
+    warnings: list[list[dict[str, Any]]] = Field(default_factory=list, description=(
+        "Per row, what the saved preprocessing did to it: a missing value filled in, a category not seen in "
+        "training, a number outside the training range, a text or sequence cut to data.max_len. Each is the "
+        "record of netfit's warnings: category, message, where, hint; an empty list for a row taken as sent."))
+    kept: Optional[list[dict[str, Any]]] = Field(None, description="Per row, the input columns named in the "
+                                                 "request's `keep` (an id, say), as sent.")
 
 
 def row_model(types: dict[str, str]) -> type[BaseModel]:
@@ -205,25 +213,41 @@ def create_app(run_dir: str | Path, max_rows: int = 10000, max_body: int = MAX_B
 
     @app.post("/predict", response_model=Prediction, openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": request_schema},
-        "text/csv": {"schema": {"type": "string", "description": "CSV with a header row naming the columns"}}}}})
-    async def predict(request: Request, min_confidence: Optional[float] = None) -> Prediction:
+        "text/csv": {"schema": {"type": "string", "description": "CSV with a header row naming the columns"}},
+        "multipart/form-data": {"schema": {"type": "object", "description": "An image run only: image files, one row "
+                                           "each (PNG, JPEG), resized as in training", "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
+    async def predict(request: Request, min_confidence: Optional[float] = None,
+                      keep: Annotated[list[str], Query()] = []) -> Prediction:
         """Predict rows given as JSON `{"rows": [...]}` or as a CSV body (Content-Type: text/csv).
 
-        `?min_confidence=P` (classification): `abstain` is true for rows whose top-class probability is below P."""
-        records, loc = await _records(request, max_body)
+        `?min_confidence=P` (classification): `abstain` is true for rows whose top-class probability is below P.
+        `?keep=id` (repeatable; or `"keep": ["id"]` in the JSON body): the answer's `kept` carries those input
+        columns of each row, as sent."""
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            records, loc, keep_field = await _uploads(request, max_body, max_rows, pre.array, loaded.config.data)
+        else:
+            records, loc, keep_field = await _records(request, max_body)
+        keep = list(dict.fromkeys([*keep, *keep_field]))
         if len(records) > max_rows:
             _reject(loc, f"too many rows: {len(records)}, at most {max_rows} per request", "too_long")
         if not records:
             _reject(loc, "no rows given", "too_short")
-        try:
-            rows = rows_adapter.validate_python(records)
-        except ValidationError as e:
-            raise RequestValidationError([{**err, "loc": (*loc, *err["loc"])}
-                                          for err in e.errors(include_url=False, include_context=False)]) from None
-        request.state.rows = len(rows)
-        frame = pd.DataFrame([r.model_dump(by_alias=True) for r in rows], columns=list(types))
+        if loc == ("body", "files"):  # decoded uploads: pixel arrays, checked by the image encoder
+            frame = pd.DataFrame({c: pd.Series([r[c] for r in records], dtype=object) for c in types})
+        else:
+            try:
+                rows = rows_adapter.validate_python(records)
+            except ValidationError as e:
+                raise RequestValidationError([{**err, "loc": (*loc, *err["loc"])}
+                                              for err in e.errors(include_url=False, include_context=False)]) from None
+            frame = pd.DataFrame([r.model_dump(by_alias=True) for r in rows], columns=list(types))
+        kept = _kept(records, keep, loc) if keep else None
+        request.state.rows = len(frame)
         # inference on the pool of `threads` worker threads: /health and /schema answer while it runs
-        return await anyio.to_thread.run_sync(_answer, run, frame, loaded, min_confidence, limiter=inference)
+        answer = await anyio.to_thread.run_sync(_answer, run, frame, loaded, min_confidence, limiter=inference)
+        answer.kept = kept
+        return answer
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
@@ -263,8 +287,54 @@ async def _read_body(request: Request, max_body: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _records(request: Request, max_body: int = MAX_BODY) -> tuple[list[dict[str, Any]], tuple]:
-    """The request's rows as dicts, and the location to name in errors."""
+def _kept(records: list[Any], keep: list[str], loc: tuple) -> list[dict[str, Any]]:
+    """Per row, the values of the `keep` columns, as sent (a 422 naming the row where one is missing)."""
+    for i, record in enumerate(records):
+        missing = [c for c in keep if c not in record]
+        if missing:
+            _reject((*loc, i, missing[0]), f"the column {missing[0]!r} to keep is not in this row: send it in "
+                    "every row, or leave it out of keep", "missing")
+    return [{c: record[c] for c in keep} for record in records]
+
+
+async def _uploads(request: Request, max_body: int, max_rows: int, encoder: Any,
+                   data_cfg: Any) -> tuple[list[dict[str, Any]], tuple, list[str]]:
+    """The images of a `multipart/form-data` body (any field names; PNG, JPEG or another format
+    Pillow reads), one row each, decoded and resized as the run's training images were; each row
+    also holds its `file` name, so `?keep=file` answers it. Text fields `keep` name kept columns."""
+    from starlette.datastructures import UploadFile
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    from netfit.data.images import IMAGE_COLUMN, decode_image
+
+    if encoder is None or encoder.to_dict()["kind"] != "image" or encoder.columns != [IMAGE_COLUMN]:
+        raise HTTPException(status_code=415, detail="this run takes no image upload: send JSON rows or a CSV body "
+                                                    "with the columns /schema lists")
+    body = await _read_body(request, max_body)
+
+    async def chunks() -> Any:
+        yield body
+
+    try:  # the body is held already (at most max_body bytes): parts need no cap of their own
+        form = await MultiPartParser(request.headers, chunks(), max_files=max_rows + 1, max_fields=max_rows + 1,
+                                     max_part_size=max_body).parse()
+    except MultiPartException as e:
+        _reject(("body",), f"the multipart body cannot be read: {e.message}", "multipart")
+    uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+    records = []
+    for i, upload in enumerate(uploads):
+        content = await upload.read()
+        try:
+            pixels = decode_image(content, f"body: file {i} ({upload.filename})", encoder.shape[2], data_cfg.image_size)
+        except DataError as e:
+            _reject(("body", "files", i), str(e), "image")
+        records.append({IMAGE_COLUMN: pixels, "file": upload.filename})
+    keep = [v for k, v in form.multi_items() if k == "keep" and isinstance(v, str)]
+    return records, ("body", "files"), keep
+
+
+async def _records(request: Request, max_body: int = MAX_BODY) -> tuple[list[dict[str, Any]], tuple, list[str]]:
+    """The request's rows as dicts, the location to name in errors, and the JSON body's `keep` columns."""
     body = await _read_body(request, max_body)
     if request.headers.get("content-type", "").startswith("text/csv"):
         try:
@@ -273,14 +343,17 @@ async def _records(request: Request, max_body: int = MAX_BODY) -> tuple[list[dic
             _reject(("body",), f"the CSV body cannot be read: {e}", "csv_parsing")
         # NaN (an empty CSV cell) is a missing value: null, like in JSON
         return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-                for r in frame.to_dict("records")], ("body",)
+                for r in frame.to_dict("records")], ("body",), []
     try:
         payload = TypeAdapter(dict[str, Any]).validate_json(body)
     except ValidationError:
         _reject(("body",), 'expected a JSON object {"rows": [{column: value, ...}, ...]} or a CSV body', "json_invalid")
     if not isinstance(payload.get("rows"), list):
         _reject(("body", "rows"), 'expected "rows": a list of objects, one per row', "list_type")
-    return payload["rows"], ("body", "rows")
+    keep = payload.get("keep", [])
+    if not (isinstance(keep, list) and all(isinstance(c, str) for c in keep)):
+        _reject(("body", "keep"), 'expected "keep": a list of column names, e.g. ["id"]', "list_type")
+    return payload["rows"], ("body", "rows"), keep
 
 
 def _reject(loc: tuple, msg: str, kind: str) -> None:
@@ -302,13 +375,14 @@ def _answer(run: Any, frame: pd.DataFrame, loaded: Any, min_confidence: float | 
         output, _ = predict_output(loaded, frame, where="body")
     except DataError as e:  # a value the saved preprocessing refuses: the caller's to fix
         raise HTTPException(status_code=422, detail=str(e)) from None
+    notes = loaded.preprocessor.row_warnings(frame, where="body")
     if loaded.task == "regression":
         bounds = {}
         if loaded.conformal:
             lower, upper = calibration.intervals(np.asarray(output), loaded.conformal)
             bounds = {k: [v if math.isfinite(v) else None for v in np.asarray(b, dtype=float).tolist()]
                       for k, b in (("lower", lower), ("upper", upper))}
-        return Prediction(predictions=np.asarray(output).tolist(), **bounds)
+        return Prediction(predictions=np.asarray(output).tolist(), warnings=notes, **bounds)
     preds = np.asarray(loaded.preprocessor.decode_target(output.argmax(1))).tolist()
     names = [str(c) for c in loaded.classes]
     sets = None
@@ -316,5 +390,5 @@ def _answer(run: Any, frame: pd.DataFrame, loaded: Any, min_confidence: float | 
         sets = [[c for c, inside in zip(loaded.classes, row) if inside]
                 for row in calibration.prediction_sets(output, loaded.conformal)]
     abstain = (output.max(axis=1) < min_confidence).tolist() if min_confidence is not None else None
-    return Prediction(predictions=preds, classes=list(loaded.classes), sets=sets, abstain=abstain,
+    return Prediction(predictions=preds, classes=list(loaded.classes), sets=sets, abstain=abstain, warnings=notes,
                       probabilities=[dict(zip(names, p)) for p in np.asarray(output, dtype=np.float64).tolist()])

@@ -114,6 +114,34 @@ def test_unseen_category_is_counted_and_encoded_as_all_zero(mixed):
     assert onehot.sum(axis=1).tolist() == [0, 0, 1, 0]
 
 
+def test_row_warnings_name_what_preprocessing_did_to_each_row(mixed):
+    pre = fitted(mixed, missing_categorical="most_frequent")
+    age = pre.numeric[[c.name for c in pre.numeric].index("age")]
+    assert (age.low, age.high) == (mixed["age"].min(), mixed["age"].max())  # the training range, kept
+    new = mixed.head(4).assign(age=[30.0, np.nan, 200.0, 40.0], city=["lyon", "rome", None, "nice"],
+                               member=[True, None, False, True])
+    pre.transform(new)
+    notes = pre.row_warnings(new, where="body")
+    assert notes[0] == [] and notes[3] == []  # rows taken as sent
+    messages = [[n["message"] for n in row] for row in notes]
+    assert f"missing value filled in with {age.fill:g} (from the training split)" in messages[1]
+    assert "missing value filled in with False (the training mode)" in messages[1]
+    assert "category 'rome' not seen in training: encoded as unknown" in messages[1]
+    assert f"200 is outside the training range [{age.low:g}, {age.high:g}]: the model extrapolates" in messages[2]
+    assert any(m.startswith("missing value filled in with") for m in messages[2])  # the city, filled with the mode
+    # each is the record of netfit's warnings (report.json's), naming the column
+    assert {"category", "message", "where", "hint"} == set(notes[2][0]) and notes[2][0]["category"] == "DataWarning"
+    assert notes[2][0]["where"] == "body: column 'age'"
+
+
+def test_old_runs_without_a_training_range_load_and_skip_the_range_check(mixed):
+    state = fitted(mixed).to_dict()
+    for column in state["numeric"]:
+        del column["low"], column["high"]
+    pre = Preprocessor.from_dict(json.loads(json.dumps(state)))
+    assert pre.row_warnings(mixed.head(2).assign(age=[1e9, 30.0]))[0] == []
+
+
 def test_numbers_as_categories_match_across_int_and_float():
     train = pd.DataFrame({"zip": [75001, 69001, 75001], "y": [0, 1, 0]})
     pre = Preprocessor({"zip": "categorical"}, "y", "binary").fit(train)

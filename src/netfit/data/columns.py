@@ -25,6 +25,8 @@ class NumericColumn:
     center: float
     scale: float
     indicator: bool  # add a 0/1 "was missing" column
+    low: float | None = None  # the training range (runs saved before it was kept: None)
+    high: float | None = None
 
 
 @dataclass
@@ -71,7 +73,8 @@ def numeric_column(name: str, values: np.ndarray, cfg: PreprocessConfig) -> Nume
         fill = np.median(seen) if cfg.missing == "median" else np.mean(seen)
     center, scale = scaling(seen, cfg.numeric)
     indicator = cfg.missing_indicator and seen.size < values.size
-    return NumericColumn(name, float(fill), center, scale, bool(indicator))
+    low, high = (float(seen.min()), float(seen.max())) if seen.size else (None, None)
+    return NumericColumn(name, float(fill), center, scale, bool(indicator), low, high)
 
 
 def boolean_column(name: str, values: np.ndarray) -> BooleanColumn:

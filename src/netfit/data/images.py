@@ -11,6 +11,7 @@ training maximum) and standardised per channel with the training mean and std. T
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,15 +150,34 @@ def _open_images(files: list[Path], cfg: DataConfig, source: str) -> list[np.nda
             raise DataError("cannot read image", where=str(f), found=str(e).splitlines()[0],
                             hint="remove or re-save that file (PNG or JPEG)") from None
     grey = all(im.mode in ("L", "1", "I;16", "I") for im in opened)
-    size = tuple(cfg.image_size[::-1]) if cfg.image_size else None  # Pillow sizes are (W, H)
-    arrays = []
-    for f, im in zip(files, opened):
-        im = im.convert("L" if grey else "RGB")
-        if size and im.size != size:
-            im = im.resize(size, Image.BILINEAR)
-        arrays.append(np.asarray(im, dtype=np.uint8))
+    arrays = [_pixel_array(im, grey, cfg.image_size) for im in opened]
     _check_sizes(arrays, files, source)
     return arrays
+
+
+def _pixel_array(im: Any, grey: bool, image_size: list[int] | None) -> np.ndarray:
+    """A Pillow image as uint8 pixels, (H, W) grey or (H, W, 3) RGB, resized to `data.image_size` when set."""
+    from PIL import Image
+
+    im = im.convert("L" if grey else "RGB")
+    size = tuple(image_size[::-1]) if image_size else None  # Pillow sizes are (W, H)
+    if size and im.size != size:
+        im = im.resize(size, Image.BILINEAR)
+    return np.asarray(im, dtype=np.uint8)
+
+
+def decode_image(content: bytes, where: str, channels: int, image_size: list[int] | None) -> np.ndarray:
+    """An uploaded PNG/JPEG (any format Pillow reads) as a run's training images were read: grey
+    for a 1-channel model, else RGB, resized to the run's `data.image_size` when it set one."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(content)) as im:
+            im.load()
+            return _pixel_array(im, channels == 1, image_size)
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError("cannot read image", where=where, expected="a PNG or JPEG file",
+                        found=str(e).splitlines()[0], hint="send the image file's bytes as they are on disk") from None
 
 
 def _check_sizes(arrays: list[np.ndarray], files: list[Path], source: str) -> None:

@@ -16,7 +16,7 @@ units, so metrics should be computed on decoded values::
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from netfit.data.arrays import encoder_from_dict
 from netfit.data.columns import (BooleanColumn, CategoricalColumn, NumericColumn, boolean_column, categorical_column,
                                  numeric_column, scaling)
 from netfit.data.prepared import Split
-from netfit.data.messages import quote_list, row_where, rows_where, warn
+from netfit.data.messages import DataWarning, quote_list, row_where, rows_where, warn
 from netfit.data.values import (boolean_values, category_strings, class_labels, normalise_labels, numeric_values,
                                 weight_values)
 from netfit.errors import DataError, RunError, short_list
@@ -259,6 +259,46 @@ class Preprocessor:
             return np.zeros((len(df), 0))
         # numeric_values already ran on these columns, so text cannot reach this point
         return np.stack([numeric_values(df[c], c, "data").isna().to_numpy(float) for c in flagged], axis=1)
+
+    def row_warnings(self, df: pd.DataFrame, where: str = "data") -> list[list[dict[str, Any]]]:
+        """Per row of `df` (already accepted by `transform`), what the saved preprocessing did to it that
+        its sender may want to know, as warning records (`NetfitWarning.to_dict`): a missing value filled
+        in, a category not seen in training, a number outside the training range (the model
+        extrapolates), a text or sequence cut to `data.max_len`. `netfit serve` answers them per row."""
+        notes: list[list[dict[str, Any]]] = [[] for _ in range(len(df))]
+
+        def note(rows: np.ndarray, column: str, message: str | Callable[[int], str], hint: str) -> None:
+            for r in np.flatnonzero(rows):
+                text = message(r) if callable(message) else message
+                notes[r].append(DataWarning(text, where=f"{where}: column {column!r}", hint=hint).to_dict())
+
+        for c in self.numeric:
+            values = numeric_values(df[c.name], c.name, where).to_numpy()
+            note(np.isnan(values), c.name, f"missing value filled in with {c.fill:g} (from the training split)",
+                 "send the value when it is known")
+            if c.low is not None:
+                outside = (values < c.low) | (values > c.high)
+                note(outside, c.name, lambda r, v=values, c=c: f"{v[r]:g} is outside the training range "
+                     f"[{c.low:g}, {c.high:g}]: the model extrapolates", "check the value; if such values are real, "
+                     "retrain with rows that hold them")
+        for c in self.booleans:
+            missing = boolean_values(df[c.name], c.name, where).isna().to_numpy()
+            note(missing, c.name, f"missing value filled in with {bool(c.fill)} (the training mode)",
+                 "send the value when it is known")
+        for c in self.categoricals:
+            text = category_strings(df[c.name])
+            if c.fill is not None:
+                note(text.isna().to_numpy(), c.name, f"missing value filled in with {c.fill!r} (the training mode)",
+                     "send the value when it is known")
+            note(_unseen(df, c), c.name, lambda r, t=text: f"category {t.iloc[r]!r} not seen in training: encoded as "
+                 "unknown", f"the training categories: {quote_list(c.categories)}")
+        lengths = getattr(self.array, "lengths", None)
+        if lengths is not None and self.array.max_len is not None:
+            counts, unit = lengths(df, where), "tokens" if self.array.to_dict()["kind"] == "text" else "steps"
+            note(counts > self.array.max_len, self.array.column,
+                 lambda r: f"{counts[r]} {unit} cut to the first {self.array.max_len} (data.max_len)",
+                 "retrain with a larger data.max_len to read longer inputs whole")
+        return notes
 
     def unseen_categories(self, df: pd.DataFrame) -> dict[str, int]:
         """Per categorical column, how many rows hold a category not seen in training."""

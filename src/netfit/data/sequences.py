@@ -44,6 +44,10 @@ class SequenceEncoder:
         self.std = [s if s > 1e-8 else 1.0 for s in steps.std(axis=0).tolist()]
         return self
 
+    def lengths(self, df: pd.DataFrame, where: str = "data") -> np.ndarray:
+        """Each row's number of steps, before any cut to max_len."""
+        return np.array([len(c) for c in self._parse(df[self.column], where)], dtype=np.int64)
+
     def transform(self, df: pd.DataFrame, where: str = "data") -> tuple[np.ndarray, np.ndarray]:
         cells = self._parse(df[self.column], where)
         lengths = np.array([len(c) for c in cells], dtype=np.int64)

@@ -56,6 +56,10 @@ class TextEncoder:
             self.max_len = max(len(row) for row in tokens)
         return self
 
+    def lengths(self, df: pd.DataFrame, where: str = "data") -> np.ndarray:
+        """Each row's number of tokens, before any cut to max_len."""
+        return np.array([len(row) for row in self._tokens(df[self.column], where)], dtype=np.int64)
+
     def transform(self, df: pd.DataFrame, where: str = "data") -> tuple[np.ndarray, np.ndarray]:
         tokens = self._tokens(df[self.column], where)
         lengths = np.array([len(row) for row in tokens], dtype=np.int64)
