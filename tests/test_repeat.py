@@ -32,7 +32,8 @@ def test_the_summary_is_the_mean_and_std_of_the_runs_reports_on_one_split(repeat
     acc = summary["metrics"]["accuracy"]
     assert acc["mean"] == pytest.approx(np.mean(values)) and acc["std"] == pytest.approx(np.std(values, ddof=1))
     assert json.loads((folder / "repeat.json").read_text()) == summary
-    assert (folder / "compare.html").is_file() and "seed-2" in (folder / "compare.html").read_text()
+    html = (folder / "report.html").read_text()
+    assert "Seed spread" in html and "seed-2" in html
     linear = summary["verdict"]["against"]["linear"]
     differences = [r["verdict"]["against"]["linear"]["difference"] for r in reports]
     assert linear["difference"] == pytest.approx(np.mean(differences))

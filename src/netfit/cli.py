@@ -325,7 +325,44 @@ def repeat(
     console().print(table)
     for found in ((summary.get("verdict") or {}).get("against") or {}).values():
         typer.echo(found["text"])
-    typer.echo(f"repeat folder: {folder} (repeat.json, compare.html)")
+    typer.echo(f"repeat folder: {folder} (repeat.json, report.html)")
+
+
+@app.command()
+def cv(
+    config: Optional[Path] = typer.Argument(None, help="YAML config file (left out with --resume)."),
+    folds: int = typer.Option(5, "--folds", help="Folds of the train + val rows."),
+    repeats: int = typer.Option(1, "--repeats", help="Times the folds are drawn again, shuffled anew."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Train the missing folds of this cv folder."),
+    workers: int = typer.Option(1, "--workers", help="Local processes training folds at once."),
+    quiet: bool = typer.Option(True, "--quiet/--progress", "-q", help="Progress display of each run (off by default)."),
+) -> None:
+    """Cross-validate a config on its train + val rows (k folds, each scored on its held-out fold), then
+    train on them all and test once: the folds' mean and spread, the verdict with the corrected
+    resampled t-test, and the final run's test metrics."""
+    from rich.table import Table
+
+    from netfit.cv import cv as run_cv
+    from netfit.errors import ConfigError
+    from netfit.train.progress import console
+
+    if config is None and resume is None:
+        raise ConfigError("no config given", where="netfit cv", expected="CONFIG or --resume FOLDER",
+                          hint="netfit cv examples/iris.yaml --folds 5")
+    folder, summary = run_cv(config, set_ or [], folds=folds, repeats=repeats, resume=resume, workers=workers,
+                             quiet=quiet)
+    table = Table(title=f"{summary['n']} folds ({summary['method']}), and the final run on the test split")
+    for column in ("metric", "fold mean", "std", "min", "max", "final (test)"):
+        table.add_column(column)
+    final = summary["final"]["metrics"]
+    for name, m in summary["metrics"].items():
+        table.add_row(name, *(f"{m[k]:.4f}" for k in ("mean", "std", "min", "max")),
+                      f"{final[name]:.4f}" if name in final else "-")
+    console().print(table)
+    for found in ((summary.get("verdict") or {}).get("against") or {}).values():
+        typer.echo(found["text"])
+    typer.echo(f"cv folder: {folder} (cv.json, report.html; the final model: {folder / 'final'})")
 
 
 @app.command("find-lr")

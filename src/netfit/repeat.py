@@ -5,7 +5,7 @@ Every run keeps the rows of the config's split (`data.split.seed` is set to the 
 only the initialisation, the batch order and dropout change with the seed. The runs live in one
 folder, `runs/<name>-repeat-<stamp>-<rand>/seed-<k>/`, beside `repeat.yaml` (the config),
 `repeat.json` (each run's test metrics, their mean and standard deviation, the verdict) and
-`compare.html` (the runs side by side, as `netfit compare` draws them). A seed whose folder holds
+`report.html` (that summary, then the runs side by side, as `netfit compare` draws them). A seed whose folder holds
 report.json is done: `--resume FOLDER` trains the others, continuing a run from its checkpoint
 when it has one, so a killed repeat goes on where it stopped.
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import secrets
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,10 @@ from scipy import stats
 
 from netfit.config import Config, load_config
 from netfit.errors import ConfigError, RunError
-from netfit.evaluate.compare import write_compare
+from netfit.evaluate.compare import spread_section, write_compare
 from netfit.evaluate.verdict import verdict
 from netfit.io import write_json, write_text
-from netfit.run import run_workers, train_run
+from netfit.run import run_into, run_workers
 from netfit.runfolder import make_run_dir
 
 CONFIG = "repeat.yaml"
@@ -79,7 +78,8 @@ def repeat(config: Any, overrides: Any = None, *, seeds: int = 5, resume: str | 
         _run_workers(folder, todo, workers)
     summary = summarize(folder, cfg, seed_list(cfg, seeds))
     write_json(folder / SUMMARY, summary)
-    write_compare([folder / f"seed-{s}" for s in seed_list(cfg, seeds)], folder / "compare.html")
+    write_compare([folder / f"seed-{s}" for s in seed_list(cfg, seeds)], folder / "report.html",
+                  lead=summary_section(summary))
     return folder, summary
 
 
@@ -88,17 +88,8 @@ def seed_list(cfg: Config, seeds: int) -> list[int]:
 
 
 def run_seed(folder: Path, cfg: Config, seed: int, quiet: bool = True) -> None:
-    """Train one seed into `folder/seed-<seed>`: continued from its checkpoint when a killed run left
-    one, started again when it left none (nothing was trained yet)."""
-    run_dir = folder / f"seed-{seed}"
-    seeded = cfg.model_copy(update={"seed": seed, "name": f"seed-{seed}"})
-    checkpoints = run_dir / "checkpoints"
-    if checkpoints.is_dir() and any(checkpoints.iterdir()):
-        train_run(seeded, quiet=quiet, resume=run_dir)
-        return
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    train_run(seeded, quiet=quiet, run_dir=run_dir)
+    """Train one seed into `folder/seed-<seed>` (continued from its checkpoint when a killed run left one)."""
+    run_into(folder / f"seed-{seed}", cfg.model_copy(update={"seed": seed, "name": f"seed-{seed}"}), quiet)
 
 
 def worker_main(folder: str, seeds: list[int]) -> None:
@@ -159,3 +150,10 @@ def _verdict(reports: list[dict[str, Any]], confidence: float) -> dict[str, Any]
                      within_run_se=float(np.mean(within)) if within else None)
         out["against"][name] = found
     return out
+
+
+def summary_section(summary: dict[str, Any]) -> str:
+    """report.html's lead: the spread of each test metric over the seeds, and the verdict."""
+    intro = (f"{summary['n']} runs of one config with seeds {', '.join(map(str, summary['seeds']))}, all on the "
+             f"same split (split seed {summary['split_seed']}): only the initialisation, batch order and dropout differ.")
+    return spread_section("repeat", "Seed spread", intro, summary["metrics"], summary.get("verdict"))

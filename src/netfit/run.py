@@ -6,6 +6,7 @@ module decides the order of the steps and makes the one evaluation on the test s
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -326,6 +327,18 @@ def range_test(cfg: Config) -> LrFinding:
     if tcfg.batch_size == "auto":  # as in a run: the batch size first, the rate for that batch size
         tcfg = tcfg.model_copy(update={"batch_size": find_batch_size(model, train, loss_fn, tcfg).batch_size})
     return find_lr(model, train, loss_fn, tcfg, seed=cfg.seed)
+
+
+def run_into(run_dir: Path, cfg: Config, quiet: bool = True) -> None:
+    """Train `cfg` into `run_dir`, one run of a set (`netfit repeat`, `netfit cv`): continued from its
+    checkpoint when a killed run left one, started again when it left none (nothing was trained yet)."""
+    checkpoints = run_dir / "checkpoints"
+    if checkpoints.is_dir() and any(checkpoints.iterdir()):
+        train_run(cfg, quiet=quiet, resume=run_dir)
+        return
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    train_run(cfg, quiet=quiet, run_dir=run_dir)
 
 
 def run_workers(logs: Path, codes: list[str], what: str, hint: str) -> None:

@@ -20,22 +20,34 @@ from netfit.io import write_text
 CURVES = ("train_loss", "val_loss", "val_accuracy", "val_rmse", "val_mae", "lr")
 
 
-def write_compare(run_dirs: list[str | Path], output: str | Path) -> Path:
-    """Read the runs, write the comparison page to `output`, return its path."""
+def write_compare(run_dirs: list[str | Path], output: str | Path, lead: str = "") -> Path:
+    """Read the runs, write the comparison page to `output` (`lead`: a section put first, the
+    summary of `netfit repeat` or `netfit cv`), return its path."""
     if len(run_dirs) < 2:
         raise RunError("compare needs at least two run folders", found=f"{len(run_dirs)}: {', '.join(map(str, run_dirs))}",
                        hint="netfit compare RUN1 RUN2 [RUN3 ...] -o compare.html")
     runs = [read_run(d) for d in run_dirs]
-    return write_text(output, render_compare(runs))
+    return write_text(output, render_compare(runs, lead))
 
 
-def render_compare(runs: list[RunFiles]) -> str:
+def render_compare(runs: list[RunFiles], lead: str = "") -> str:
     """The comparison page as a string."""
     labels = _labels(runs)
-    body = section("metrics", "Test metrics", metrics_side_by_side(runs, labels))
+    body = lead + section("metrics", "Test metrics", metrics_side_by_side(runs, labels))
     body += section("curves", "Learning curves", overlaid_curves(runs, labels))
     body += section("config", "Config differences", config_differences(runs, labels))
     return page(f"netfit compare: {len(runs)} runs", body)
+
+
+def spread_section(anchor: str, heading: str, intro: str, metrics: dict[str, dict[str, float]],
+                   verdict: dict | None, extra: tuple[str, dict[str, float]] | None = None) -> str:
+    """A set of runs summed up: per metric the mean, std, min and max over the runs (and an `extra`
+    column, e.g. the final run's test value), then each verdict's sentence."""
+    head = ["metric", "mean", "std", "min", "max", *([extra[0]] if extra else [])]
+    rows = [[name, *(fmt(m[k], 4) for k in ("mean", "std", "min", "max")),
+             *([fmt(extra[1].get(name), 4)] if extra else [])] for name, m in metrics.items()]
+    said = "".join(f"<p>{esc(v['text'])}</p>" for v in ((verdict or {}).get("against") or {}).values())
+    return section(anchor, heading, f"<p>{esc(intro)}</p>" + table(head, rows) + said)
 
 
 def _labels(runs: list[RunFiles]) -> list[str]:
