@@ -21,7 +21,7 @@ CFG = {"data": {"source": "sklearn:digits"}, "model": {"hidden": [32]}, "train":
 @pytest.fixture(scope="module")
 def crossed(tmp_path_factory):
     out = tmp_path_factory.mktemp("cv")
-    return cv({**CFG, "output_dir": str(out)}, folds=3)
+    return cv({**CFG, "output_dir": str(out)}, folds=5)
 
 
 def reports(folder, names):
@@ -33,9 +33,9 @@ def test_folds_partition_the_train_and_val_rows_and_never_see_the_test_rows(cros
     pool, everything = pd.read_parquet(folder / "pool.parquet"), pd.read_parquet(folder / "all.parquet")
     assert len(everything) == 1797 and summary["test_rows"] == (everything["__netfit_final"] == "test").sum() == 270
     assert summary["pool_rows"] == len(pool) == 1797 - 270 and summary["method"] == "stratified k-fold"
-    held = np.stack([(pool[f"__netfit_fold_{j}"] == "test").to_numpy() for j in (1, 2, 3)])
+    held = np.stack([(pool[f"__netfit_fold_{j}"] == "test").to_numpy() for j in range(1, 6)])
     assert (held.sum(axis=0) == 1).all()  # every train + val row is held out exactly once
-    folds = reports(folder, ["fold-1", "fold-2", "fold-3"])
+    folds = reports(folder, [f"fold-{j}" for j in range(1, 6)])
     # a fold is scored on its held-out rows only; the final run on the untouched test rows
     assert [r["split_sizes"]["test"] for r in folds] == held.sum(axis=1).tolist() == [r["rows"] for r in summary["runs"]]
     final = reports(folder, ["final"])[0]
@@ -44,7 +44,7 @@ def test_folds_partition_the_train_and_val_rows_and_never_see_the_test_rows(cros
 
 def test_the_summary_is_the_mean_and_std_of_the_folds_reports(crossed):
     folder, summary = crossed
-    folds = reports(folder, ["fold-1", "fold-2", "fold-3"])
+    folds = reports(folder, [f"fold-{j}" for j in range(1, 6)])
     values = [r["test"]["metrics"]["accuracy"]["value"] for r in folds]
     acc = summary["metrics"]["accuracy"]
     assert acc["mean"] == pytest.approx(np.mean(values)) and acc["std"] == pytest.approx(np.std(values, ddof=1))
@@ -55,13 +55,13 @@ def test_the_summary_is_the_mean_and_std_of_the_folds_reports(crossed):
     # Nadeau-Bengio: (1/J + n_test/n_train) s^2, t with J - 1 degrees of freedom
     d = np.array([r["verdict"]["against"]["linear"]["difference"] for r in folds])
     n_test = np.mean([run["rows"] for run in summary["runs"]])
-    se = np.sqrt((1 / 3 + n_test / (summary["pool_rows"] - n_test)) * d.var(ddof=1))
+    se = np.sqrt((1 / 5 + n_test / (summary["pool_rows"] - n_test)) * d.var(ddof=1))
     linear = summary["verdict"]["against"]["linear"]
     assert linear["difference"] == pytest.approx(d.mean())
-    assert linear["ci_high"] - linear["difference"] == pytest.approx(stats.t.ppf(0.975, 2) * se)
-    assert linear["text"].endswith("over 3 folds")
+    assert linear["ci_high"] - linear["difference"] == pytest.approx(stats.t.ppf(0.975, 4) * se)
+    assert linear["text"].endswith("over 5 folds")
     html = (folder / "report.html").read_text()
-    assert "Cross-validation" in html and "fold-3" in html and "final (test)" in html
+    assert "Cross-validation" in html and "fold-5" in html and "final (test)" in html
 
 
 def test_a_killed_cv_resumes_training_only_what_is_missing(crossed, tmp_path):
@@ -75,7 +75,7 @@ def test_a_killed_cv_resumes_training_only_what_is_missing(crossed, tmp_path):
         (copy / name / "report.json").unlink()  # killed before these reports
     proc = subprocess.run([sys.executable, "-m", "netfit", "cv", "--resume", str(copy)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "final (test)" in proc.stdout and "over 3 folds" in proc.stdout and f"cv folder: {copy}" in proc.stdout
+    assert "final (test)" in proc.stdout and "over 5 folds" in proc.stdout and f"cv folder: {copy}" in proc.stdout
     assert (copy / "fold-1" / "report.json").stat().st_mtime_ns == kept  # done folds are not trained again
     again = json.loads((copy / "cv.json").read_text())
     assert again["metrics"]["accuracy"]["mean"] == pytest.approx(summary["metrics"]["accuracy"]["mean"])
