@@ -122,15 +122,19 @@ class _NetEstimator(BaseEstimator):
         return load_config(base, overrides, require_data=False)
 
     def _output(self, X) -> np.ndarray:
+        return self._output_and_split(X)[0]
+
+    def _output_and_split(self, X):
+        """The model's output and the preprocessed rows (the normalized conformal spread reads them)."""
         from netfit.predict import predict_output
 
         check_is_fitted(self)
         if self._columns is None:
             X = validate_data(self, X, reset=False, dtype=np.float64)
-            return predict_output(self.model_, pd.DataFrame(X, columns=_columns(X.shape[1])))[0]
+            return predict_output(self.model_, pd.DataFrame(X, columns=_columns(X.shape[1])))
         X = validate_data(self, X, reset=False, skip_check_array=True)  # the names and width of fit
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=self._columns)
-        return predict_output(self.model_, frame.set_axis([str(c) for c in self._columns], axis=1))[0]
+        return predict_output(self.model_, frame.set_axis([str(c) for c in self._columns], axis=1))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -214,12 +218,13 @@ class NetRegressor(RegressorMixin, _NetEstimator):
         return np.asarray(self._output(X), dtype=np.float64)
 
     def predict_interval(self, X) -> np.ndarray:
-        """Conformal intervals (n_samples, 2): lower and upper, in the target's units (absolute
-        residuals of the validation rows; see docs/calibration.md)."""
+        """Conformal intervals (n_samples, 2): lower and upper, in the target's units (absolute or
+        normalized residuals of the validation rows; see docs/calibration.md)."""
         from netfit.evaluate.calibration import intervals
 
-        pred = self.predict(X)
-        return np.stack(intervals(pred, _conformal(self.model_)), axis=1)
+        output, split = self._output_and_split(X)
+        pred = np.asarray(output, dtype=np.float64)
+        return np.stack(intervals(pred, _conformal(self.model_), split.x_num), axis=1)
 
 
 def _conformal(loaded: Any) -> dict:

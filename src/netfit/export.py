@@ -8,8 +8,9 @@ pads to, with `lengths` int64 (n,) (a recurrent model's packed path exports as O
 `sequence_lens`, so padded steps never reach it). An input the model does not read (an empty
 `x_num` beside an image) is left out of the graph; `preprocessing.json`'s `inputs` lists the
 graph's inputs. The batch is dynamic. The graph returns the raw output (logits, divided
-by the run's calibration temperature, or the standardized regression value). The conformal
-threshold (set) or quantile (interval) is in `preprocessing.json` (`conformal`). `preprocessing.json` holds everything needed around it: the
+by the run's calibration temperature, or the standardized regression value). A regression
+run with conformal intervals adds the outputs `lower` and `upper` (target units); a classifier's set
+threshold is in `preprocessing.json` (`conformal`). `preprocessing.json` holds everything needed around it: the
 fitted preprocessing state (as in model.json), the feature names, the classes, and how to turn
 the output into predictions. The export checks itself with onnxruntime before it returns.
 """
@@ -56,10 +57,14 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, dynam
     if loaded.task != "regression" and loaded.temperature != 1.0:
         model = Tempered(model, loaded.temperature).eval()  # the graph's logits are already divided by T
     pre = loaded.preprocessor
+    outputs = ["output"]
+    conformal = loaded.conformal if loaded.task == "regression" else None
+    if conformal and conformal.get("quantile") is not None:  # the interval's ends as two more outputs
+        model, outputs = WithInterval(model, conformal, pre.target_mean, pre.target_std).eval(), ["output", "lower", "upper"]
     inputs = model_inputs(pre, rows=64)
     names = INPUT_NAMES[: len(inputs)]
     start = time.perf_counter()
-    _export(model, inputs, names, out / "model.onnx", dynamo)
+    _export(model, inputs, names, out / "model.onnx", dynamo, outputs)
     seconds = time.perf_counter() - start
     diff, graph_inputs = max_abs_diff(model, out / "model.onnx", inputs, names)
     meta = {**_metadata(loaded, graph_inputs), "exporter": "dynamo" if dynamo else "torchscript"}
@@ -77,6 +82,31 @@ class Tempered(torch.nn.Module):
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         return self.model(*inputs) / self.temperature
+
+
+class WithInterval(torch.nn.Module):
+    """A regression model that also returns its split-conformal interval, in target units:
+    `lower`/`upper` = prediction -/+ quantile (absolute) or -/+ quantile * spread(x_num) (normalized)."""
+
+    def __init__(self, model: torch.nn.Module, conformal: dict[str, Any], mean: float, std: float) -> None:
+        super().__init__()
+        self.model, self.mean, self.std = model, float(mean), float(std)
+        self.quantile = float(conformal["quantile"])
+        spread = conformal.get("spread") if conformal["method"] == "normalized_residual" else None
+        self.normalized = spread is not None
+        self.register_buffer("weights", torch.tensor(spread["weights"] if spread else [], dtype=torch.float32))
+        self.bias = float(spread["bias"]) if spread else 0.0
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = self.model(*inputs)
+        pred = out[:, 0] * self.std + self.mean
+        if self.normalized:
+            x = inputs[0]
+            log_spread = torch.cat([x, x.abs()], dim=1) @ self.weights + self.bias
+            half = self.quantile * torch.exp(log_spread.clamp(-50.0, 50.0))
+        else:
+            half = torch.full_like(pred, self.quantile)
+        return out, pred - half, pred + half
 
 
 INPUT_NAMES = ["x_num", "x_cat", "x", "lengths"]
@@ -116,16 +146,17 @@ def sample_inputs(n_num: int, cat_cardinalities: list[int], rows: int, seed: int
     return x_num, x_cat
 
 
-def _export(model: torch.nn.Module, inputs: tuple, names: list[str], path: Path, dynamo: bool) -> None:
+def _export(model: torch.nn.Module, inputs: tuple, names: list[str], path: Path, dynamo: bool,
+            outputs: list[str] = ("output",)) -> None:
     """The batch dimension stays dynamic so any number of rows can be predicted."""
     import warnings
 
-    kwargs: dict[str, Any] = {"input_names": names, "output_names": ["output"], "dynamo": dynamo}
+    kwargs: dict[str, Any] = {"input_names": names, "output_names": list(outputs), "dynamo": dynamo}
     if dynamo:
         batch = torch.export.Dim("batch", min=1)
         kwargs["dynamic_shapes"] = tuple({0: batch} for _ in names)
     else:
-        kwargs["dynamic_axes"] = {n: {0: "batch"} for n in [*names, "output"]}
+        kwargs["dynamic_axes"] = {n: {0: "batch"} for n in [*names, *outputs]}
     try:
         with warnings.catch_warnings(), _quiet_stderr():
             warnings.simplefilter("ignore")  # the exporter's deprecation notices are not the user's to act on
@@ -162,10 +193,12 @@ def max_abs_diff(model: torch.nn.Module, path: Path, inputs: tuple,
     by_name = dict(zip(names or INPUT_NAMES, inputs))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     kept = [i.name for i in session.get_inputs()]
-    (onnx_out,) = session.run(["output"], {n: by_name[n].numpy() for n in kept})
+    onnx_outs = session.run(None, {n: by_name[n].numpy() for n in kept})
     with torch.inference_mode():
-        torch_out = model(*inputs).numpy()
-    return (float(np.abs(onnx_out - torch_out).max()) if len(torch_out) else 0.0), kept
+        torch_outs = model(*inputs)
+    torch_outs = torch_outs if isinstance(torch_outs, tuple) else (torch_outs,)
+    diffs = [float(np.abs(a - b.numpy()).max()) for a, b in zip(onnx_outs, torch_outs) if b.numel()]
+    return max(diffs, default=0.0), kept
 
 
 def _metadata(loaded: Any, names: list[str]) -> dict[str, Any]:
@@ -193,7 +226,10 @@ def _metadata(loaded: Any, names: list[str]) -> dict[str, Any]:
         "preprocessor": pre.to_dict(),
         # the graph's output is already divided by it; kept to say so (1: not calibrated)
         "temperature": loaded.temperature if loaded.task != "regression" else None,
-        # split conformal: regression `quantile` in target units (lower/upper = prediction -/+ quantile),
-        # classification `threshold` (the set: every class whose probability reaches it); null when off
+        # split conformal: regression `quantile` in target units (the graph's `lower`/`upper` outputs apply it,
+        # with the spread model when `method` is normalized_residual), classification `threshold` (LAC: the set
+        # is every class whose probability reaches it) or `quantile` (APS: see its `rule`); null when off
         "conformal": loaded.conformal,
+        "outputs": ["output", "lower", "upper"] if loaded.task == "regression" and (loaded.conformal or {}).get("quantile")
+        is not None else ["output"],
     }

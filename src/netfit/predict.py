@@ -154,13 +154,13 @@ def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str
         raise DataError("a column to keep is not in the data", where=where,
                         expected=f"the column(s) {short_list(list(keep))}", found=f"no column {missing[0]!r}",
                         hint=closest_hint(missing[0], given.columns, "--keep"))
-    output, _ = predict_output(loaded, given, where=where)
+    output, split = predict_output(loaded, given, where=where)
     frame = given[list(keep)].reset_index(drop=True)
     conformal = loaded.conformal if intervals else None
     if loaded.task == "regression":
         frame["prediction"] = output
         if conformal:
-            frame["lower"], frame["upper"] = calibration.intervals(output, conformal)
+            frame["lower"], frame["upper"] = calibration.intervals(output, conformal, split.x_num)
         return frame
     frame["prediction"] = loaded.preprocessor.decode_target(output.argmax(1))
     for k, c in enumerate(loaded.classes):

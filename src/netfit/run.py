@@ -234,8 +234,15 @@ def calibrate(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: t
         output = outputs_to_predictions(logits, task, fitted.temperature)
         y = pre.decode_target(val.y) if task == "regression" else val.y
         output = pre.decode_target(output) if task == "regression" else output
-        fitted.conformal = fit_conformal(task, y, output, ev.conformal.coverage, "the validation split")
+        fitted.conformal = fit_conformal(task, y, output, ev.conformal.coverage, "the validation split",
+                                         x_num=_table_features(val), method=ev.conformal.method, seed=cfg.seed)
     return fitted
+
+
+def _table_features(split: Any) -> np.ndarray | None:
+    """The split's preprocessed table columns (what the normalized conformal spread reads), if it has any."""
+    x = getattr(split, "x_num", None)
+    return x if isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] else None
 
 
 def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device,
@@ -265,7 +272,7 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
     report["calibration"] = None if fitted.calibration is None else calibration_report(
         y_true, outputs_to_predictions(logits, task), output, fitted.temperature, val=fitted.val_log_loss, **kw)
     report["conformal"] = None if fitted.conformal is None else coverage_report(
-        task, y_true, output, fitted.conformal, pre.classes, ev.confidence)
+        task, y_true, output, fitted.conformal, pre.classes, ev.confidence, x_num=_table_features(test))
     report["selective"] = risk_coverage(y_true, output) if task != "regression" else None
     if fitted.note:  # calibration or conformal was asked for, and nothing could be fitted
         report["calibration_note"] = fitted.note

@@ -372,14 +372,14 @@ def _answer(run: Any, frame: pd.DataFrame, loaded: Any, min_confidence: float | 
 
     try:
         check_min_confidence(loaded, min_confidence)
-        output, _ = predict_output(loaded, frame, where="body")
+        output, split = predict_output(loaded, frame, where="body")
     except DataError as e:  # a value the saved preprocessing refuses: the caller's to fix
         raise HTTPException(status_code=422, detail=str(e)) from None
     notes = loaded.preprocessor.row_warnings(frame, where="body")
     if loaded.task == "regression":
         bounds = {}
         if loaded.conformal:
-            lower, upper = calibration.intervals(np.asarray(output), loaded.conformal)
+            lower, upper = calibration.intervals(np.asarray(output), loaded.conformal, split.x_num)
             bounds = {k: [v if math.isfinite(v) else None for v in np.asarray(b, dtype=float).tolist()]
                       for k, b in (("lower", lower), ("upper", upper))}
         return Prediction(predictions=np.asarray(output).tolist(), warnings=notes, **bounds)

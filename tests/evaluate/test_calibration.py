@@ -170,3 +170,113 @@ def test_calibration_none_and_conformal_null_keep_the_raw_softmax(tmp_path):
     assert "set" not in out
     np.testing.assert_allclose(out.filter(like="proba_").to_numpy(), torch.softmax(raw_logits(run, x), 1).numpy(),
                                atol=1e-6)
+
+
+# ---------------------------------------------------------------- coverage over re-partitions
+def heteroscedastic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """y = 2 x0 + x1^2 + noise whose spread grows with |x2| (a column the mean does not use)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5))
+    sd = 0.2 + 1.5 * np.abs(x[:, 2])
+    return x, 2 * x[:, 0] + x[:, 1] ** 2 + rng.normal(size=n) * sd, sd
+
+
+def held_out(kind: str, tmp_path):
+    """Train once on one part of a data set; return the run and, for rows it never saw (drawn like its
+    validation rows), the labels, the outputs (calibrated probabilities, or predictions) and x_num."""
+    from sklearn.datasets import load_digits, make_regression
+
+    from netfit.predict import as_frame
+
+    quick = {"evaluate": {"bootstrap": 0, "baselines": False, "report_html": False, "importance": False,
+                          "slices": False}, "train": {"epochs": 15}}
+    if kind == "digits":
+        x, y = load_digits(return_X_y=True)
+        n_fit, extra = 900, {}
+    elif kind == "regression":
+        x, y = make_regression(n_samples=5000, n_features=8, noise=20.0, random_state=0)
+        n_fit, extra = 2600, {}
+    else:
+        x, y, sd = heteroscedastic(6000, 0)
+        n_fit, extra = 3600, {"sd": sd[3600:]}
+    run = netfit.fit({"model": {"hidden": [64]}, **quick}, data=(x[:n_fit], y[:n_fit]), output_dir=str(tmp_path))
+    rest = as_frame(x[n_fit:], run._loaded())
+    x_num = run._loaded().preprocessor.transform(rest, require_target=False).x_num
+    if kind == "digits":
+        return run, y[n_fit:], run.predict_proba(rest), x_num, extra
+    return run, y[n_fit:], run.predict(rest)["prediction"].to_numpy(), x_num, extra
+
+
+def coverage_floor(n_cal: int, n_test: int, nominal: float = 0.9, p: float = 0.01 / 20) -> float:
+    """The test coverage split conformal stays above with probability 1 - p, over both halves' draws
+    (p: a 1% chance that one of 20 partitions of a correct procedure falls below, Bonferroni).
+
+    Given n_cal calibration scores, the coverage of the threshold is Beta(k, n_cal + 1 - k) with
+    k = ceil((n_cal + 1) nominal) (exact for continuous scores; ties only raise it), and the test
+    half's hits are binomial around it: a beta-binomial. A floor of nominal - 3 sqrt(a(1-a)/n_test)
+    counts only the test half's variance; with halves of equal size the calibration half adds as much
+    again, and 20 partitions then fall below that floor by chance about a third of the time."""
+    from scipy.stats import betabinom
+
+    k = math.ceil((n_cal + 1) * nominal)
+    return betabinom.ppf(p, n_test, k, n_cal + 1 - k) / n_test
+
+
+@pytest.mark.parametrize("kind, method", [("digits", "lac"), ("digits", "aps"), ("regression", "auto"),
+                                          ("heteroscedastic", "auto")])
+def test_coverage_holds_over_20_random_calibration_test_partitions(kind, method, tmp_path):
+    from netfit.evaluate.calibration import fit_conformal, intervals, prediction_sets
+
+    run, y, output, x_num, extra = held_out(kind, tmp_path)
+    task = "multiclass" if kind == "digits" else "regression"
+    labels = y if task == "regression" else np.searchsorted(run._loaded().classes, y)
+    assert kind != "regression" or len(y) >= 2000
+    rng, coverages = np.random.default_rng(1), []
+    for _ in range(20):
+        order = rng.permutation(len(y))
+        cal, test = order[: len(y) // 2], order[len(y) // 2:]
+        c = fit_conformal(task, labels[cal], output[cal], 0.9, "cal", x_num=x_num[cal], method=method, seed=0)
+        if task == "regression":
+            low, high = intervals(output[test], c, x_num[test])
+            hit = (labels[test] >= low) & (labels[test] <= high)
+        else:
+            hit = prediction_sets(output[test], c)[np.arange(len(test)), labels[test]]
+        coverages.append(hit.mean())
+        assert hit.mean() >= coverage_floor(c["n"], len(test)), (kind, coverages)
+    assert abs(np.mean(coverages) - 0.9) <= 0.015, (kind, method, np.mean(coverages))
+    if kind == "heteroscedastic":  # the normalized variant is chosen, and its width follows the true noise
+        from scipy.stats import spearmanr
+
+        assert c["method"] == "normalized_residual" and c["chosen_on"]["mean_width_normalized"] < \
+            c["chosen_on"]["mean_width_absolute"]
+        low, high = intervals(output, c, x_num)
+        assert spearmanr(high - low, extra["sd"]).statistic >= 0.5
+    if kind == "regression":  # homoscedastic noise: one width fits every row
+        assert c["method"] == "absolute_residual"
+
+
+def test_a_heteroscedastic_run_predicts_serves_and_exports_normalized_intervals(tmp_path):
+    import onnxruntime as ort
+
+    from netfit.export import export_onnx
+
+    x, y, sd = heteroscedastic(3000, 2)
+    run = netfit.fit({"model": {"hidden": [32]}, "evaluate": {"bootstrap": 0, "baselines": False, "report_html": False,
+                                                            "importance": False, "slices": False}},
+                     data=(x, y), output_dir=str(tmp_path), train__epochs=10)
+    c = run.report["conformal"]
+    assert c["method"] == "normalized_residual" and 0.85 <= c["test"]["coverage"] <= 0.95, c
+    out = run.predict(x[:200])
+    width = (out["upper"] - out["lower"]).to_numpy()
+    assert width.std() > 0.2 * width.mean()  # rows differ in width
+    meta = export_onnx(run.path, tmp_path / "onnx")
+    assert meta["max_abs_diff"] <= 1e-4
+    pre = run._loaded().preprocessor
+    session = ort.InferenceSession(meta["onnx"], providers=["CPUExecutionProvider"])
+    from netfit.predict import as_frame
+
+    x_num = pre.transform(as_frame(x[:200], run._loaded()), require_target=False).x_num
+    got, lower, upper = session.run(["output", "lower", "upper"], {"x_num": x_num})
+    np.testing.assert_allclose(lower, out["lower"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(upper, out["upper"], rtol=1e-4, atol=1e-4)
+    assert json.loads((tmp_path / "onnx" / "preprocessing.json").read_text())["outputs"] == ["output", "lower", "upper"]

@@ -5,9 +5,11 @@
   over log T so that it stays positive. The argmax, and so every label prediction, is unchanged.
 - Split conformal prediction: the validation rows' nonconformity scores give one threshold,
   with the finite-sample correction: the ceil((n+1)(1-alpha))-th smallest of n scores.
-  Regression scores are absolute residuals (interval: prediction +/- q, in target units);
-  classification scores are LAC, 1 - p(true class) on the calibrated probabilities (set: every
-  class with p >= 1 - q; a set may be empty).
+  Regression scores are absolute residuals (interval: prediction +/- q, in target units), or
+  residuals divided by a spread model's estimate (normalized: prediction +/- q * spread(x), chosen
+  on one half of the validation rows when narrower, calibrated on the other); classification
+  scores are LAC, 1 - p(true class) on the calibrated probabilities (set: every class with
+  p >= 1 - q; a set may be empty), or APS on request (the mass of the classes at least as likely).
 
 The test split then checks both: log loss, Brier score and ECE before and after scaling, each
 with a paired percentile bootstrap interval (`bootstrap.bootstrap_ci`), and the conformal
@@ -175,30 +177,106 @@ def conformal_quantile(scores: np.ndarray, coverage: float, where: str) -> float
     return float(s[rank - 1])
 
 
-def fit_conformal(task: str, y: np.ndarray, output: np.ndarray, coverage: float, where: str) -> dict[str, Any]:
+SPREAD_RIDGE = 1.0  # the ridge penalty of the spread model (features standardised by the preprocessing)
+MIN_HALF = 50  # validation rows each half needs before a variant is chosen on one half
+
+
+def fit_conformal(task: str, y: np.ndarray, output: np.ndarray, coverage: float, where: str,
+                  x_num: np.ndarray | None = None, method: str = "auto", seed: int = 0) -> dict[str, Any]:
     """model.json's `conformal` entry from validation labels and predictions (target units, or
-    calibrated probabilities)."""
+    calibrated probabilities).
+
+    `method`: regression `absolute` (prediction +/- q) or `normalized` (prediction +/- q * spread(x),
+    the spread a ridge model of log |residual| on the preprocessed features `x_num` and their absolute
+    values, fitted on one seeded half of the rows and calibrated on the other; absolute below
+    2 x MIN_HALF rows or without table features); classification `lac` (1 - p(true class)) or `aps`
+    (the probability mass of the classes at least as likely as the true one). `auto`: classification
+    `lac` (the smallest sets); regression chooses between absolute and normalized on the first half
+    (the narrower mean interval) and calibrates the chosen one on the other half, so the choice does
+    not spend the guarantee."""
     y = np.asarray(y)
-    if task == "regression":
-        q = conformal_quantile(np.abs(y - output), coverage, where)
-        return {"coverage": coverage, "method": "absolute_residual", "n": int(len(y)),
-                "quantile": q if math.isfinite(q) else None,  # None: unbounded (JSON has no infinity)
-                "rule": "lower = prediction - quantile; upper = prediction + quantile"}
-    known = y >= 0
-    scores = 1.0 - output[known][np.arange(known.sum()), y[known]]
-    q = conformal_quantile(scores, coverage, where)
-    return {"coverage": coverage, "method": "lac", "n": int(known.sum()), "quantile": q if math.isfinite(q) else None,
-            "threshold": 1.0 - q if math.isfinite(q) else 0.0,
-            "rule": "set = every class with probability >= threshold"}
+    if task != "regression":
+        known = y >= 0
+        scores = class_scores(output[known], "aps" if method == "aps" else "lac")[np.arange(known.sum()), y[known]]
+        q = conformal_quantile(scores, coverage, where)
+        if method == "aps":
+            return {"coverage": coverage, "method": "aps", "n": int(known.sum()), "quantile": q if math.isfinite(q) else None,
+                    "rule": "set = every class whose probability plus that of the classes more likely than it "
+                            "is at most quantile"}
+        return {"coverage": coverage, "method": "lac", "n": int(known.sum()), "quantile": q if math.isfinite(q) else None,
+                "threshold": 1.0 - q if math.isfinite(q) else 0.0,
+                "rule": "set = every class with probability >= threshold"}
+    residual = np.abs(y - output)
+    usable = x_num is not None and x_num.ndim == 2 and x_num.shape[1] > 0
+    spread, chose_on, calibrate = None, None, np.arange(len(y))
+    if usable and method in ("auto", "normalized") and len(y) >= 2 * MIN_HALF:
+        order = np.random.default_rng(seed).permutation(len(y))
+        choose, calibrate = order[: len(y) // 2], order[len(y) // 2:]
+        spread = fit_spread(x_num[choose], residual[choose])
+        if method == "auto":
+            sigma = spread_of(x_num[choose], spread)
+            width_abs = conformal_quantile(residual[choose], coverage, where)
+            width_norm = conformal_quantile(residual[choose] / sigma, coverage, where) * float(np.mean(sigma))
+            chose_on = {"rows": int(len(choose)), "mean_width_absolute": 2 * width_abs,
+                        "mean_width_normalized": 2 * width_norm}
+            if not width_norm < width_abs:
+                spread = None
+    if spread is None:
+        q = conformal_quantile(residual[calibrate], coverage, where)
+        entry = {"coverage": coverage, "method": "absolute_residual", "n": int(len(calibrate)),
+                 "quantile": q if math.isfinite(q) else None,  # None: unbounded (JSON has no infinity)
+                 "rule": "lower = prediction - quantile; upper = prediction + quantile"}
+    else:
+        q = conformal_quantile(residual[calibrate] / spread_of(x_num[calibrate], spread), coverage, where)
+        entry = {"coverage": coverage, "method": "normalized_residual", "n": int(len(calibrate)),
+                 "quantile": q if math.isfinite(q) else None, "spread": spread,
+                 "rule": "spread = exp(bias + weights . [x_num, |x_num|]); lower/upper = prediction -/+ quantile * spread"}
+    if chose_on is not None:
+        entry["chosen_on"] = chose_on
+    return entry
 
 
-def intervals(output: np.ndarray, conformal: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def fit_spread(x: np.ndarray, residual: np.ndarray) -> dict[str, Any]:
+    """A ridge regression of log |residual| on [x, |x|]: how wide the errors are where a row lies."""
+    phi = np.hstack([x, np.abs(x)]).astype(np.float64)
+    mean = phi.mean(axis=0)
+    t = np.log(residual + 1e-6 * (float(np.mean(residual)) + 1e-12))
+    a = phi - mean
+    w = np.linalg.solve(a.T @ a + SPREAD_RIDGE * len(t) ** 0.5 * np.eye(a.shape[1]), a.T @ (t - t.mean()))
+    return {"weights": w.tolist(), "bias": float(t.mean() - mean @ w)}
+
+
+def spread_of(x: np.ndarray, spread: dict[str, Any]) -> np.ndarray:
+    phi = np.hstack([x, np.abs(x)]).astype(np.float64)
+    return np.exp(np.clip(phi @ np.asarray(spread["weights"]) + spread["bias"], -50, 50))
+
+
+def class_scores(proba: np.ndarray, method: str) -> np.ndarray:
+    """(n, K) nonconformity of every class: LAC 1 - p; APS the mass of the classes at least as likely."""
+    p = np.asarray(proba, dtype=np.float64)
+    if method == "lac":
+        return 1.0 - p
+    order = np.argsort(-p, axis=1, kind="stable")
+    mass = np.cumsum(np.take_along_axis(p, order, axis=1), axis=1)
+    scores = np.empty_like(p)
+    np.put_along_axis(scores, order, mass, axis=1)
+    return scores
+
+
+def intervals(output: np.ndarray, conformal: dict[str, Any], x_num: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) in target units; the normalized variant needs the rows' preprocessed `x_num`."""
     q = math.inf if conformal["quantile"] is None else conformal["quantile"]
+    if conformal["method"] == "normalized_residual" and math.isfinite(q):
+        half = q * spread_of(np.asarray(x_num), conformal["spread"])
+        return output - half, output + half
     return output - q, output + q
 
 
 def prediction_sets(proba: np.ndarray, conformal: dict[str, Any]) -> np.ndarray:
     """(n, K) booleans: class k is in row i's set."""
+    if conformal["method"] == "aps":
+        q = math.inf if conformal["quantile"] is None else conformal["quantile"]
+        return class_scores(proba, "aps") <= q
     return proba >= conformal["threshold"]
 
 
@@ -216,15 +294,16 @@ def wilson(hits: int, n: int, confidence: float) -> tuple[float | None, float | 
 
 
 def coverage_report(task: str, y: np.ndarray, output: np.ndarray, conformal: dict[str, Any], classes: list,
-                    confidence: float) -> dict[str, Any]:
+                    confidence: float, x_num: np.ndarray | None = None) -> dict[str, Any]:
     """report.json's `conformal` block: nominal and test coverage (Wilson interval), mean width or
     set size, coverage per class or per decile of the true target."""
     y = np.asarray(y)
-    out: dict[str, Any] = {k: conformal[k] for k in ("coverage", "method", "n", "quantile", "threshold") if k in conformal}
+    out: dict[str, Any] = {k: conformal[k] for k in ("coverage", "method", "n", "quantile", "threshold", "chosen_on")
+                           if k in conformal}
     out["nominal"] = out.pop("coverage")
     out["calibrated_on"] = "validation split (also used for early stopping and, for classifiers, the temperature)"
     if task == "regression":
-        low, high = intervals(output, conformal)
+        low, high = intervals(output, conformal, x_num)
         covered = (y >= low) & (y <= high)
         out["mean_width"] = float(np.mean(high - low)) if len(y) else None
         edges = np.quantile(y, np.linspace(0, 1, 11)) if len(y) else np.array([])
