@@ -64,9 +64,11 @@ def test_wilson_interval():
 # ---------------------------------------------------------------- real runs
 @pytest.fixture(scope="module")
 def overconfident(tmp_path_factory):
-    """Digits, no early stopping, no regularisation, a constant rate for 40 epochs: over-confident."""
+    """Digits, no early stopping, no regularisation (label smoothing off too), a constant rate for 40
+    epochs: over-confident."""
     return netfit.fit({"data": {"source": "sklearn:digits"}, "model": {"type": "mlp", "hidden": [128], "dropout": 0.0},
                        "train": {"epochs": 40, "early_stopping": None, "batch_size": 32, "schedule": {"name": "constant"},
+                                 "label_smoothing": 0.0,
                                  "optimizer": {"name": "adam", "lr": 3e-3, "weight_decay": 0.0}}},
                       output_dir=str(tmp_path_factory.mktemp("calib")), evaluate__bootstrap=200,
                       evaluate__baselines=False)

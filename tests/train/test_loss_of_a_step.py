@@ -25,7 +25,8 @@ CPU = torch.device("cpu")
 
 def train_cfg(**kw) -> TrainConfig:
     base = {"epochs": 1, "batch_size": 10, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0},
-            "schedule": {"name": "constant"}, "early_stopping": None, "convergence": None}
+            "schedule": {"name": "constant"}, "early_stopping": None, "convergence": None,
+            "label_smoothing": 0.0}  # the hand-written oracles use plain cross entropy
     base.update(kw)
     return load_config({"train": base}, require_data=False).train
 
