@@ -76,6 +76,19 @@ def test_a_tiny_clip_threshold_engages_on_every_step_and_bf16_tanh_is_watched(tm
     assert report["diagnostics"]["activations"][0]["measure"] == "saturated"
 
 
+def test_heavy_momentum_on_batches_of_8_makes_the_loss_spike(tmp_path):
+    report = fit(tmp_path, digits(), {"hidden": [64]},
+                 {"epochs": 3, "batch_size": 8, "diagnostics": "full", "label_smoothing": 0.0,
+                  "schedule": {"name": "constant"}, "optimizer": {"name": "sgd", "lr": 0.3, "momentum": 0.95}})
+    assert "loss_spikes" in codes(report)
+    # beside it: the same steps kill units, and one of them diverges (rolled back)
+    assert codes(report) <= {"loss_spikes", "dead_units", "vanishing_gradients", "diverged", "lr_too_high",
+                             "still_improving"}
+    spikes = next(f for f in report["diagnostics"]["findings"] if f["code"] == "loss_spikes")["evidence"]
+    assert spikes["spikes"] == sum(e["loss_spikes"] for e in report["diagnostics"]["epochs"]) >= 3
+    assert len(report["diagnostics"]["loss"]) == len(report["diagnostics"]["steps"])
+
+
 def test_a_big_net_on_few_noisy_rows_overfits_from_the_first_epochs(tmp_path):
     report = fit(tmp_path, {"source": "sklearn:diabetes", "split": {"train": 0.3, "val": 0.3, "test": 0.4}},
                  {"hidden": [256, 256]}, {"epochs": 36, "batch_size": 32, "schedule": {"name": "constant"},
@@ -119,6 +132,27 @@ def test_clipping_on_most_sampled_steps_is_a_finding():
     diag = {"layers": [], "activations": [], "clip": {"grad_clip": 1.0, "grad_clip_value": None},
             "epochs": [{"epoch": 1, "samples": 10, "clipped_share": 0.9}]}
     assert {f["code"] for f in findings(diag, [], "max_epochs", "val_loss", "min")} == {"clipping_most_steps"}
+
+
+@pytest.mark.parametrize("spikes, samples, expected", [(4, 40, {"loss_spikes"}), (2, 40, set()), (4, 200, set())])
+def test_loss_spikes_on_enough_sampled_steps_are_a_finding(spikes, samples, expected):
+    diag = {"layers": [], "activations": [], "clip": {},
+            "epochs": [{"epoch": 1, "samples": samples, "loss_spikes": spikes}]}
+    assert {f["code"] for f in findings(diag, [], "max_epochs", "val_loss", "min")} == expected
+
+
+def test_the_loss_watch_counts_a_jump_above_the_recent_median_and_not_the_noise_near_zero():
+    import torch
+
+    from netfit.train.diagnostics import Diagnostics
+
+    watch = Diagnostics(torch.nn.Linear(2, 1), "auto", 1)
+    for loss in [2.3, 1.5, 1.0, 0.8, 0.6, 0.5, 2.0, 0.5, 0.45]:  # one jump of 1.5 over a median of ~0.8
+        watch._watch_loss(loss)
+    assert watch.spikes == 1
+    for loss in [0.02, 0.01, 0.015, 0.01, 0.05, 0.012]:  # 5x the median, but tiny against the first loss
+        watch._watch_loss(loss)
+    assert watch.spikes == 1
 
 
 def test_watching_every_step_changes_no_weight_and_leaves_no_hook_behind():

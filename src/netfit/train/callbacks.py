@@ -7,7 +7,7 @@ exception is `on_step_sampled`, which a callback asks for with `sample_every` (o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:  # annotations only: `import netfit` stays free of torch (the CLI starts fast)
     import torch
@@ -88,6 +88,7 @@ class StepSample:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     grad_scale: float  # the gradients are multiplied by this (fp16 loss scaling; 1.0 otherwise)
+    loss: Optional[torch.Tensor] = None  # the step's loss, on its device (None: every row of the step weighed 0)
 
 
 class StepSampler:
@@ -103,11 +104,11 @@ class StepSampler:
         upcoming = [(step // cb.sample_every + 1) * cb.sample_every for cb in self.listeners]
         self.due = min(upcoming) - 1 if upcoming else -1  # steps taken when the next sample is due
 
-    def sample(self, parts: Any, epoch: int, batch: int) -> None:
-        """Call the callbacks due at this step with its gradients (`parts`: the loop's `Parts`)."""
+    def sample(self, parts: Any, epoch: int, batch: int, loss: Optional[torch.Tensor] = None) -> None:
+        """Call the callbacks due at this step with its gradients (`parts`: the loop's `Parts`) and loss."""
         scaler = parts.scaler  # reading the fp16 scale syncs; only here, on sampled steps
         sample = StepSample(epoch, batch, self.due + 1, parts.model, parts.optimizer,
-                            float(scaler.get_scale()) if scaler is not None else 1.0)
+                            float(scaler.get_scale()) if scaler is not None else 1.0, loss)
         for cb in self.listeners:
             if sample.step % cb.sample_every == 0:
                 cb.on_step_sampled(sample)

@@ -55,6 +55,11 @@ OVERFIT_BEST_WITHIN = 1 / 3  # the best validation loss within the first third o
 OVERFIT_RISE = 0.10  # ... and the last one at least 10% above it, while the training loss fell
 LR_NEAR_ZERO = 0.01  # a learning rate below 1% of the run's peak
 LR_LONG_BEFORE = 0.2  # ... reached at least 20% of the run (and 3 epochs) before the best epoch
+SPIKE_FACTOR = 2.0  # a sampled step's loss above twice the median of the previous SPIKE_WINDOW samples ...
+SPIKE_JUMP = 0.25  # ... and above it by a quarter of the first sampled loss (near-zero losses are noisy)
+SPIKE_WINDOW = 10
+SPIKE_MIN = 3  # spikes before the finding (one odd batch is no pattern) ...
+SPIKE_SHARE = 0.05  # ... on at least 5% of the sampled steps
 
 LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.RNNBase)
 
@@ -114,6 +119,10 @@ class Diagnostics(Callback):
         self.act_steps: list[int] = []
         self.act_share: list[list[float]] = [[] for _ in self.acts]
         self.epochs: list[dict[str, Any]] = []
+        self.total: list[float | None] = []  # the whole model's gradient norm per sample
+        self.losses: list[float | None] = []  # the step loss per sample
+        self.first_loss: float | None = None
+        self.spikes = 0  # loss spikes among this epoch's samples
         self.pending: dict[str, Any] | None = None  # a sample whose update is not measured yet
         self.pending_acts: dict[int, torch.Tensor] = {}  # activation shares of the current capture
         self.act_step = 0
@@ -123,7 +132,7 @@ class Diagnostics(Callback):
 
     # ------------------------------------------------------------------ hooks
     def on_epoch_begin(self, logs: dict[str, Any]) -> None:
-        self.clipped = self.samples_this_epoch = self.nonfinite = 0
+        self.clipped = self.samples_this_epoch = self.nonfinite = self.spikes = 0
 
     def on_step_sampled(self, sample: StepSample) -> None:
         self._flush()  # a previous sample whose optimizer step never ran (fp16 overflow)
@@ -141,7 +150,8 @@ class Diagnostics(Callback):
             biggest = torch.stack(torch._foreach_norm(present, math.inf)).float().max() / scale
         else:
             total = biggest = torch.zeros((), device=index.device)
-        self.pending = {"step": sample.step, "grad": g, "weight": w, "total": total, "max": biggest,
+        loss = sample.loss.detach().float().reshape(1) if sample.loss is not None else torch.full((1,), math.nan)
+        self.pending = {"step": sample.step, "grad": g, "weight": w, "total": total, "max": biggest, "loss": loss,
                         "before": [p.detach().clone() for p in self.params]}
         if self.step_hook is None:  # registered once: removing a hook while the optimizer runs them would fail
             self.step_hook = sample.optimizer.register_step_post_hook(self._after_step)
@@ -161,7 +171,7 @@ class Diagnostics(Callback):
         share = self.clipped / self.samples_this_epoch if self.samples_this_epoch and self._clips else None
         self.epochs = [e for e in self.epochs if e["epoch"] != epoch]  # a rolled-back epoch trained again: its new row
         self.epochs.append({"epoch": epoch, "samples": self.samples_this_epoch, "clipped_share": share,
-                            "nonfinite_samples": self.nonfinite,
+                            "nonfinite_samples": self.nonfinite, "loss_spikes": self.spikes,
                             "recoveries": logs.get("recoveries", 0), "skipped_steps": logs.get("skipped_steps", 0)})
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
@@ -187,13 +197,16 @@ class Diagnostics(Callback):
             return
         n = len(self.layers)
         moved = pending.get("moved")
-        parts = [pending["grad"], pending["weight"], pending["total"].reshape(1), pending["max"].reshape(1)]
+        parts = [pending["grad"], pending["weight"], pending["total"].reshape(1), pending["max"].reshape(1),
+                 pending["loss"]]
         if moved is not None:
             parts.append(moved)
         values = torch.cat([t.to(parts[0].device) for t in parts]).tolist()
-        grad, weight, total, biggest = values[:n], values[n:2 * n], values[2 * n], values[2 * n + 1]
-        moved = values[2 * n + 2:] if moved is not None else [None] * n
+        grad, weight, total, biggest, loss = values[:n], values[n:2 * n], values[2 * n], values[2 * n + 1], values[2 * n + 2]
+        moved = values[2 * n + 3:] if moved is not None else [None] * n
         self.steps.append(pending["step"])
+        self.total.append(_finite(total))
+        self._watch_loss(_finite(loss))
         for i in range(n):
             self.grad[i].append(_finite(grad[i]))
             self.weight[i].append(_finite(weight[i]))
@@ -205,6 +218,18 @@ class Diagnostics(Callback):
         self.clipped += bool(clipped)
         self.nonfinite += not math.isfinite(total)  # fp16 overflow (the scaler skips the step) or a NaN
         self._thin()
+
+    def _watch_loss(self, loss: float | None) -> None:
+        """Record a sampled step's loss; count it a spike when it jumps above the recent samples' median."""
+        self.losses.append(loss)
+        if loss is None:
+            return
+        if self.first_loss is None:
+            self.first_loss = abs(loss)
+        recent = [x for x in self.losses[-SPIKE_WINDOW - 1:-1] if x is not None]
+        if len(recent) >= 3:
+            median = _median(recent)
+            self.spikes += loss > SPIKE_FACTOR * median and loss - median > SPIKE_JUMP * self.first_loss
 
     def _watch_next_forward(self) -> None:
         """One-shot forward hooks on the activations: their output on the next training forward."""
@@ -250,7 +275,7 @@ class Diagnostics(Callback):
     def _thin(self) -> None:
         if len(self.steps) <= MAX_SERIES:
             return
-        self.steps = self.steps[::2]
+        self.steps, self.total, self.losses = self.steps[::2], self.total[::2], self.losses[::2]
         self.grad, self.weight, self.update = ([s[::2] for s in series] for series in (self.grad, self.weight, self.update))
 
     # ------------------------------------------------------------------ the result
@@ -265,6 +290,8 @@ class Diagnostics(Callback):
             "sample_every": self.sample_every,
             "samples": len(self.steps),
             "steps": list(self.steps),
+            "grad_norm": list(self.total),  # the whole model's, per sample
+            "loss": list(self.losses),  # the step loss, per sample
             "layers": [{"name": name, "type": kind, "grad_norm": self.grad[i], "weight_norm": self.weight[i],
                         "update_ratio": self.update[i]} for i, (name, kind, _) in enumerate(self.layers)],
             "activation_steps": list(self.act_steps),
@@ -369,6 +396,14 @@ def _sampled_findings(diag: dict[str, Any]) -> list[dict[str, Any]]:
                 "lr_too_low", f"on most steps the updates change no layer's weights by more than {low:.1e} of their "
                 "size (healthy: about 1e-3): the learning rate is too low to learn in the budget",
                 "raise train.optimizer.lr, or try lr: auto", update_ratio=low, threshold=UPDATE_LOW))
+    epochs = diag.get("epochs") or []
+    spikes, samples = sum(e.get("loss_spikes") or 0 for e in epochs), sum(e.get("samples") or 0 for e in epochs)
+    if spikes >= SPIKE_MIN and samples and spikes / samples >= SPIKE_SHARE:
+        found.append(_finding(
+            "loss_spikes", f"the training loss jumped on {spikes} of {samples} sampled steps (above twice its recent "
+            "median): single batches throw the weights off", "lower train.optimizer.lr, set train.grad_clip (e.g. 1.0), "
+            "raise train.batch_size, or look for outlier rows (extreme values, wrong labels)",
+            spikes=spikes, samples=samples, factor=SPIKE_FACTOR, share=round(spikes / samples, 4)))
     clip = diag.get("clip") or {}
     if clip.get("grad_clip") is not None or clip.get("grad_clip_value") is not None:
         epochs = [e for e in diag.get("epochs") or [] if e.get("clipped_share") is not None and e["samples"]]

@@ -195,7 +195,7 @@ def fit_loop(model: nn.Module, train: Tensors | Streamed, val: Tensors | None, c
             if (i + 1) % K == 0 or (i + 1) * B >= n:  # the step's last micro-batch, or the epoch's
                 loss, group_rows = step.finish(group_rows), 0  # the step's gradients, over its own rows
                 if state.step == sampler.due:  # sampled in-step hooks: one integer comparison when unused
-                    sampler.sample(parts, epoch, i + 1)
+                    sampler.sample(parts, epoch, i + 1, loss)
                 step.update(loss)
                 state.step += 1
                 if loss is None:  # every row of the step weighs 0: skipped, counted, not a loss to follow
