@@ -154,6 +154,26 @@ def test_streamed_training_matches_in_memory_training(folder, tmp_path):
     assert st["baselines"]["linear"]["metrics"]["accuracy"]["value"] > 0.7  # fitted on the training sample
 
 
+def test_a_streamed_run_lends_one_core_to_its_read_ahead_thread_and_gives_it_back(folder, tmp_path):
+    import torch
+
+    seen = {}
+
+    class Threads(netfit.Callback):
+        def on_train_begin(self, logs):
+            seen["training"] = torch.get_num_threads()
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        netfit.fit({"model": {"hidden": [8]}, "train": {"epochs": 1}, "data": data_cfg(folder, memory_budget=BUDGET),
+                    "evaluate": {"bootstrap": 0, "report_html": False, "baselines": False, "importance": False,
+                                 "slices": False}, "output_dir": str(tmp_path)}, quiet=True, callbacks=[Threads()])
+        assert seen["training"] == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_hash_split_by_id_column_keeps_an_id_in_one_split(tmp_path, make_mixed):
     frame = make_mixed(600)
     frame["customer"] = [f"c{i % 150}" for i in range(600)]  # each id on 4 rows
