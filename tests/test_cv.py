@@ -87,3 +87,6 @@ def test_cv_refuses_data_it_cannot_fold_with_exit_code_2(tmp_path):
                           text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "order_column" in proc.stderr and "netfit repeat" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "netfit", "cv", "--resume", str(tmp_path)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "not a netfit cv folder" in proc.stderr and "plan.json" in proc.stderr

@@ -39,11 +39,11 @@ import pandas as pd
 from scipy import stats
 
 from netfit.config import Config, load_config
-from netfit.errors import ConfigError, DataError, RunError
+from netfit.errors import ConfigError, DataError
 from netfit.evaluate.compare import spread_section, write_compare
 from netfit.evaluate.verdict import verdict
 from netfit.io import atomic_write, write_json, write_text
-from netfit.run import run_into, run_workers
+from netfit.run import check_workers, run_into, run_workers, set_folder
 from netfit.runfolder import make_run_dir
 
 CONFIG, PLAN, SUMMARY = "cv.yaml", "plan.json", "cv.json"
@@ -60,15 +60,9 @@ def cv(config: Any, overrides: Any = None, *, folds: int = 5, repeats: int = 1, 
         >>> folder, summary = cv("examples/iris.yaml", folds=5)  # doctest: +SKIP
         >>> summary["metrics"]["accuracy"]["mean"], summary["final"]["metrics"]["accuracy"]  # doctest: +SKIP
     """
-    if workers < 1:
-        raise ConfigError("cannot start that many workers", where="--workers", found=str(workers),
-                          expected="1 or more", hint="--workers 2 trains two folds at once")
+    check_workers(workers, "folds")
     if resume is not None:
-        folder = Path(resume)
-        if not (folder / PLAN).is_file():
-            raise RunError("not a netfit cv folder", where=str(folder), expected=f"{CONFIG} and {PLAN} in it",
-                           found="no such folder" if not folder.is_dir() else f"no {PLAN}",
-                           hint="pass the folder printed by `netfit cv` (runs/<name>-cv-...)")
+        folder = set_folder(resume, PLAN, "cv")
         cfg, plan = load_config(folder / CONFIG), json.loads((folder / PLAN).read_text(encoding="utf-8"))
     else:
         if folds < 2 or repeats < 1:

@@ -29,11 +29,11 @@ import numpy as np
 from scipy import stats
 
 from netfit.config import Config, load_config
-from netfit.errors import ConfigError, RunError
+from netfit.errors import ConfigError
 from netfit.evaluate.compare import spread_section, write_compare
 from netfit.evaluate.verdict import verdict
 from netfit.io import write_json, write_text
-from netfit.run import run_into, run_workers
+from netfit.run import check_workers, run_into, run_workers, set_folder
 from netfit.runfolder import make_run_dir
 
 CONFIG = "repeat.yaml"
@@ -52,15 +52,9 @@ def repeat(config: Any, overrides: Any = None, *, seeds: int = 5, resume: str | 
     if seeds < 2:
         raise ConfigError("a repeat needs at least two seeds", where="--seeds", found=str(seeds),
                           expected="2 or more (5 is usual)", hint="netfit repeat CONFIG --seeds 5")
-    if workers < 1:
-        raise ConfigError("cannot start that many workers", where="--workers", found=str(workers),
-                          expected="1 or more", hint="--workers 2 trains two seeds at once")
+    check_workers(workers, "seeds")
     if resume is not None:
-        folder = Path(resume)
-        if not (folder / CONFIG).is_file():
-            raise RunError("not a netfit repeat folder", where=str(folder), expected=f"{CONFIG} in it",
-                           found="no such folder" if not folder.is_dir() else f"no {CONFIG}",
-                           hint="pass the folder printed by `netfit repeat` (runs/<name>-repeat-...)")
+        folder = set_folder(resume, CONFIG, "repeat")
         cfg = load_config(folder / CONFIG)
     else:
         cfg = load_config(config, overrides)

@@ -345,6 +345,23 @@ def range_test(cfg: Config) -> LrFinding:
     return find_lr(model, train, loss_fn, tcfg, seed=cfg.seed)
 
 
+def check_workers(workers: int, what: str) -> None:
+    """A ConfigError unless `workers` (local processes of `netfit repeat` / `cv`) is 1 or more."""
+    if workers < 1:
+        raise ConfigError("cannot start that many workers", where="--workers", found=str(workers),
+                          expected="1 or more", hint=f"--workers 2 trains two {what} at once")
+
+
+def set_folder(resume: str | Path, marker: str, command: str) -> Path:
+    """The folder of a set of runs to continue (`netfit repeat` / `cv --resume`), checked to hold `marker`."""
+    folder = Path(resume)
+    if not (folder / marker).is_file():
+        raise RunError(f"not a netfit {command} folder", where=str(folder), expected=f"{marker} in it",
+                       found="no such folder" if not folder.is_dir() else f"no {marker}",
+                       hint=f"pass the folder printed by `netfit {command}` (runs/<name>-{command}-...)")
+    return folder
+
+
 def run_into(run_dir: Path, cfg: Config, quiet: bool = True) -> None:
     """Train `cfg` into `run_dir`, one run of a set (`netfit repeat`, `netfit cv`): continued from its
     checkpoint when a killed run left one, started again when it left none (nothing was trained yet)."""
