@@ -25,8 +25,8 @@ from netfit.errors import ConfigError, RunError, TrainingInterrupted, collect_wa
 from netfit.evaluate.baselines import baselines, flat_features
 from netfit.evaluate.importance import permutation_importance
 from netfit.evaluate.verdict import verdicts
-from netfit.evaluate.calibration import (calibration_report, coverage_report, fit_conformal, fit_temperature, log_loss_of,
-                                        risk_coverage)
+from netfit.evaluate.calibration import (ON_CALIBRATION, ON_VALIDATION, calibration_report, coverage_report, fit_conformal,
+                                        fit_temperature, log_loss_of, risk_coverage)
 from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
 from netfit.evaluate.model_card import write_model_card
 from netfit.evaluate.outputs import save_test_outputs
@@ -226,7 +226,8 @@ def calibrate(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: t
     want_t = task != "regression" and ev.calibration == "temperature"
     if not want_t and ev.conformal is None:
         return Fitted()
-    val = prepared.splits.get("val")
+    held_out = prepared.splits.get("calibration")  # data.split.calibration: rows early stopping never saw
+    val = held_out if held_out is not None and len(held_out) else prepared.splits.get("val")
     if val is None or not len(val) or val.y is None:
         return Fitted(note="no validation split: nothing calibrated")
     logits = predict_tensors(model, device_inputs(val, device), cfg.train.eval_batch_size).cpu()
@@ -243,8 +244,10 @@ def calibrate(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: t
         output = outputs_to_predictions(logits, task, fitted.temperature)
         y = pre.decode_target(val.y) if task == "regression" else val.y
         output = pre.decode_target(output) if task == "regression" else output
-        fitted.conformal = fit_conformal(task, y, output, ev.conformal.coverage, "the validation split",
+        where = "the calibration split" if val is held_out else "the validation split"
+        fitted.conformal = fit_conformal(task, y, output, ev.conformal.coverage, where,
                                          x_num=_table_features(val), method=ev.conformal.method, seed=cfg.seed)
+        fitted.conformal["calibrated_on"] = ON_CALIBRATION if val is held_out else ON_VALIDATION
     return fitted
 
 

@@ -282,3 +282,29 @@ def test_a_heteroscedastic_run_predicts_serves_and_exports_normalized_intervals(
     np.testing.assert_allclose(lower, out["lower"], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(upper, out["upper"], rtol=1e-4, atol=1e-4)
     assert json.loads((tmp_path / "onnx" / "preprocessing.json").read_text())["outputs"] == ["output", "lower", "upper"]
+
+
+def test_a_calibration_split_holds_out_rows_that_early_stopping_never_sees(tmp_path):
+    run = netfit.fit({"data": {"source": "sklearn:digits", "split": {"calibration": 0.5}},
+                      "evaluate": {"bootstrap": 0, "baselines": False, "report_html": False, "importance": False,
+                                   "slices": False}}, output_dir=str(tmp_path), train__epochs=5)
+    report = run.report
+    sizes = report["split_sizes"]
+    assert sizes["val"] + sizes["calibration"] == 270 and abs(sizes["val"] - sizes["calibration"]) <= 10
+    assert report["data"]["validation"]["calibration"]["rows"] == sizes["calibration"]
+    conformal = report["conformal"]
+    assert conformal["n"] == sizes["calibration"] and conformal["calibrated_on"].startswith("calibration split")
+    # the four splits share no row
+    from netfit.data import prepare
+
+    splits = prepare(run.config.data, run.config.seed).splits
+    rows = {name: set(s.rows.tolist()) for name, s in splits.items()}
+    assert sum(map(len, rows.values())) == len(set().union(*rows.values())) == 1797
+    assert {name: len(r) for name, r in rows.items()} == sizes
+
+
+def test_a_calibration_share_that_leaves_no_row_is_a_clear_error(tmp_path):
+    with pytest.raises(netfit.errors.DataError, match="calibration"):
+        netfit.fit({"data": {"source": "sklearn:iris", "split": {"train": 0.9, "val": 0.007, "test": 0.093,
+                                                                "calibration": 0.5}}},
+                   output_dir=str(tmp_path), train__epochs=1)

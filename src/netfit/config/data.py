@@ -21,6 +21,12 @@ class SplitConfig(Section):
                                       "`data.train` the fractions need not add up to 1."
     )
     test: float = Field(0.15, ge=0, lt=1, description="Fraction of rows for the final, once-only test.")
+    calibration: float = Field(
+        0.0, ge=0, lt=1, description="A share of the validation rows held out for calibration alone: temperature "
+                                     "scaling and split conformal are fitted on them, and early stopping never sees them, "
+                                     "so the conformal guarantee holds exactly (docs/calibration.md). 0: calibrate on the "
+                                     "validation split."
+    )
     stratify: Union[Literal["auto"], bool] = Field(
         "auto", description="Keep class proportions in every split; `auto`: for classification when every class can be split."
     )
@@ -65,6 +71,11 @@ class SplitConfig(Section):
         """The share of the training rows held out for validation when no validation rows are given:
         val / (train + val)."""
         return self.val / (self.train + self.val)
+
+    def calibration_carving(self) -> "SplitConfig":
+        """The split that carves the calibration rows from the validation rows: `calibration` of them."""
+        return self.model_copy(update={"train": 1.0 - self.calibration, "val": self.calibration, "test": 0.0,
+                                       "column": None})
 
     def carving(self) -> "SplitConfig":
         """The split that carves validation from training rows: val_share() of them, no test, the

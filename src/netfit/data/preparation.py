@@ -65,12 +65,15 @@ def _prepare(cfg: DataConfig, seed: int, data: Any, need_test: bool) -> Prepared
     # source netfit splits, or data.train; never a val or test source, read or not (tuning)
     task, classes = infer_task(frames["all" if "all" in frames else "train"][schema.target], cfg.task, main.label)
     rows, method, split_frames, validation = _split(frames, cfg, seed, schema, task)
+    if cfg.split.calibration and len(split_frames.get("val", ())):
+        validation["calibration"] = _carve_calibration(rows, split_frames, cfg, seed, schema, task)
     del frames  # a split source's whole table: its rows now live in split_frames
     pre = Preprocessor(schema.types, schema.target, task, cfg.preprocess, schema.weight)
     pre.array = build_encoder(cfg, schema.kind, schema.arrays)  # images, sequences, text; None for tables
     pre.fit(split_frames["train"], classes, where=f"{main.label} (train split)")
-    wanted = [name for name in SPLITS if name != "test" or need_test]
-    labels = {name: tables[name].label if name in tables else main.label for name in wanted}
+    wanted = [name for name in SPLITS if name != "test" or need_test] + [n for n in ("calibration",) if n in split_frames]
+    labels = {name: tables[name].label if name in tables else (tables["val"].label if "val" in tables and
+                                                                name == "calibration" else main.label) for name in wanted}
     splits = _transform(pre, split_frames, rows, wanted, labels)
     summary = memory_summary(tables, schema, pre, dropped_rows, method, splits,
                              {name: split_frames[name] for name in wanted if name in split_frames})
@@ -169,6 +172,30 @@ def _carve_val(rows: dict[str, np.ndarray], frames: dict[str, pd.DataFrame], cfg
     return {"from": "carved", "rows": len(picked["val"]), "share": carving.val, "method": result.method, "seed": seed}
 
 
+def _carve_calibration(rows: dict[str, np.ndarray], frames: dict[str, pd.DataFrame], cfg: DataConfig, seed: int,
+                       schema: Schema, task: str) -> dict[str, Any]:
+    """Hold out `data.split.calibration` of the validation rows for calibration alone (seeded, stratified
+    where it fits, by group when configured); rows and frames gain "calibration" in place."""
+    val = frames["val"]
+    labels = None if task == "regression" else normalise_labels(val[schema.target])
+    carving = cfg.split.calibration_carving()
+    too_few = DataError("the calibration split would leave no rows", where="data.split.calibration",
+                        found=f"{len(val)} validation rows, calibration share {cfg.split.calibration}",
+                        hint="give more validation rows (data.split.val), or a calibration share nearer 0.5")
+    try:
+        result = split_rows(val.reset_index(drop=True), carving, seed + 1, labels.reset_index(drop=True)
+                            if labels is not None else None, positions=np.asarray(rows["val"]))
+    except DataError:  # the carve's own message would name data.split.val and test, which it does not split
+        raise too_few from None
+    picked = {"val": result.rows["train"], "calibration": result.rows["val"]}
+    if not len(picked["calibration"]) or not len(picked["val"]):
+        raise too_few
+    rows["val"], rows["calibration"] = (np.asarray(rows["val"])[picked[n]] for n in ("val", "calibration"))
+    frames["val"], frames["calibration"] = (val.iloc[picked[n]] for n in ("val", "calibration"))
+    return {"rows": int(len(picked["calibration"])), "share": cfg.split.calibration, "method": result.method,
+            "seed": seed + 1}
+
+
 def _transform(pre: Preprocessor, frames: dict[str, pd.DataFrame], rows: dict[str, np.ndarray],
                wanted: list[str], labels: dict[str, str]) -> dict[str, Split]:
     """Encode each wanted split; one without rows (no val source, fraction 0) is empty.
@@ -181,7 +208,7 @@ def _transform(pre: Preprocessor, frames: dict[str, pd.DataFrame], rows: dict[st
     for name in wanted:
         frame = frames.get(name, frames["train"].iloc[:0])
         where = f"{labels[name]} ({name} split)"
-        if name == "val":
+        if name in ("val", "calibration"):
             _refuse_unseen_labels(pre, frame, labels[name])
         splits[name] = pre.transform(frame, where=where, unseen_labels="mark" if name == "test" else "error")
         splits[name].rows = np.asarray(rows.get(name, []), dtype=np.int64)

@@ -218,6 +218,9 @@ def _check_streamable(cfg: DataConfig) -> None:
     for name in ("group_column", "order_column", "column"):
         if getattr(cfg.split, name):
             problems.append((f"data.split.{name}", getattr(cfg.split, name), "unset (a streamed split is by hash)"))
+    if cfg.split.calibration:
+        problems.append(("data.split.calibration", str(cfg.split.calibration), "0 (a streamed run calibrates on its "
+                                                                                "validation rows)"))
     if problems:
         where, found, expected = problems[0]
         raise ConfigError("this data is larger than data.memory_budget and streams, which this setting does not support",

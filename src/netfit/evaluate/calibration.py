@@ -298,6 +298,10 @@ def wilson(hits: int, n: int, confidence: float) -> tuple[float | None, float | 
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+ON_VALIDATION = "validation split (also used for early stopping and, for classifiers, the temperature)"
+ON_CALIBRATION = "calibration split (held out of training and early stopping: data.split.calibration)"
+
+
 def coverage_report(task: str, y: np.ndarray, output: np.ndarray, conformal: dict[str, Any], classes: list,
                     confidence: float, x_num: np.ndarray | None = None) -> dict[str, Any]:
     """report.json's `conformal` block: nominal and test coverage (Wilson interval), mean width or
@@ -306,7 +310,7 @@ def coverage_report(task: str, y: np.ndarray, output: np.ndarray, conformal: dic
     out: dict[str, Any] = {k: conformal[k] for k in ("coverage", "method", "n", "quantile", "threshold", "chosen_on")
                            if k in conformal}
     out["nominal"] = out.pop("coverage")
-    out["calibrated_on"] = "validation split (also used for early stopping and, for classifiers, the temperature)"
+    out["calibrated_on"] = conformal.get("calibrated_on", ON_VALIDATION)
     if task == "regression":
         low, high = intervals(output, conformal, x_num)
         covered = (y >= low) & (y <= high)
