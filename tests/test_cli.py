@@ -77,6 +77,7 @@ def test_train_predict_evaluate_report_from_the_cli(tmp_path):
     assert (pred["prediction"] == frame["target"]).mean() > 0.85
     proc = netfit("evaluate", str(run), "iris.csv", "--resamples", "100", cwd=tmp_path)
     assert proc.returncode == 0 and "accuracy" in proc.stdout, proc.stderr
+    assert "conformal coverage:" in proc.stdout and "on 150 rows (nominal 0.90)" in proc.stdout, proc.stdout
     assert netfit("report", str(run), cwd=tmp_path).returncode == 0
     # a file missing a column the model needs
     frame.drop(columns=["target", "petal width (cm)"]).to_csv(tmp_path / "bad.csv", index=False)

@@ -153,6 +153,11 @@ def evaluate(
 
     result = load(run).evaluate(data, resamples=resamples)
     console().print(summary_table({"test": result}, subject=f"metrics on {data}", rows=result["n"]))
+    cover = result.get("conformal")
+    if cover and cover["test"]["coverage"] is not None:
+        t = cover["test"]
+        typer.echo(f"conformal coverage: {t['coverage']:.3f} [{t['ci_low']:.3f}, {t['ci_high']:.3f}] on {t['n']} rows "
+                   f"(nominal {cover['nominal']:.2f})")
 
 
 @app.command()

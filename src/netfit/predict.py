@@ -80,7 +80,9 @@ class Run:
 
     def evaluate(self, data: Any, *, resamples: int = 1000) -> dict[str, Any]:
         """Score labelled data with the saved preprocessing: metrics with bootstrap intervals
-        (a `DataWarning` under 30 rows, where they mean little)."""
+        (a `DataWarning` under 30 rows, where they mean little) and, when the run fitted split
+        conformal, `conformal`: the coverage of its intervals or sets on these rows (Wilson
+        interval), their mean width or size, per class or target decile."""
         return evaluate_data(self._loaded(), data, resamples=resamples)
 
     def _loaded(self) -> "LoadedModel":
@@ -175,6 +177,8 @@ def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str
 
 
 def evaluate_data(loaded: "LoadedModel", data: Any, *, resamples: int = 1000) -> dict[str, Any]:
+    import numpy as np
+
     from netfit.evaluate.metrics import MIN_ROWS, evaluate_predictions, warn_if_few_rows
 
     output, split = predict_output(loaded, data, require_target=True)
@@ -182,5 +186,12 @@ def evaluate_data(loaded: "LoadedModel", data: Any, *, resamples: int = 1000) ->
     y = pre.decode_target(split.y) if loaded.task == "regression" else split.y
     warn_if_few_rows(len(y), "labelled rows", str(data) if isinstance(data, (str, Path)) else "data",
                      f"score {MIN_ROWS} or more labelled rows", confidence if resamples else None)
-    return evaluate_predictions(loaded.task, y, output, loaded.classes, resamples=resamples,
-                                confidence=confidence, seed=loaded.config.seed)
+    result = evaluate_predictions(loaded.task, y, output, loaded.classes, resamples=resamples,
+                                  confidence=confidence, seed=loaded.config.seed)
+    if loaded.conformal:  # do the run's intervals or sets still cover on these rows?
+        from netfit.evaluate.calibration import coverage_report
+
+        x_num = split.x_num if isinstance(split.x_num, np.ndarray) and split.x_num.ndim == 2 else None
+        result["conformal"] = coverage_report(loaded.task, y, output, loaded.conformal, loaded.classes, confidence,
+                                              x_num=x_num)
+    return result

@@ -282,6 +282,14 @@ def test_a_heteroscedastic_run_predicts_serves_and_exports_normalized_intervals(
     np.testing.assert_allclose(lower, out["lower"], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(upper, out["upper"], rtol=1e-4, atol=1e-4)
     assert json.loads((tmp_path / "onnx" / "preprocessing.json").read_text())["outputs"] == ["output", "lower", "upper"]
+    # new labelled rows: Run.evaluate checks the intervals' coverage on them, as predict's lower/upper give it
+    x_new, y_new, _ = heteroscedastic(1000, 3)
+    frame = as_frame(x_new, run._loaded()).assign(target=y_new)
+    new = run.predict(frame)
+    inside = float(((y_new >= new["lower"]) & (y_new <= new["upper"])).mean())
+    checked = run.evaluate(frame, resamples=0)["conformal"]
+    assert checked["test"]["coverage"] == pytest.approx(inside) and checked["test"]["n"] == 1000
+    assert 0.85 <= inside <= 0.95 and checked["method"] == "normalized_residual"
 
 
 def test_a_calibration_split_holds_out_rows_that_early_stopping_never_sees(tmp_path):
