@@ -90,3 +90,25 @@ def test_cv_refuses_data_it_cannot_fold_with_exit_code_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "netfit", "cv", "--resume", str(tmp_path)], capture_output=True,
                           text=True)
     assert proc.returncode == 2 and "not a netfit cv folder" in proc.stderr and "plan.json" in proc.stderr
+
+
+def test_group_folds_keep_each_group_in_one_fold_and_the_final_model_loads_and_predicts(tmp_path):
+    import netfit
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame.assign(plant=lambda f: np.arange(len(f)) // 5)
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    folder, summary = cv({"data": {"source": str(tmp_path / "iris.csv"), "target": "target", "split": {"group_column": "plant"}},
+                          "train": {"epochs": 2}, "evaluate": {"bootstrap": 0, "report_html": False, "importance": False,
+                                                               "slices": False}, "output_dir": str(tmp_path / "runs")},
+                         folds=3)
+    assert summary["method"] in ("stratified group k-fold", "group k-fold")
+    pool, everything = pd.read_parquet(folder / "pool.parquet"), pd.read_parquet(folder / "all.parquet")
+    for j in (1, 2, 3):
+        held = pool[pool[f"__netfit_fold_{j}"] == "test"]["plant"]
+        assert not set(held) & set(pool[pool[f"__netfit_fold_{j}"] == "train"]["plant"])
+    test_plants = set(everything[everything["__netfit_final"] == "test"]["plant"])
+    assert test_plants and not test_plants & set(pool["plant"])  # the test rows' groups are nowhere in the folds
+    for name in ("fold-1", "final"):  # each saved config loads again, and the model predicts the plain file
+        run = netfit.load(folder / name)
+        assert run.config.data.split.column and len(run.predict(frame.drop(columns="target"))) == 150

@@ -171,15 +171,21 @@ def fold_config(folder: Path, cfg: Config, plan: dict[str, Any], name: str) -> C
     (all train + val rows, no validation, the median of the folds' best epochs)."""
     others = [f"{FOLD}{j + 1}" for j in range(plan["folds"] * plan["repeats"])]
     ignore = [*cfg.data.ignore, *([cfg.data.split.column] if cfg.data.split.column else [])]
+    # the fold's split column decides the rows; a group column kept beside it would make the saved config
+    # invalid (one way to split), so the validation carved from the fold's training rows is not by group
+    # (the held-out fold is: the folds were cut by group)
+    ignore += [c for c in (cfg.data.split.group_column,) if c]
+    plain = {"group_column": None, "order_column": None, "method": "random", "id_column": None}
     if name == "final":
         epochs = int(np.median([json.loads((folder / n / "report.json").read_text(encoding="utf-8"))["best_epoch"]
                                 for n in fold_names(plan)]))
-        split = cfg.data.split.model_copy(update={"column": FINAL, "val": 0.0})
+        test = cfg.data.split.test
+        split = cfg.data.split.model_copy(update={**plain, "column": FINAL, "train": 1.0 - test, "val": 0.0})
         data = cfg.data.model_copy(update={"source": str(folder / ALL), "split": split, "ignore": ignore})
         train = cfg.train.model_copy(update={"epochs": max(1, epochs)})
         return cfg.model_copy(update={"data": data, "train": train, "name": "final"})
     column = f"{FOLD}{name.split('-')[1]}"
-    split = cfg.data.split.model_copy(update={"column": column})
+    split = cfg.data.split.model_copy(update={**plain, "column": column})
     data = cfg.data.model_copy(update={"source": str(folder / POOL), "split": split,
                                        "ignore": ignore + [c for c in others if c != column]})
     return cfg.model_copy(update={"data": data, "name": name})
