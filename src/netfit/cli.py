@@ -312,24 +312,14 @@ def repeat(
 ) -> None:
     """Train a config with several seeds on the same split: mean and spread of the test metrics, and
     the verdict against the baselines with the seed spread counted."""
-    from rich.table import Table
-
     from netfit.errors import ConfigError
     from netfit.repeat import repeat as run_repeat
-    from netfit.train.progress import console
 
     if config is None and resume is None:
         raise ConfigError("no config given", where="netfit repeat", expected="CONFIG or --resume FOLDER",
                           hint="netfit repeat examples/digits_mlp.yaml --seeds 5")
     folder, summary = run_repeat(config, set_ or [], seeds=seeds, resume=resume, workers=workers, quiet=quiet)
-    table = Table(title=f"test metrics over {summary['n']} seeds (same split)")
-    for column in ("metric", "mean", "std", "min", "max"):
-        table.add_column(column)
-    for name, m in summary["metrics"].items():
-        table.add_row(name, *(f"{m[k]:.4f}" for k in ("mean", "std", "min", "max")))
-    console().print(table)
-    for found in ((summary.get("verdict") or {}).get("against") or {}).values():
-        typer.echo(found["text"])
+    _print_spread(f"test metrics over {summary['n']} seeds (same split)", summary)
     typer.echo(f"repeat folder: {folder} (repeat.json, report.html)")
 
 
@@ -346,28 +336,37 @@ def cv(
     """Cross-validate a config on its train + val rows (k folds, each scored on its held-out fold), then
     train on them all and test once: the folds' mean and spread, the verdict with the corrected
     resampled t-test, and the final run's test metrics."""
-    from rich.table import Table
-
     from netfit.cv import cv as run_cv
     from netfit.errors import ConfigError
-    from netfit.train.progress import console
 
     if config is None and resume is None:
         raise ConfigError("no config given", where="netfit cv", expected="CONFIG or --resume FOLDER",
                           hint="netfit cv examples/iris.yaml --folds 5")
     folder, summary = run_cv(config, set_ or [], folds=folds, repeats=repeats, resume=resume, workers=workers,
                              quiet=quiet)
-    table = Table(title=f"{summary['n']} folds ({summary['method']}), and the final run on the test split")
-    for column in ("metric", "fold mean", "std", "min", "max", "final (test)"):
+    _print_spread(f"{summary['n']} folds ({summary['method']}), and the final run on the test split", summary,
+                  ("final (test)", summary["final"]["metrics"]))
+    typer.echo(f"cv folder: {folder} (cv.json, report.html; the final model: {folder / 'final'})")
+
+
+def _print_spread(title: str, summary: dict, extra: tuple[str, dict] | None = None) -> None:
+    """A set of runs (`repeat`, `cv`): each metric's mean, std, min and max (and an `extra` column), then
+    each verdict's sentence."""
+    from rich.table import Table
+
+    from netfit.train.progress import console
+
+    table = Table(title=title)
+    for column in ("metric", "mean", "std", "min", "max", *([extra[0]] if extra else [])):
         table.add_column(column)
-    final = summary["final"]["metrics"]
     for name, m in summary["metrics"].items():
-        table.add_row(name, *(f"{m[k]:.4f}" for k in ("mean", "std", "min", "max")),
-                      f"{final[name]:.4f}" if name in final else "-")
+        values = [f"{m[k]:.4f}" for k in ("mean", "std", "min", "max")]
+        if extra:
+            values.append(f"{extra[1][name]:.4f}" if name in extra[1] else "-")
+        table.add_row(name, *values)
     console().print(table)
     for found in ((summary.get("verdict") or {}).get("against") or {}).values():
         typer.echo(found["text"])
-    typer.echo(f"cv folder: {folder} (cv.json, report.html; the final model: {folder / 'final'})")
 
 
 @app.command("find-lr")

@@ -67,7 +67,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, dynam
     _export(model, inputs, names, out / "model.onnx", dynamo, outputs)
     seconds = time.perf_counter() - start
     diff, graph_inputs = max_abs_diff(model, out / "model.onnx", inputs, names)
-    meta = {**_metadata(loaded, graph_inputs), "exporter": "dynamo" if dynamo else "torchscript"}
+    meta = {**_metadata(loaded, graph_inputs, outputs), "exporter": "dynamo" if dynamo else "torchscript"}
     write_json(out / "preprocessing.json", meta)
     return {"onnx": str(out / "model.onnx"), "metadata": str(out / "preprocessing.json"),
             "max_abs_diff": diff, "seconds": round(seconds, 3), "exporter": meta["exporter"]}
@@ -201,7 +201,7 @@ def max_abs_diff(model: torch.nn.Module, path: Path, inputs: tuple,
     return max(diffs, default=0.0), kept
 
 
-def _metadata(loaded: Any, names: list[str]) -> dict[str, Any]:
+def _metadata(loaded: Any, names: list[str], outputs: list[str]) -> dict[str, Any]:
     from netfit.data.preprocess import input_spec
 
     pre = loaded.preprocessor
@@ -230,6 +230,5 @@ def _metadata(loaded: Any, names: list[str]) -> dict[str, Any]:
         # with the spread model when `method` is normalized_residual), classification `threshold` (LAC: the set
         # is every class whose probability reaches it) or `quantile` (APS: see its `rule`); null when off
         "conformal": loaded.conformal,
-        "outputs": ["output", "lower", "upper"] if loaded.task == "regression" and (loaded.conformal or {}).get("quantile")
-        is not None else ["output"],
+        "outputs": list(outputs),
     }

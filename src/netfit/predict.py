@@ -177,8 +177,6 @@ def predict_frame(loaded: "LoadedModel", data: Any, keep: "list[str] | tuple[str
 
 
 def evaluate_data(loaded: "LoadedModel", data: Any, *, resamples: int = 1000) -> dict[str, Any]:
-    import numpy as np
-
     from netfit.evaluate.metrics import MIN_ROWS, evaluate_predictions, warn_if_few_rows
 
     output, split = predict_output(loaded, data, require_target=True)
@@ -191,7 +189,6 @@ def evaluate_data(loaded: "LoadedModel", data: Any, *, resamples: int = 1000) ->
     if loaded.conformal:  # do the run's intervals or sets still cover on these rows?
         from netfit.evaluate.calibration import coverage_report
 
-        x_num = split.x_num if isinstance(split.x_num, np.ndarray) and split.x_num.ndim == 2 else None
         result["conformal"] = coverage_report(loaded.task, y, output, loaded.conformal, loaded.classes, confidence,
-                                              x_num=x_num)
+                                              x_num=split.x_num)
     return result

@@ -307,7 +307,7 @@ async def _uploads(request: Request, max_body: int, max_rows: int, encoder: Any,
 
     from netfit.data.images import IMAGE_COLUMN, decode_image
 
-    if encoder is None or encoder.to_dict()["kind"] != "image" or encoder.columns != [IMAGE_COLUMN]:
+    if encoder is None or encoder.spec["kind"] != "image" or encoder.columns != [IMAGE_COLUMN]:
         raise HTTPException(status_code=415, detail="this run takes no image upload: send JSON rows or a CSV body "
                                                     "with the columns /schema lists")
     body = await _read_body(request, max_body)
@@ -375,7 +375,7 @@ def _answer(run: Any, frame: pd.DataFrame, loaded: Any, min_confidence: float | 
         output, split = predict_output(loaded, frame, where="body")
     except DataError as e:  # a value the saved preprocessing refuses: the caller's to fix
         raise HTTPException(status_code=422, detail=str(e)) from None
-    notes = loaded.preprocessor.row_warnings(frame, where="body")
+    notes = loaded.preprocessor.row_warnings(frame, where="body", lengths=split.lengths)
     if loaded.task == "regression":
         bounds = {}
         if loaded.conformal:

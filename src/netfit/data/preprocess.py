@@ -260,11 +260,13 @@ class Preprocessor:
         # numeric_values already ran on these columns, so text cannot reach this point
         return np.stack([numeric_values(df[c], c, "data").isna().to_numpy(float) for c in flagged], axis=1)
 
-    def row_warnings(self, df: pd.DataFrame, where: str = "data") -> list[list[dict[str, Any]]]:
+    def row_warnings(self, df: pd.DataFrame, where: str = "data",
+                     lengths: np.ndarray | None = None) -> list[list[dict[str, Any]]]:
         """Per row of `df` (already accepted by `transform`), what the saved preprocessing did to it that
         its sender may want to know, as warning records (`NetfitWarning.to_dict`): a missing value filled
         in, a category not seen in training, a number outside the training range (the model
-        extrapolates), a text or sequence cut to `data.max_len`. `netfit serve` answers them per row."""
+        extrapolates), a text or sequence cut to `data.max_len`. `netfit serve` answers them per row.
+        `lengths`: the transformed split's lengths (capped at max_len); only rows at the cap are read again."""
         notes: list[list[dict[str, Any]]] = [[] for _ in range(len(df))]
 
         def note(rows: np.ndarray, column: str, message: str | Callable[[int], str], hint: str) -> None:
@@ -292,11 +294,15 @@ class Preprocessor:
                      "send the value when it is known")
             note(_unseen(df, c), c.name, lambda r, t=text: f"category {t.iloc[r]!r} not seen in training: encoded as "
                  "unknown", f"the training categories: {quote_list(c.categories)}")
-        lengths = getattr(self.array, "lengths", None)
-        if lengths is not None and self.array.max_len is not None:
-            counts, unit = lengths(df, where), "tokens" if self.array.to_dict()["kind"] == "text" else "steps"
-            note(counts > self.array.max_len, self.array.column,
-                 lambda r: f"{counts[r]} {unit} cut to the first {self.array.max_len} (data.max_len)",
+        read_lengths = getattr(self.array, "lengths", None)
+        if read_lengths is not None and self.array.max_len is not None:
+            cap, unit = self.array.max_len, "tokens" if self.array.spec["kind"] == "text" else "steps"
+            # only a row at the cap can have been cut: the others need not be tokenized or parsed again
+            at_cap = np.arange(len(df)) if lengths is None else np.flatnonzero(np.asarray(lengths) >= cap)
+            counts = np.zeros(len(df), dtype=np.int64)
+            if len(at_cap):
+                counts[at_cap] = read_lengths(df.iloc[at_cap], where)
+            note(counts > cap, self.array.column, lambda r: f"{counts[r]} {unit} cut to the first {cap} (data.max_len)",
                  "retrain with a larger data.max_len to read longer inputs whole")
         return notes
 

@@ -182,6 +182,11 @@ def conformal_quantile(scores: np.ndarray, coverage: float, where: str) -> float
     return float(s[rank - 1])
 
 
+def _bounded(q: float) -> float | None:
+    """A threshold for model.json: None when unbounded (JSON has no infinity)."""
+    return q if math.isfinite(q) else None
+
+
 SPREAD_RIDGE = 1.0  # the ridge penalty of the spread model (features standardised by the preprocessing)
 MIN_HALF = 50  # validation rows each half needs before a variant is chosen on one half
 
@@ -205,10 +210,10 @@ def fit_conformal(task: str, y: np.ndarray, output: np.ndarray, coverage: float,
         scores = class_scores(output[known], "aps" if method == "aps" else "lac")[np.arange(known.sum()), y[known]]
         q = conformal_quantile(scores, coverage, where)
         if method == "aps":
-            return {"coverage": coverage, "method": "aps", "n": int(known.sum()), "quantile": q if math.isfinite(q) else None,
+            return {"coverage": coverage, "method": "aps", "n": int(known.sum()), "quantile": _bounded(q),
                     "rule": "set = every class whose probability plus that of the classes more likely than it "
                             "is at most quantile"}
-        return {"coverage": coverage, "method": "lac", "n": int(known.sum()), "quantile": q if math.isfinite(q) else None,
+        return {"coverage": coverage, "method": "lac", "n": int(known.sum()), "quantile": _bounded(q),
                 "threshold": 1.0 - q if math.isfinite(q) else 0.0,
                 "rule": "set = every class with probability >= threshold"}
     residual = np.abs(y - output)
@@ -229,21 +234,26 @@ def fit_conformal(task: str, y: np.ndarray, output: np.ndarray, coverage: float,
     if spread is None:
         q = conformal_quantile(residual[calibrate], coverage, where)
         entry = {"coverage": coverage, "method": "absolute_residual", "n": int(len(calibrate)),
-                 "quantile": q if math.isfinite(q) else None,  # None: unbounded (JSON has no infinity)
+                 "quantile": _bounded(q),  # None: unbounded
                  "rule": "lower = prediction - quantile; upper = prediction + quantile"}
     else:
         q = conformal_quantile(residual[calibrate] / spread_of(x_num[calibrate], spread), coverage, where)
         entry = {"coverage": coverage, "method": "normalized_residual", "n": int(len(calibrate)),
-                 "quantile": q if math.isfinite(q) else None, "spread": spread,
+                 "quantile": _bounded(q), "spread": spread,
                  "rule": "spread = exp(bias + weights . [x_num, |x_num|]); lower/upper = prediction -/+ quantile * spread"}
     if chose_on is not None:
         entry["chosen_on"] = chose_on
     return entry
 
 
+def _spread_features(x: np.ndarray) -> np.ndarray:
+    """What the spread model reads: the preprocessed table columns and their absolute values."""
+    return np.hstack([x, np.abs(x)]).astype(np.float64)
+
+
 def fit_spread(x: np.ndarray, residual: np.ndarray) -> dict[str, Any]:
     """A ridge regression of log |residual| on [x, |x|]: how wide the errors are where a row lies."""
-    phi = np.hstack([x, np.abs(x)]).astype(np.float64)
+    phi = _spread_features(x)
     mean = phi.mean(axis=0)
     t = np.log(residual + 1e-6 * (float(np.mean(residual)) + 1e-12))
     a = phi - mean
@@ -252,8 +262,7 @@ def fit_spread(x: np.ndarray, residual: np.ndarray) -> dict[str, Any]:
 
 
 def spread_of(x: np.ndarray, spread: dict[str, Any]) -> np.ndarray:
-    phi = np.hstack([x, np.abs(x)]).astype(np.float64)
-    return np.exp(np.clip(phi @ np.asarray(spread["weights"]) + spread["bias"], -50, 50))
+    return np.exp(np.clip(_spread_features(x) @ np.asarray(spread["weights"]) + spread["bias"], -50, 50))
 
 
 def class_scores(proba: np.ndarray, method: str) -> np.ndarray:
