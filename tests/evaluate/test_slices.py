@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 import netfit
@@ -49,3 +50,20 @@ def test_the_report_and_the_model_card_show_the_slices(tmp_path):
     assert '<section id="slices">' in html and "kind = q" in html and "test metric per slice" in html
     card = write_model_card(run.path).read_text()
     assert "## Slices" in card and "kind = q" in card
+
+
+def test_the_welch_test_matches_scipy_and_a_slice_all_right_raises_no_raw_warning():
+    import warnings
+
+    from scipy import stats
+
+    from netfit.evaluate.slices import _welch
+
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 2, 40).astype(float), rng.integers(0, 2, 300).astype(float)
+    for alt in ("less", "greater"):
+        assert _welch(a, b, alt) == pytest.approx(stats.ttest_ind(a, b, equal_var=False, alternative=alt).pvalue, rel=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's ttest_ind warns here ("catastrophic cancellation")
+        p = _welch(np.ones(40), b, "less")
+    assert 0.99 < p <= 1.0

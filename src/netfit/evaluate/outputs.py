@@ -60,6 +60,11 @@ def save_test_outputs(run_dir: Path, task: str, y_true: np.ndarray, output: np.n
     return atomic_write(run_dir / FILENAME, lambda tmp: frame.to_csv(tmp, index=False))
 
 
+# floats read back bit for bit: pandas 3 parses them exactly by default (and deprecates the option);
+# pandas 2's default parser can be off in the last digit
+EXACT_FLOATS: dict = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+
+
 def load_test_outputs(run_dir: Path, task: str, classes: list | None, unseen: list[str] | None = None) -> Predictions | None:
     """Read test_predictions.csv back; None when the run has none (an older run, no test split).
 
@@ -68,9 +73,9 @@ def load_test_outputs(run_dir: Path, task: str, classes: list | None, unseen: li
     if not path.is_file():
         return None
     if task == "regression":
-        frame = pd.read_csv(path, float_precision="round_trip")
+        frame = pd.read_csv(path, **EXACT_FLOATS)
         return Predictions(task, frame["y_true"].to_numpy(float), frame["prediction"].to_numpy(float), [])
-    frame = pd.read_csv(path, dtype={"y_true": str, "prediction": str}, float_precision="round_trip")
+    frame = pd.read_csv(path, dtype={"y_true": str, "prediction": str}, **EXACT_FLOATS)
     known = {str(c): k for k, c in enumerate(classes or [])}
     columns = [f"proba_{c}" for c in classes or []]
     index = {**{str(label): -1 for label in unseen or ()}, **known}
