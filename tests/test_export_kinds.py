@@ -66,7 +66,7 @@ def test_every_model_type_exports_and_onnxruntime_predicts_like_pytorch_in_a_fre
     # the test split, rebuilt from the saved config and seed, as Run.predict's probabilities
     test = prepare(loaded.config.data, loaded.config.seed, data=data).splits["test"]
     expected = predict_split(loaded.model, test, loaded.task, loaded.preprocessor, torch.device("cpu"),
-                             temperature=loaded.temperature)
+                             calibration=loaded.calibration)
     names = ["x_num", "x_cat", "x", "lengths"]
     np.savez(tmp_path / "test.npz", expected=expected, **dict(zip(names, test.inputs())))
     if test.lengths is not None:

@@ -55,7 +55,7 @@ def test_onnx_export_matches_pytorch_on_the_test_split(iris_run, tmp_path):
     softmax = np.exp(got - got.max(1, keepdims=True))
     softmax /= softmax.sum(1, keepdims=True)
     proba = predict_split(loaded.model, test, "multiclass", loaded.preprocessor, torch.device("cpu"),
-                          temperature=loaded.temperature)  # as Run.predict computes them
+                          calibration=loaded.calibration)  # as Run.predict computes them
     np.testing.assert_allclose(softmax, proba, atol=1e-5)
 
 

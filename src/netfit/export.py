@@ -7,8 +7,8 @@ float32 (n, T, F) and text `x` int64 token ids (n, T), padded to the T steps the
 pads to, with `lengths` int64 (n,) (a recurrent model's packed path exports as ONNX's
 `sequence_lens`, so padded steps never reach it). An input the model does not read (an empty
 `x_num` beside an image) is left out of the graph; `preprocessing.json`'s `inputs` lists the
-graph's inputs. The batch is dynamic. The graph returns the raw output (logits, divided
-by the run's calibration temperature, or the standardized regression value). A regression
+graph's inputs. The batch is dynamic. The graph returns the raw output (logits
+through the run's calibration, temperature or vector scaling, or the standardized regression value). A regression
 run with conformal intervals adds the outputs `lower` and `upper` (target units); a classifier's set
 threshold is in `preprocessing.json` (`conformal`). `preprocessing.json` holds everything needed around it: the
 fitted preprocessing state (as in model.json), the feature names, the classes, and how to turn
@@ -54,8 +54,8 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, dynam
     out = Path(out_dir) if out_dir else Path(run_dir) / "export"
     out.mkdir(parents=True, exist_ok=True)
     model = loaded.model.to("cpu").eval()
-    if loaded.task != "regression" and loaded.temperature != 1.0:
-        model = Tempered(model, loaded.temperature).eval()  # the graph's logits are already divided by T
+    if loaded.task != "regression" and loaded.calibration:
+        model = Calibrated(model, loaded.calibration).eval()  # the graph's logits are already calibrated
     pre = loaded.preprocessor
     outputs = ["output"]
     conformal = loaded.conformal if loaded.task == "regression" else None
@@ -73,15 +73,20 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, dynam
             "max_abs_diff": diff, "seconds": round(seconds, 3), "exporter": meta["exporter"]}
 
 
-class Tempered(torch.nn.Module):
-    """The model with its logits divided by the run's temperature (`evaluate.calibration`)."""
+class Calibrated(torch.nn.Module):
+    """The model with its logits through the run's calibration (`evaluate.calibration`: divided by the
+    temperature, or vector scaling's scale and bias per logit), as `calibrated_logits` applies it."""
 
-    def __init__(self, model: torch.nn.Module, temperature: float) -> None:
+    def __init__(self, model: torch.nn.Module, calibration: dict[str, Any]) -> None:
         super().__init__()
-        self.model, self.temperature = model, float(temperature)
+        self.model = model
+        vector = calibration["method"] == "vector"
+        scale = calibration["scale"] if vector else [1.0 / float(calibration["temperature"])]
+        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
+        self.register_buffer("bias", torch.tensor(calibration["bias"] if vector else [0.0], dtype=torch.float32))
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.model(*inputs) / self.temperature
+        return self.model(*inputs) * self.scale + self.bias
 
 
 class WithInterval(torch.nn.Module):
@@ -224,8 +229,10 @@ def _metadata(loaded: Any, names: list[str], outputs: list[str]) -> dict[str, An
         "target_mean": float(pre.target_mean), "target_std": float(pre.target_std),
         "input_columns": pre.input_columns,
         "preprocessor": pre.to_dict(),
-        # the graph's output is already divided by it; kept to say so (1: not calibrated)
+        # the graph's output is already divided by it; kept to say so (1: not calibrated, or vector scaling)
         "temperature": loaded.temperature if loaded.task != "regression" else None,
+        # model.json's calibration, which the graph's output already applies (null: raw logits)
+        "calibration": loaded.calibration if loaded.task != "regression" else None,
         # split conformal: regression `quantile` in target units (the graph's `lower`/`upper` outputs apply it,
         # with the spread model when `method` is normalized_residual), classification `threshold` (LAC: the set
         # is every class whose probability reaches it) or `quantile` (APS: see its `rule`); null when off

@@ -130,7 +130,7 @@ def predict_output(loaded: "LoadedModel", data: Any, require_target: bool = Fals
     split = loaded.preprocessor.transform(frame, require_target=require_target, where=where)
     bs = loaded.config.train.eval_batch_size
     return predict_split(loaded.model, split, loaded.task, loaded.preprocessor, loaded.device, bs,
-                         loaded.temperature), split
+                         loaded.calibration), split
 
 
 def check_min_confidence(loaded: "LoadedModel", min_confidence: float | None) -> None:

@@ -25,8 +25,8 @@ from netfit.errors import ConfigError, RunError, TrainingInterrupted, collect_wa
 from netfit.evaluate.baselines import baselines, flat_features
 from netfit.evaluate.importance import permutation_importance
 from netfit.evaluate.verdict import verdicts
-from netfit.evaluate.calibration import (ON_CALIBRATION, ON_VALIDATION, calibration_report, coverage_report, fit_conformal,
-                                        fit_temperature, log_loss_of, risk_coverage)
+from netfit.evaluate.calibration import (ON_CALIBRATION, ON_VALIDATION, calibration_report, coverage_report, fit_calibration,
+                                        fit_conformal, log_loss_of, risk_coverage)
 from netfit.evaluate.metrics import evaluate_predictions, warn_if_few_rows
 from netfit.evaluate.model_card import write_model_card
 from netfit.evaluate.outputs import save_test_outputs
@@ -209,21 +209,17 @@ def check_finders(cfg: Config, train: Tensors, device: torch.device) -> None:
 class Fitted:
     """What the validation split fits after training: the temperature and the conformal threshold."""
 
-    calibration: dict[str, Any] | None = None  # {"method": "temperature", "temperature": T}
+    calibration: dict[str, Any] | None = None  # model.json's: {"method": "temperature", "temperature": T} or vector
     conformal: dict[str, Any] | None = None  # `fit_conformal`'s entry
     val_log_loss: dict[str, float] | None = None  # before and after scaling
     note: str | None = None  # why nothing was fitted
-
-    @property
-    def temperature(self) -> float:
-        return (self.calibration or {}).get("temperature", 1.0)
 
 
 def calibrate(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: torch.device) -> Fitted:
     """Temperature scaling (classifiers) and split conformal, both on the validation split (which
     also chose the best epoch by early stopping: the docs say what that costs)."""
     ev, task, pre = cfg.evaluate, prepared.task, prepared.preprocessor
-    want_t = task != "regression" and ev.calibration == "temperature"
+    want_t = task != "regression" and ev.calibration != "none"
     if not want_t and ev.conformal is None:
         return Fitted()
     held_out = prepared.splits.get("calibration")  # data.split.calibration: rows early stopping never saw
@@ -235,13 +231,12 @@ def calibrate(cfg: Config, prepared: Prepared, model: torch.nn.Module, device: t
         return Fitted(note="non-finite validation outputs: nothing calibrated")
     fitted = Fitted()
     if want_t:
-        t = fit_temperature(logits, val.y)
+        fitted.calibration = fit_calibration(ev.calibration, logits, val.y)
         known = val.y >= 0
-        losses = {when: float(log_loss_of(outputs_to_predictions(logits, task, temp)[known], val.y[known]))
-                  for when, temp in (("before", 1.0), ("after", t))}
-        fitted.calibration, fitted.val_log_loss = {"method": "temperature", "temperature": t}, losses
+        fitted.val_log_loss = {when: float(log_loss_of(outputs_to_predictions(logits, task, scaling)[known], val.y[known]))
+                               for when, scaling in (("before", None), ("after", fitted.calibration))}
     if ev.conformal is not None:
-        output = outputs_to_predictions(logits, task, fitted.temperature)
+        output = outputs_to_predictions(logits, task, fitted.calibration)
         y = pre.decode_target(val.y) if task == "regression" else val.y
         output = pre.decode_target(output) if task == "regression" else output
         where = "the calibration split" if val is held_out else "the validation split"
@@ -270,7 +265,7 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
         return {"test": None, "baselines": None}
     pre, task, ev = prepared.preprocessor, prepared.task, cfg.evaluate
     logits = predict_tensors(model, device_inputs(test, device), cfg.train.eval_batch_size)
-    output = outputs_to_predictions(logits, task, fitted.temperature)
+    output = outputs_to_predictions(logits, task, fitted.calibration)
     output = pre.decode_target(output) if task == "regression" else output
     y_true = pre.decode_target(test.y) if task == "regression" else test.y  # -1: a label not seen in training
     if run_dir is not None:
@@ -282,7 +277,7 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
     if test.unseen is not None:  # counted as wrong above; which labels, how many rows
         report["test"]["unseen_labels"] = prepared.summary["unseen_labels"]["test"]
     report["calibration"] = None if fitted.calibration is None else calibration_report(
-        y_true, outputs_to_predictions(logits, task), output, fitted.temperature, val=fitted.val_log_loss, **kw)
+        y_true, outputs_to_predictions(logits, task), output, fitted.calibration, val=fitted.val_log_loss, **kw)
     report["conformal"] = None if fitted.conformal is None else coverage_report(
         task, y_true, output, fitted.conformal, pre.classes, ev.confidence, x_num=_table_features(test))
     report["selective"] = risk_coverage(y_true, output) if task != "regression" else None
@@ -299,7 +294,7 @@ def test_report(cfg: Config, prepared: Prepared, model: torch.nn.Module, device:
         report["verdict"] = verdicts(report, task, stopping.monitor if stopping else None)
     if ev.importance:
         def predict(split: Any) -> np.ndarray:
-            return predict_split(model, split, task, pre, device, cfg.train.eval_batch_size, fitted.temperature)
+            return predict_split(model, split, task, pre, device, cfg.train.eval_batch_size, fitted.calibration)
 
         report["importance"] = permutation_importance(predict, test, y_true, task, pre, **kw)
     if ev.slices:

@@ -24,7 +24,7 @@ from typing import Any, Literal, Mapping, Optional
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from netfit._version import __version__
 from netfit.config import Config
@@ -59,7 +59,7 @@ def save_model(run_dir: Path, model: torch.nn.Module, cfg: Config, prepared: Pre
                calibration: dict[str, Any] | None = None, conformal: dict[str, Any] | None = None) -> None:
     """model.safetensors (the weights) and model.json (all that rebuilds the model and its inputs).
 
-    `calibration` ({"method": "temperature", "temperature": T}) and `conformal` (the validation
+    `calibration` ({"method": "temperature", "temperature": T}, or vector's `scale` and `bias`) and `conformal` (the validation
     split's conformal threshold, `netfit.evaluate.calibration.fit_conformal`) are optional keys: a
     model.json without them (an older run, or both turned off) predicts raw probabilities, no intervals."""
     from safetensors.torch import save_file
@@ -127,8 +127,14 @@ class LoadedModel:
     classes: list
     config: Any
     device: torch.device
-    temperature: float = 1.0  # classifier logits are divided by it (model.json's `calibration`)
+    calibration: dict[str, Any] | None = None  # model.json's `calibration` (temperature or vector scaling)
     conformal: dict[str, Any] | None = None  # model.json's `conformal`: intervals or sets
+
+    @property
+    def temperature(self) -> float:
+        """The temperature classifier logits are divided by (1: none, or vector scaling)."""
+        cal = self.calibration or {}
+        return float(cal["temperature"]) if cal.get("method") == "temperature" else 1.0
 
 
 def load_model(run_dir: Path) -> LoadedModel:
@@ -154,14 +160,23 @@ def load_model(run_dir: Path) -> LoadedModel:
         raise RunError("model weights cannot be read", where=str(run_dir / "model.safetensors"),
                        found=f"{type(e).__name__}: {str(e)[:200]}", hint="retrain, or restore the run folder") from None
     model.to(device).eval()
-    temperature = float((meta.get("calibration") or {}).get("temperature", 1.0))
-    return LoadedModel(model, pre, meta["task"], meta["classes"], cfg, device, temperature, meta.get("conformal"))
+    return LoadedModel(model, pre, meta["task"], meta["classes"], cfg, device, meta.get("calibration"), meta.get("conformal"))
 
 
 class Calibration(BaseModel):
     model_config = ConfigDict(extra="allow")
-    method: Literal["temperature"]
-    temperature: float = Field(gt=0)
+    method: Literal["temperature", "vector"]
+    temperature: Optional[float] = Field(None, gt=0)  # temperature scaling
+    scale: Optional[list[float]] = None  # vector scaling: one scale and one bias per logit
+    bias: Optional[list[float]] = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Calibration":
+        if self.method == "temperature" and self.temperature is None:
+            raise ValueError("temperature scaling needs `temperature`")
+        if self.method == "vector" and (not self.scale or not self.bias or len(self.scale) != len(self.bias)):
+            raise ValueError("vector scaling needs `scale` and `bias` of one length (one per logit)")
+        return self
 
 
 class ModelFile(BaseModel):

@@ -41,7 +41,7 @@ def test_ece_and_brier_match_a_direct_computation_and_the_bootstrap_is_paired():
     logits = rng.normal(0, 3, (300, 4))
     p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     y = rng.integers(0, 4, 300)
-    block = calibration_report(y, p, p, 1.0, val={}, resamples=50, confidence=0.9, seed=0)
+    block = calibration_report(y, p, p, {"method": "temperature", "temperature": 1.0}, val={}, resamples=50, confidence=0.9, seed=0)
     conf, hit = p.max(1), p.argmax(1) == y
     edges = np.linspace(0, 1, ECE_BINS + 1)
     ece = sum(abs(conf[m].mean() - hit[m].mean()) * m.mean()
@@ -138,6 +138,83 @@ def test_risk_coverage_on_test_and_predict_abstains_below_min_confidence(overcon
     out = overconfident.predict(load_digits().data[:200], min_confidence=0.99)
     np.testing.assert_array_equal(out["abstain"], out.filter(like="proba_").max(axis=1) < 0.99)
     assert out["abstain"].any() and not out["abstain"].all()
+
+
+def noisy_three_classes():
+    """3,000 rows, 3 classes, 10% of the labels flipped: a net trained long on it without early
+    stopping memorises the flips and is over-confident well above the noise floor of the ECE."""
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(n_samples=3000, n_features=20, n_informative=8, n_classes=3, flip_y=0.1, random_state=0)
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(20)])
+    frame["target"] = y
+    return frame
+
+
+OVERFIT = {"model": {"type": "mlp", "hidden": [256, 256], "dropout": 0.0},
+           "train": {"epochs": 30, "early_stopping": None, "batch_size": 32, "schedule": {"name": "constant"},
+                     "label_smoothing": 0.0, "optimizer": {"name": "adam", "lr": 1e-3, "weight_decay": 0.0}},
+           "evaluate": {"bootstrap": 200, "baselines": False, "importance": False, "slices": False}}
+
+
+def ece_drop(run) -> float:
+    ece = run.report["calibration"]["metrics"]["ece"]
+    return 1 - ece["after"]["value"] / ece["before"]["value"]
+
+
+def test_temperature_scaling_cuts_the_test_ece_by_30_percent_on_digits_and_on_an_overfitted_run(digits_run, tmp_path):
+    """The issue's goal. digits (the demo config: label smoothing leaves it under-confident, T < 1)
+    measured 0.129 -> 0.012; the over-fitted noisy run 0.14-0.17 -> 0.05-0.07 over seeds 0-2."""
+    assert ece_drop(digits_run) >= 0.3, digits_run.report["calibration"]["metrics"]["ece"]
+    run = netfit.fit(OVERFIT, data=noisy_three_classes(), output_dir=str(tmp_path), quiet=True)
+    cal = run.report["calibration"]
+    assert cal["temperature"] > 2 and ece_drop(run) >= 0.3, cal["metrics"]["ece"]
+    assert cal["metrics"]["ece"]["change"]["ci_high"] < 0
+    assert cal["validation_log_loss"]["after"] <= cal["validation_log_loss"]["before"]
+
+
+def test_vector_scaling_is_applied_alike_by_predict_the_report_and_the_onnx_graph(tmp_path):
+    import onnxruntime as ort
+
+    from netfit.export import export_onnx
+    from netfit.predict import as_frame
+
+    frame = noisy_three_classes()
+    cfg = {**OVERFIT, "evaluate": {**OVERFIT["evaluate"], "calibration": "vector"}}
+    run = netfit.fit(cfg, data=frame, output_dir=str(tmp_path / "run"), quiet=True)
+    cal = run.report["calibration"]
+    assert cal["method"] == "vector" and len(cal["scale"]) == len(cal["bias"]) == 3
+    assert cal["validation_log_loss"]["after"] <= cal["validation_log_loss"]["before"]
+    assert ece_drop(run) >= 0.3, cal["metrics"]["ece"]
+    meta = json.loads((run.path / "model.json").read_text())
+    assert meta["calibration"] == {"method": "vector", "scale": cal["scale"], "bias": cal["bias"]}
+    x = frame.drop(columns="target").iloc[:200]
+    z = raw_logits(run, x.to_numpy())
+    expected = torch.softmax(z * torch.tensor(cal["scale"], dtype=torch.float64) + torch.tensor(cal["bias"], dtype=torch.float64), 1)
+    proba = run.predict_proba(x)
+    np.testing.assert_allclose(proba, expected.numpy(), atol=1e-5)
+    assert "Vector scaling" in (run.path / "report.html").read_text()
+    # the ONNX graph's logits are the calibrated ones
+    info = export_onnx(run.path, tmp_path / "onnx")
+    pre = run._loaded().preprocessor
+    x_num = pre.transform(as_frame(x, run._loaded()), require_target=False).x_num.astype(np.float32)
+    (got,) = ort.InferenceSession(info["onnx"], providers=["CPUExecutionProvider"]).run(["output"], {"x_num": x_num})
+    got = np.exp(got - got.max(1, keepdims=True))
+    np.testing.assert_allclose(got / got.sum(1, keepdims=True), proba, atol=1e-5)
+    assert json.loads((tmp_path / "onnx" / "preprocessing.json").read_text())["calibration"]["method"] == "vector"
+
+
+def test_a_calibration_block_without_its_parameters_is_refused():
+    from pydantic import ValidationError
+
+    from netfit.runfolder import Calibration
+
+    assert Calibration(method="vector", scale=[1.0, 2.0], bias=[0.0, 0.1]).scale == [1.0, 2.0]
+    for bad in ({"method": "vector", "scale": [1.0]}, {"method": "vector", "scale": [1.0], "bias": [0.0, 1.0]},
+                {"method": "temperature"}):
+        with pytest.raises(ValidationError):
+            Calibration(**bad)
 
 
 def test_regression_intervals_cover_the_test_split_and_predict_writes_them(tmp_path):

@@ -148,7 +148,7 @@ def test_channels_last_cnn_trains_alike_and_saves_plain_weights(tmp_path):
     assert all(p.is_contiguous() for p in loaded.model.parameters())
     prepared = prepare(loaded.config.data, loaded.config.seed)
     proba = predict_split(loaded.model, prepared.splits["test"], loaded.task, loaded.preprocessor, loaded.device,
-                          temperature=loaded.temperature)  # the saved probabilities are calibrated
+                          calibration=loaded.calibration)  # the saved probabilities are calibrated
     saved = pd.read_csv(fast.path / "test_predictions.csv").filter(like="proba_").to_numpy()
     np.testing.assert_allclose(proba, saved, rtol=1e-5, atol=1e-6)
 

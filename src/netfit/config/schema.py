@@ -44,10 +44,11 @@ class EvaluateConfig(Section):
                           "quartiles of the 3 most important numeric columns, with intervals; slices worse than the other "
                           "rows (Welch t-test, Holm-corrected) are flagged."
     )
-    calibration: Literal["temperature", "none"] = Field(
+    calibration: Literal["temperature", "vector", "none"] = Field(
         "temperature", description="Classifiers: fit one temperature on the validation split's logits after training "
         "(predict, serve and the ONNX export apply it; the report shows log loss, Brier score and ECE before and "
-        "after). `none`: raw softmax probabilities.")
+        "after). `vector`: a scale and a bias per logit instead (2K parameters, Platt scaling for binary; it can "
+        "change predicted labels and needs more validation rows). `none`: raw softmax probabilities.")
     conformal: Optional[ConformalConfig] = Field(
         default_factory=ConformalConfig, description="Split conformal prediction on the validation split: `predict` "
         "writes `lower`/`upper` (regression) or `set` (classification), the report checks coverage on test. "

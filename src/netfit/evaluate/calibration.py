@@ -3,6 +3,7 @@
 - Temperature scaling (classifiers): one parameter T > 0 divides the logits before the softmax
   (binary: the one logit before the sigmoid). T is fitted by LBFGS on the validation log loss,
   over log T so that it stays positive. The argmax, and so every label prediction, is unchanged.
+  Vector scaling on request: a scale and a bias per logit (2K parameters; binary: Platt scaling).
 - Split conformal prediction: the validation rows' nonconformity scores give one threshold,
   with the finite-sample correction: the ceil((n+1)(1-alpha))-th smallest of n scores.
   Regression scores are absolute residuals (interval: prediction +/- q, in target units), or
@@ -19,7 +20,7 @@ coverage on test with a Wilson interval.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -33,11 +34,7 @@ BINNING = (f"{ECE_BINS} equal-width bins of the top-class probability on [0, 1] 
 BRIER = "mean over rows of sum over classes of (probability - one-hot label)^2 (binary: (p1 - y)^2)"
 
 
-# ---------------------------------------------------------------- temperature scaling
-def scale_logits(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    return logits if temperature == 1.0 else logits / temperature
-
-
+# ---------------------------------------------------------------- temperature and vector scaling
 def _log_probs(logits: torch.Tensor) -> torch.Tensor:
     """(n, K) log probabilities of raw outputs: a binary model's one logit z is the pair (0, z)."""
     if logits.shape[1] == 1:
@@ -45,40 +42,78 @@ def _log_probs(logits: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits, dim=1)
 
 
-def fit_temperature(logits: torch.Tensor, y: np.ndarray, max_rows: int = FIT_ROWS) -> float:
-    """The T minimising the mean log loss of softmax(logits / T) on the rows of known labels (y >= 0),
-    with a standard normal prior on log T (its weight 1/n: nothing on large splits, a pull toward
-    T = 1 on small ones that the classes separate).
-
-    One parameter: a few LBFGS steps (about 20 passes over the rows). Beyond `max_rows` rows a
-    seeded random subset of that many is used (the temperature is settled well before; the cost
-    stays bounded on large validation splits)."""
+def _fit_rows(logits: torch.Tensor, y: np.ndarray, max_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows of known labels (y >= 0) as float logits and labels; beyond `max_rows` rows a seeded
+    random subset of that many (the few parameters are settled well before; the cost stays bounded)."""
     y_t = torch.as_tensor(np.asarray(y), dtype=torch.long)
     known = y_t >= 0
     z, y_t = logits.detach().float().cpu()[known], y_t[known]
     if len(y_t) > max_rows:
         keep = torch.randperm(len(y_t), generator=torch.Generator().manual_seed(0))[:max_rows]
         z, y_t = z[keep], y_t[keep]
-    if len(y_t) == 0 or not torch.isfinite(z).all():
-        return 1.0
-    log_t = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=50, tolerance_change=1e-7, line_search_fn="strong_wolfe")
-    loss_at = lambda t: torch.nn.functional.nll_loss(_log_probs(z / t), y_t)  # noqa: E731
+    return z, y_t
+
+
+def _map_fit(params: torch.Tensor, scaled: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+             y: torch.Tensor) -> bool:
+    """Fit `params` (in place) by LBFGS: the mean validation log loss of `scaled(params)` plus a
+    standard normal prior on every parameter (weight 1/n: the MAP estimate). Without it, on a small
+    validation split that every class separates, the log loss falls without end as the logits grow
+    (wine, 27 rows: T = 0.02, and one wrong test row cost a log loss of 1.3). True when the fit is
+    finite and no worse than no scaling on these rows (the caller then keeps it)."""
+    loss_at = lambda p: torch.nn.functional.nll_loss(_log_probs(scaled(p)), y)  # noqa: E731
+    start = params.detach().clone()
+    opt = torch.optim.LBFGS([params], lr=0.5, max_iter=50, tolerance_change=1e-7, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        # the mean log loss plus a standard normal prior on log T (the MAP estimate): on a small
-        # validation split that every class separates, the log loss alone falls without end as T -> 0
-        # (wine, 27 rows: T = 0.02, and one wrong test row cost a log loss of 1.3)
-        loss = loss_at(log_t.exp()) + log_t.square().sum() / (2 * len(y_t))
+        loss = loss_at(params) + params.square().sum() / (2 * len(y))
         loss.backward()
         return loss
 
     with torch.enable_grad():
         opt.step(closure)
-    t = float(log_t.detach().exp().item())
-    with torch.no_grad():  # never worse than no scaling on the rows it was fitted on (else T = 1)
-        return t if math.isfinite(t) and loss_at(torch.tensor(t)).item() <= loss_at(torch.tensor(1.0)).item() else 1.0
+    with torch.no_grad():
+        return bool(torch.isfinite(params).all()) and loss_at(params).item() <= loss_at(start).item()
+
+
+def fit_temperature(logits: torch.Tensor, y: np.ndarray, max_rows: int = FIT_ROWS) -> float:
+    """The T minimising the mean log loss of softmax(logits / T) on the rows of known labels (y >= 0),
+    with a standard normal prior on log T (a pull toward T = 1 on small splits, nothing on large
+    ones). One parameter: a few LBFGS steps (about 20 passes over the rows), on at most `max_rows`
+    rows. 1 when no temperature beats no scaling."""
+    z, y_t = _fit_rows(logits, y, max_rows)
+    if len(y_t) == 0 or not torch.isfinite(z).all():
+        return 1.0
+    log_t = torch.zeros(1, requires_grad=True)
+    kept = _map_fit(log_t, lambda p: z / p.exp(), z, y_t)
+    return float(log_t.detach().exp().item()) if kept else 1.0
+
+
+def fit_vector(logits: torch.Tensor, y: np.ndarray, max_rows: int = FIT_ROWS) -> dict[str, list[float]] | None:
+    """Vector scaling (Guo et al. 2017): each logit k becomes exp(s_k) * z_k + b_k, 2K parameters
+    fitted as the temperature is (standard normal priors on s and b); a binary model's one logit is
+    Platt scaling. The predicted label may change (the biases move the argmax). None when it does not
+    beat no scaling on the validation rows."""
+    z, y_t = _fit_rows(logits, y, max_rows)
+    if len(y_t) == 0 or not torch.isfinite(z).all():
+        return None
+    k = z.shape[1]
+    params = torch.zeros(2 * k, requires_grad=True)
+    if not _map_fit(params, lambda p: z * p[:k].exp() + p[k:], z, y_t):
+        return None
+    p = params.detach()
+    return {"scale": [float(v) for v in p[:k].exp()], "bias": [float(v) for v in p[k:]]}
+
+
+def fit_calibration(method: str, logits: torch.Tensor, y: np.ndarray) -> dict[str, Any]:
+    """model.json's `calibration` for `evaluate.calibration` (temperature or vector) on the
+    validation logits; a vector fit that does not help falls back to T = 1."""
+    if method == "vector":
+        vector = fit_vector(logits, y)
+        if vector is not None:
+            return {"method": "vector", **vector}
+    return {"method": "temperature", "temperature": fit_temperature(logits, y) if method == "temperature" else 1.0}
 
 
 def log_loss_of(proba: np.ndarray, y: np.ndarray) -> float:
@@ -88,7 +123,7 @@ def log_loss_of(proba: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(np.clip(p, eps, 1 - eps)).mean()) if len(y) else math.nan
 
 
-def calibration_report(y: np.ndarray, before: np.ndarray, after: np.ndarray, temperature: float, *,
+def calibration_report(y: np.ndarray, before: np.ndarray, after: np.ndarray, calibration: dict[str, Any], *,
                        val: dict[str, float], resamples: int, confidence: float, seed: int) -> dict[str, Any]:
     """report.json's `calibration` block: test log loss, Brier score and ECE before and after,
     their changes (after - before), each with a paired bootstrap interval; the reliability bins."""
@@ -111,7 +146,7 @@ def calibration_report(y: np.ndarray, before: np.ndarray, after: np.ndarray, tem
         low, high = (ci[key].low, ci[key].high) if key in ci else (None, None)
         metrics.setdefault(name, {})[when] = {"value": value, "ci_low": low, "ci_high": high}
     return {
-        "method": "temperature", "temperature": temperature, "fitted_on": "validation split",
+        **calibration, "fitted_on": "validation split",
         "validation_log_loss": val, "n": int(len(y)), "metrics": metrics,
         "ece_binning": BINNING, "brier": BRIER,
         "reliability": {"bins": ECE_BINS, "before": reliability_bins(y, before), "after": reliability_bins(y, after)},

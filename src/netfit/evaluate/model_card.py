@@ -123,7 +123,9 @@ def _uncertainty(r: dict[str, Any]) -> str:
     if cal:
         ece = (cal.get("metrics") or {}).get("ece") or {}
         loss = (cal.get("metrics") or {}).get("log_loss") or {}
-        lines.append(f"- probabilities: one temperature ({_num(cal.get('temperature'), 3)}) fitted on the "
+        how = ("vector scaling (a scale and a bias per logit)" if cal.get("method") == "vector"
+               else f"one temperature ({_num(cal.get('temperature'), 3)})")
+        lines.append(f"- probabilities: {how} fitted on the "
                      f"{cal.get('fitted_on', 'validation split')}; test log loss {_interval(loss.get('before'))} "
                      f"before, {_interval(loss.get('after'))} after"
                      + (f"; expected calibration error {_num((ece.get('before') or {}).get('value'))} before, "

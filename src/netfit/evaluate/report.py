@@ -327,9 +327,16 @@ def calibration_section(run: RunFiles) -> str:
     rows = [[CAL_NAMES.get(name, name), *(metric_cell(m.get(w)) for w in ("before", "after", "change"))]
             for name, m in (cal.get("metrics") or {}).items()]
     val = cal.get("validation_log_loss") or {}
-    body = (f"<p>Temperature scaling, fitted on the validation split: T = {esc(fmt(cal.get('temperature')))} "
-            f"(T &gt; 1 softens over-confident probabilities; predictions divide the logits by T, the predicted "
-            f"labels do not change). Validation log loss {esc(fmt(val.get('before')))} before, "
+    if cal.get("method") == "vector":
+        scale, bias = cal.get("scale") or [], cal.get("bias") or []
+        what = (f"Vector scaling, fitted on the validation split: each logit times its scale plus its bias "
+                f"({len(scale)} of each; scales {esc(fmt(min(scale, default=None)))} to {esc(fmt(max(scale, default=None)))}, "
+                f"biases {esc(fmt(min(bias, default=None)))} to {esc(fmt(max(bias, default=None)))}; predicted labels may change).")
+    else:
+        what = (f"Temperature scaling, fitted on the validation split: T = {esc(fmt(cal.get('temperature')))} "
+                f"(T &gt; 1 softens over-confident probabilities; predictions divide the logits by T, the predicted "
+                f"labels do not change).")
+    body = (f"<p>{what} Validation log loss {esc(fmt(val.get('before')))} before, "
             f"{esc(fmt(val.get('after')))} after.</p>"
             + table(["test metric (lower is better)", f"before [{level}% interval]", "after", "change (after - before)"], rows)
             + f'<p class="muted">{cal.get("n")} test rows; paired percentile bootstrap, '
@@ -338,7 +345,7 @@ def calibration_section(run: RunFiles) -> str:
     rel = cal.get("reliability") or {}
     if rel.get("before") and rel.get("after"):
         body += grid([figure(plots.reliability_before_after(rel["before"], rel["after"]),
-                             "reliability diagram before and after temperature scaling")])
+                             f"reliability diagram before and after {'vector' if cal.get('method') == 'vector' else 'temperature'} scaling")])
     return section("calibration", "Calibration", body)
 
 

@@ -175,12 +175,25 @@ def predict_tensors(model: nn.Module, inputs: list[torch.Tensor], batch_size: in
     return torch.cat(outs)
 
 
-def outputs_to_predictions(out: torch.Tensor, task: str, temperature: float = 1.0) -> np.ndarray:
+def calibrated_logits(out: torch.Tensor, calibration: dict[str, Any] | None) -> torch.Tensor:
+    """Classifier logits after the run's calibration (model.json's `calibration`; None: as they are):
+    `temperature` divides them by T, `vector` multiplies each logit by its scale and adds its bias
+    (a binary model's one logit: Platt scaling)."""
+    if not calibration:
+        return out
+    if calibration["method"] == "temperature":
+        t = float(calibration["temperature"])
+        return out if t == 1.0 else out.float() / t
+    scale = torch.as_tensor(calibration["scale"], dtype=torch.float32, device=out.device)
+    return out.float() * scale + torch.as_tensor(calibration["bias"], dtype=torch.float32, device=out.device)
+
+
+def outputs_to_predictions(out: torch.Tensor, task: str, calibration: dict[str, Any] | None = None) -> np.ndarray:
     """Class probabilities (n, K) for classification, raw model output (n,) for regression.
 
-    `temperature`: classifier logits are divided by it first (temperature scaling; 1: none)."""
-    if task != "regression" and temperature != 1.0:
-        out = out.float() / temperature
+    `calibration`: classifier logits go through it first (`calibrated_logits`; None: raw softmax)."""
+    if task != "regression":
+        out = calibrated_logits(out, calibration)
     if task == "multiclass":
         return torch.softmax(out.float(), dim=1).cpu().numpy()
     if task == "binary":
@@ -190,8 +203,8 @@ def outputs_to_predictions(out: torch.Tensor, task: str, temperature: float = 1.
 
 
 def predict_split(model: torch.nn.Module, split: Split, task: str, pre: Any, device: torch.device,
-                  batch_size: int = 4096, temperature: float = 1.0) -> np.ndarray:
-    """Predictions for a split: class probabilities (logits divided by `temperature`), or
+                  batch_size: int = 4096, calibration: dict[str, Any] | None = None) -> np.ndarray:
+    """Predictions for a split: class probabilities (logits through `calibration`), or
     regression values in target units."""
-    out = outputs_to_predictions(predict_tensors(model, device_inputs(split, device), batch_size), task, temperature)
+    out = outputs_to_predictions(predict_tensors(model, device_inputs(split, device), batch_size), task, calibration)
     return pre.decode_target(out) if task == "regression" else out
