@@ -89,6 +89,45 @@ def test_heavy_momentum_on_batches_of_8_makes_the_loss_spike(tmp_path):
     assert len(report["diagnostics"]["loss"]) == len(report["diagnostics"]["steps"])
 
 
+def test_a_large_positive_bias_saturates_the_tanh_units_and_says_so(tmp_path):
+    # plain SGD: Adam's normalised steps would pull the biases back within a few dozen steps
+    report = fit(tmp_path, digits(), {"hidden": [32], "activation": "tanh", "init": "normal", "init_std": 0.01,
+                                      "bias_init": 5.0},
+                 {"epochs": 3, "diagnostics": "full", "optimizer": {"name": "sgd", "lr": 0.05}})
+    assert "saturated_units" in codes(report)
+    # beside it: almost no gradient passes the saturated layer; the head still improves
+    assert codes(report) <= {"saturated_units", "vanishing_gradients", "still_improving"}
+    sat = next(f for f in report["diagnostics"]["findings"] if f["code"] == "saturated_units")["evidence"]
+    assert sat["layer"] == "body.1" and sat["share"] == 1.0
+
+
+def test_eight_sigmoid_layers_starve_the_first_layer_of_gradient(tmp_path):
+    report = fit(tmp_path, digits(), {"hidden": [32] * 8, "activation": "sigmoid", "init": "normal", "init_std": 0.05},
+                 {"epochs": 3, "diagnostics": "full"})
+    assert codes(report) == {"vanishing_gradients", "still_improving"}  # 3 epochs: still improving beside it
+    found = next(f for f in report["diagnostics"]["findings"] if f["code"] == "vanishing_gradients")["evidence"]
+    assert found["first_layer"] == "body.0" and found["last_layer"] == "head" and found["ratio"] < 1e-3
+
+
+def test_a_learning_rate_of_1e_7_barely_moves_the_weights(tmp_path):
+    report = fit(tmp_path, digits(), {"hidden": [32]},
+                 {"epochs": 2, "diagnostics": "full", "optimizer": {"name": "sgd", "lr": 1e-7}})
+    assert codes(report) == {"lr_too_low", "still_improving"}  # the loss still creeps down at the end
+    assert next(f for f in report["diagnostics"]["findings"] if f["code"] == "lr_too_low")["evidence"]["update_ratio"] < 1e-6
+
+
+def test_a_step_schedule_that_decays_early_leaves_the_model_improving_on_a_rate_near_zero(tmp_path):
+    # 1e-3, x0.005 every 2 epochs: below 1% of the peak from epoch 3, while the validation loss keeps
+    # inching down for a few epochs more
+    report = fit(tmp_path, digits(), {"hidden": [32]},
+                 {"epochs": 12, "schedule": {"name": "step", "step_size": 2, "gamma": 0.005}})
+    assert "lr_decayed_early" in codes(report)
+    # beside it: the rate near 0 moves no weight (lr_too_low), and the last epoch may be the best
+    assert codes(report) <= {"lr_decayed_early", "lr_too_low", "still_improving"}
+    early = next(f for f in report["diagnostics"]["findings"] if f["code"] == "lr_decayed_early")["evidence"]
+    assert early["near_zero_epoch"] == 3 and early["best_epoch"] >= 6
+
+
 def test_a_big_net_on_few_noisy_rows_overfits_from_the_first_epochs(tmp_path):
     report = fit(tmp_path, {"source": "sklearn:diabetes", "split": {"train": 0.3, "val": 0.3, "test": 0.4}},
                  {"hidden": [256, 256]}, {"epochs": 36, "batch_size": 32, "schedule": {"name": "constant"},
