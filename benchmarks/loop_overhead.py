@@ -10,7 +10,9 @@ when installed (`pip install -c constraints.txt -e '.[bench]'`).
 
 Goals (PASS/FAIL printed): netfit / raw <= 1.05 at batch 256 and <= 1.02 at batch 4096;
 validation every epoch on a 20% split costs <= 1.15x the train-only epoch; training-health
-diagnostics (`train.diagnostics: auto`, on in every netfit run above) cost <= 1.03x `off`.
+diagnostics (`train.diagnostics: auto`, on in every netfit run above) cost <= 1.03x `off`;
+the model kinds (cnn 1-D and 2-D, GRU, LSTM, transformer: netfit's model against the same model in
+the raw loop) <= 1.10 (`--only-kinds` runs that table alone).
 """
 
 from __future__ import annotations
@@ -134,6 +136,102 @@ def netfit_fit(x, y, bs, epochs, val_fraction=0.0, diagnostics="auto"):
     return times[1:]
 
 
+# ------------------------------------------------------------------ model kinds (issue 23)
+# Each kind: netfit's own model, trained by netfit.fit, against the same model (same layers, built by
+# netfit from the same config, on the same preprocessed tensors) trained by a hand-written loop.
+KIND_BATCH = 64
+KINDS = {
+    "cnn 1-D series": ({"type": "cnn"}, "series"),
+    "cnn 2-D images": ({"type": "cnn"}, "images"),
+    "gru 2 layers": ({"type": "rnn", "cell": "gru", "units": 64, "num_layers": 2}, "series"),
+    "lstm 2 layers": ({"type": "rnn", "cell": "lstm", "units": 64, "num_layers": 2}, "series"),
+    "transformer": ({"type": "transformer", "d_model": 64, "heads": 4, "num_layers": 2}, "series"),
+}
+
+
+def kind_data(shape: str, rows: int = 4000, seed: int = 0):
+    """Series: (rows, 40 steps, 4 channels), the class set by which channel carries a bump and where;
+    images: (rows, 1, 16, 16), the class by the quadrant of a bright square. 4 classes."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, rows)
+    if shape == "series":
+        x = rng.standard_normal((rows, 40, 4)).astype(np.float32) * 0.5
+        x[np.arange(rows), 10 + 5 * y, y] += 3.0
+    else:
+        x = rng.standard_normal((rows, 1, 16, 16)).astype(np.float32) * 0.5
+        for k in range(4):
+            r, c = divmod(k, 2)
+            x[y == k, 0, 8 * r + 2:8 * r + 6, 8 * c + 2:8 * c + 6] += 2.0
+    return x, y.astype(np.int64)
+
+
+def kind_config(model: dict) -> dict:
+    return {"data": {"split": {"train": 1.0, "val": 0.0, "test": 0.0}},
+            "model": {**model, "dropout": 0.0},
+            "train": {"batch_size": KIND_BATCH, "optimizer": {"name": "adam", "lr": 1e-3, "weight_decay": 0.0},
+                      "schedule": {"name": "constant"}, "early_stopping": None, "convergence": None,
+                      "label_smoothing": 0.0},
+            "evaluate": {"baselines": False, "bootstrap": 0, "report_html": False, "calibration": "none",
+                         "conformal": None, "importance": False, "slices": False}}
+
+
+def kind_netfit(model: dict, x, y, epochs: int) -> tuple[list[float], dict]:
+    """netfit's epoch seconds, and what the raw loop needs: the same (fresh) model and the tensors."""
+    import netfit
+    from netfit.data import prepare
+    from netfit.model.build import model_for
+    from netfit.train.tensors import to_tensors
+
+    times: list[float] = []
+    cfg = {**kind_config(model), "train": {**kind_config(model)["train"], "epochs": epochs + 1}}
+    with tempfile.TemporaryDirectory() as out:
+        run = netfit.fit(cfg, data=(x, y), output_dir=out, callbacks=[epoch_timer(times)], quiet=True)
+        loaded = run._loaded()
+    prepared = prepare(loaded.config.data, loaded.config.seed, data=(x, y))
+    tensors = to_tensors(prepared.splits["train"], torch.device("cpu"), prepared.task)
+    torch.manual_seed(0)
+    fresh = model_for(loaded.config.model, prepared.preprocessor, prepared.task)
+    return times[1:], {"model": fresh, "inputs": tensors.inputs, "y": tensors.y}
+
+
+def kind_raw(parts: dict, epochs: int) -> list[float]:
+    """The hand-written loop of `raw_loop`, on the model's own input tensors."""
+    model, inputs, y = parts["model"].train(), parts["inputs"], parts["y"]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def epoch():
+        perm = torch.randperm(len(y))
+        total = torch.zeros(())
+        for lo in range(0, len(y), KIND_BATCH):
+            idx = perm[lo:lo + KIND_BATCH]
+            loss = nn.functional.cross_entropy(model(*[t[idx] for t in inputs]), y[idx])
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            total += loss.detach()
+        total.item()
+
+    return timed(epochs, epoch)
+
+
+def kinds_table(epochs: int, rounds: int) -> tuple[list[str], list[str]]:
+    lines = ["", f"Model kinds: 4,000 rows, batch {KIND_BATCH}, Adam; series 40 steps x 4 channels, images 1x16x16; "
+             "the raw loop trains the same model netfit builds, on the same tensors",
+             "", "| model | raw s/epoch | netfit s/epoch | netfit / raw |", "|---|---|---|---|"]
+    verdicts = []
+    for name, (model, shape) in KINDS.items():
+        x, y = kind_data(shape)
+        raw_times, net_times = [], []
+        for _ in range(rounds):  # alternating, as for the MLP
+            times, parts = kind_netfit(model, x, y, epochs)
+            net_times += times
+            raw_times += kind_raw(parts, epochs)
+        raw, net = statistics.median(raw_times), statistics.median(net_times)
+        lines.append(f"| {name} | {raw:.4f} | {net:.4f} | {net / raw:.3f} |")
+        verdicts.append(f"{name}: netfit / raw {net / raw:.3f} (goal <= 1.10) {'PASS' if net / raw <= 1.10 else 'FAIL'}")
+    return lines, verdicts
+
+
 def lightning_fit(x, y, bs, epochs):
     import lightning as L
     from torch.utils.data import DataLoader, TensorDataset
@@ -222,6 +320,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of raw and netfit")
     ap.add_argument("--skip-frameworks", action="store_true")
+    ap.add_argument("--only-kinds", action="store_true", help="only the model-kinds table (cnn, rnn, transformer)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -234,6 +333,8 @@ def main() -> None:
              "epochs after a warm-up", "", "| batch | contender | s/epoch | ratio to raw | matmul share of sgemm peak |",
              "|---|---|---|---|---|"]
     verdicts = []
+    if args.only_kinds:
+        args.batch_size = []
     for bs in args.batch_size:
         # raw and netfit alternate over several rounds, so drift on the machine hits both alike
         paired: dict[str, list[float]] = {"raw loop": [], "netfit": []}
@@ -257,6 +358,12 @@ def main() -> None:
                 speedup = medians[name] / medians["netfit"]
                 verdicts.append(f"netfit vs {name} at batch {bs}: {speedup:.2f}x faster (goal >= {need}) "
                                 f"{'PASS' if speedup >= need else 'FAIL'}")
+    kinds, kind_verdicts = kinds_table(args.epochs, args.rounds)
+    lines += kinds
+    verdicts += kind_verdicts
+    if args.only_kinds:
+        print("\n".join(lines + ["", *[f"- {v}" for v in verdicts]]))
+        return
     bs = args.batch_size[0]
     train_only, with_val = [], []
     for _ in range(args.rounds):
