@@ -115,6 +115,10 @@ class _NetEstimator(BaseEstimator):
             "evaluate.importance": False,
             "evaluate.report_html": bool(self.output_dir),  # a report only where it is kept
         }
+        if not self.output_dir:  # the temporary run folder is deleted after fit: no resume could read a
+            # checkpoint, and one per epoch was a quarter of a small fit (digits 3-fold: 4.8 s -> 3.7 s)
+            overrides["train.checkpoint"] = {**base["train"]["checkpoint"], "every_epochs": None, "every_steps": None,
+                                             "every_minutes": None}
         if val > 0 and self.patience:
             overrides["train.early_stopping"] = {**(base["train"]["early_stopping"] or {}), "patience": self.patience}
         else:  # no validation rows: nothing to stop on

