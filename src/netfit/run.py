@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,7 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
     dist = distributed.from_env()  # a torchrun job, or one process
     device = distributed.start(dist, cfg.train.device) if dist.enabled else pick_device(cfg.train.device)
     speed.check_precision(cfg.train.precision, device)  # before the data is read
+    check_refit(cfg, dist.enabled)
     cfg = kind_for_model(cfg, data)  # a cnn, rnn or transformer reads a 3-D array as images or sequences
     prepared = prepare(cfg.data, cfg.seed, data=data, need_test=need_test)
     if prepared.stream is not None and not cfg.train.threads and device.type == "cpu":
@@ -89,6 +90,10 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
         # (2 cores, 2M rows: 919,000 rows/s with one torch thread against 711,000 with two)
         torch.set_num_threads(max(1, torch.get_num_threads() - 1))
     pre = prepared.preprocessor
+    if cfg.train.refit and (prepared.stream is not None or not len(prepared.splits.get("val") or ())):
+        raise ConfigError("train.refit needs validation rows held in memory", where="train.refit",
+                          found="streamed data" if prepared.stream is not None else "no validation split",
+                          hint="give data.split.val a share (the first fit early-stops on it), or set train.refit: false")
     cfg = cfg.model_copy(update={"train": series_budget(cfg.train, input_spec(pre))})
     model = model_for(cfg.model, pre, prepared.task).to(device)
     pretrained, init_summary = start_from(model, cfg.train)
@@ -131,6 +136,13 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
     write_history(run_dir / "history.csv", state.history)
     if state.stop_reason == "interrupted":
         report_interrupted(run_dir, cfg, prepared, state, stop.exit_code)
+    refitted = None
+    if cfg.train.refit:
+        model, refitted = refit(cfg, prepared, state, device, hooks, Objective(loss_fn, prepared.task, target_units(pre), metrics))
+        exit_code = refitted.pop("_interrupted")
+        if exit_code is not None:  # resume redoes the refit from its start (the first fit is done)
+            report_interrupted(run_dir, cfg, prepared, replace(state, stop_message="stopped during the refit "
+                               "(train.refit); resume redoes the refit from its start"), exit_code)
     fitted = calibrate(cfg, prepared, model, device)
     save_model(run_dir, model, cfg, prepared, fitted.calibration, fitted.conformal)
 
@@ -161,6 +173,7 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
         "world_size": dist.world_size,
         "finders": finders,
         "diagnostics": result.diagnostics,  # training health: per-layer series and findings (train.diagnostics)
+        "refit": refitted,  # train.refit: the second fit on train + val that the saved model comes from
         "warnings": [w.to_dict() for w in warned],
     })
     write_json(run_dir / "report.json", report)
@@ -170,6 +183,54 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
     run = Run(run_dir)
     hooks.on_report(report)
     return run
+
+
+def check_refit(cfg: Config, distributed_run: bool) -> None:
+    """train.refit's conditions that the config alone decides (before any data is read)."""
+    if not cfg.train.refit:
+        return
+    if distributed_run:
+        raise ConfigError("train.refit trains in one process", where="train.refit", found="a torchrun job",
+                          hint="train without torchrun, or set train.refit: false")
+    ev = cfg.evaluate
+    wants = [f for f, on in (("evaluate.calibration", ev.calibration != "none"), ("evaluate.conformal", ev.conformal is not None))
+             if on]
+    if wants and not cfg.data.split.calibration:
+        raise ConfigError("train.refit puts the validation rows into the weights: calibration and conformal prediction "
+                          "need rows of their own", where="train.refit",
+                          found=f"{' and '.join(wants)} on, data.split.calibration 0",
+                          expected="data.split.calibration above 0 (a share of the validation rows held out of both fits)",
+                          hint="set data.split.calibration: 0.3, or turn them off (evaluate.calibration: none, "
+                               "evaluate.conformal: null), or set train.refit: false")
+
+
+def refit(cfg: Config, prepared: Prepared, first: Any, device: torch.device, hooks: CallbackList,
+          objective: Objective) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """train.refit: a fresh model (the run's seed) trained on the training and validation rows for the
+    optimizer steps the first fit took to its best epoch (rounded up to the whole epoch of the larger
+    split that reaches it); no validation and no early stopping, so the schedule runs its course. Not checkpointed: an interrupted refit is redone from
+    its start on resume (the same seed gives the same model)."""
+    import math
+
+    best = first.best_epoch or first.epoch
+    steps = max(1, round(first.step / max(first.epoch, 1) * best))  # in memory, every epoch has as many steps
+    joined = prepared.splits["train"].joined(prepared.splits["val"])
+    per_epoch = math.ceil(len(joined) / cfg.train.batch_size)
+    train_cfg = cfg.train.model_copy(update={"epochs": math.ceil(steps / per_epoch), "steps": steps, "early_stopping": None,
+                                             "diagnostics": "off", "convergence": None})
+    torch.manual_seed(cfg.seed)
+    model = model_for(cfg.model, prepared.preprocessor, prepared.task).to(device)
+    pretrained, _ = start_from(model, cfg.train)
+    tensors = to_tensors(joined, device, prepared.task, cfg.train.data_on_device)
+    with stop_on_signals() as stop:
+        result = fit_loop(model, tensors, None, train_cfg, objective, Environment(cfg.seed, hooks, None, stop,
+                                                                                  distributed.from_env()), pretrained)
+    state = result.state
+    return model, {"rows": len(joined), "steps": state.step, "epochs": state.epoch, "budget_steps": steps,
+                   "from_best_epoch": best, "train_loss": state.history[-1].get("train_loss") if state.history else None,
+                   "stop_reason": state.stop_reason, "recoveries": state.recoveries,
+                   "seconds": round(state.seconds, 3),
+                   "_interrupted": stop.exit_code if state.stop_reason == "interrupted" else None}
 
 
 def report_interrupted(run_dir: Path, cfg: Config, prepared: Prepared, state: Any, exit_code: int) -> None:

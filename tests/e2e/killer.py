@@ -3,7 +3,7 @@
     python killer.py SPEC_JSON
 
 SPEC: {"config": path, "resume": run folder or null, "cli": bool,
-       "kill": {"at": "log", "epoch": e, "batch": b, "signal": "SIGKILL", "times": 1}
+       "kill": {"at": "log", "epoch": e, "batch": b, "signal": "SIGKILL", "times": 1, "occurrence": 1}
              | {"at": "checkpoint", "step": s} | {"at": "replace", "n": n} | null}
 
 Killing is deterministic (at a given batch, checkpoint or file rename), never timed by a sleep.
@@ -26,9 +26,14 @@ def fire() -> None:
         os.kill(os.getpid(), getattr(signal, kill.get("signal", "SIGKILL")))
 
 
+seen = [0]  # how often the kill's (epoch, batch) came: occurrence 2 is train.refit's second fit
+
+
 def on_log(logs) -> None:
     if kill.get("at") == "log" and (logs["epoch"], logs["batch"]) == (kill["epoch"], kill["batch"]):
-        fire()
+        seen[0] += 1
+        if seen[0] == kill.get("occurrence", 1):
+            fire()
 
 
 def on_checkpoint(logs) -> None:

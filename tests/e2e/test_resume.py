@@ -135,6 +135,31 @@ def test_signal_checkpoints_reports_and_exits_then_resumes_identically(reference
     assert_identical(run, ref)
 
 
+@pytest.mark.slow
+def test_a_run_killed_during_its_refit_resumes_to_the_same_model(tmp_path):
+    """train.refit's second fit writes no checkpoint: the resume finds the first fit finished and
+    redoes the refit from its start; the same seed gives the same weights."""
+    refit = {"refit": True, "checkpoint": {"every_steps": None}}
+    evaluate = {**BASE["evaluate"], "calibration": "none", "conformal": None}
+    (tmp_path / "ref").mkdir()
+    reference = netfit.fit({**yaml.safe_load(write_config(tmp_path / "ref", "mlp", **refit).read_text()),
+                            "evaluate": evaluate})
+    folder = tmp_path / "killed"
+    folder.mkdir()
+    config = write_config(folder, "mlp", **refit)
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "evaluate": evaluate}))
+    # (epoch 1, batch 3) comes twice: in the first fit, then in the refit, where the kill lands
+    killed = run_killer(config, {"at": "log", "epoch": 1, "batch": 3, "occurrence": 2})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run = only_run(folder)
+    assert not (run / "model.safetensors").exists()
+    resumed = run_killer(config, resume=run)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_identical(run, reference.path)
+    report = json.loads((run / "report.json").read_text())
+    assert report["refit"]["steps"] >= report["refit"]["budget_steps"] > 0  # whole epochs of train + val
+
+
 def test_second_ctrl_c_stops_at_once(tmp_path):
     config = write_config(tmp_path, "mlp")
     stopped = run_killer(config, {"at": "log", "epoch": 1, "batch": 2, "signal": "SIGINT", "times": 2}, cli=True)

@@ -393,3 +393,14 @@ def test_a_calibration_share_that_leaves_no_row_is_a_clear_error(tmp_path):
         netfit.fit({"data": {"source": "sklearn:iris", "split": {"train": 0.9, "val": 0.007, "test": 0.093,
                                                                 "calibration": 0.5}}},
                    output_dir=str(tmp_path), train__epochs=1)
+
+
+def test_too_few_validation_rows_give_unbounded_intervals_and_a_report_that_still_writes(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    run = netfit.fit({"model": {"hidden": [4]}, "train": {"epochs": 2}},  # 6 validation rows: under the 9 that 90% needs
+                     data=(x, x[:, 0] + rng.normal(size=40)), output_dir=str(tmp_path), evaluate__bootstrap=0,
+                     evaluate__baselines=False, evaluate__report_html=False, quiet=True)
+    c = run.report["conformal"]
+    assert c["quantile"] is None and c["mean_width"] is None  # JSON has no infinity: null, and the run finishes
+    assert c["test"]["coverage"] == 1.0

@@ -144,6 +144,11 @@ class TrainConfig(Section):
         "with `mode`) and scored on the test split. A name of netfit's own metrics (`mae`, `accuracy`, `loss`, ...) or "
         "a name used twice is an error."
     )
+    refit: bool = Field(
+        False, description="After training, train a fresh model (same seed) on the training and validation rows "
+        "together for the optimizer steps the first fit took to its best epoch, and keep that one (no early stopping "
+        "in the second fit; preprocessing stays fitted on the training split). Calibration and conformal prediction "
+        "then need `data.split.calibration` (the validation rows end up in the weights). In-memory data, one process.")
     label_smoothing: float = Field(0.1, ge=0, lt=1, description="Label smoothing e (classification): cross_entropy mixes "
                                    "e/K into every class; bce targets become y(1 - e) + e/2. 0.1 by default (it ranked "
                                    "best of the additions in the tables' ablation, docs/defaults.md); the probabilities "

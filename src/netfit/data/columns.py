@@ -101,7 +101,8 @@ def scaling(values: np.ndarray, method: str) -> tuple[float, float]:
     if values.size == 0 or method == "none":
         return 0.0, 1.0
     if method == "standardize":
-        center, scale = values.mean(), values.std()
+        with np.errstate(over="ignore"):  # values near float64's limit: an infinite spread, which becomes 1 below
+            center, scale = values.mean(), values.std()
     elif method == "minmax":
         center, scale = values.min(), values.max() - values.min()
     else:  # robust: median and interquartile range

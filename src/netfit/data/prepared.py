@@ -50,6 +50,12 @@ class Split:
         return Split(*(None if value is None else value[keep] for value in
                        (getattr(self, f.name) for f in fields(self))))
 
+    def joined(self, other: "Split") -> "Split":
+        """These rows followed by `other`'s (train.refit: training and validation rows together)."""
+        def join(a, b):
+            return None if a is None or b is None else np.concatenate([a, b])
+        return Split(*(join(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)))
+
     def inputs(self) -> list[np.ndarray]:
         """The model's positional inputs, in the forward contract's order.
 

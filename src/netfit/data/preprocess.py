@@ -205,11 +205,12 @@ class Preprocessor:
             blocks = [b for b in (self._numeric_block(part, where), *self._onehot_blocks(part), self._indicator_block(part))
                       if b.shape[1]]
             block = np.hstack(blocks) if len(blocks) > 1 else blocks[0] if blocks else np.zeros((len(part), 0))
-            if step >= len(df):
-                return block.astype(np.float32)
-            if out is None:
-                out = np.empty((len(df), block.shape[1]), np.float32)
-            out[lo:lo + len(part)] = block
+            with np.errstate(over="ignore"):  # beyond float32: inf, which the caller's finiteness check names
+                if step >= len(df):
+                    return block.astype(np.float32)
+                if out is None:
+                    out = np.empty((len(df), block.shape[1]), np.float32)
+                out[lo:lo + len(part)] = block
         return out
 
     def _numeric_block(self, df: pd.DataFrame, where: str) -> np.ndarray:
@@ -333,7 +334,8 @@ class Preprocessor:
             raise DataError("missing target value", where=row_where(where, self.target, int(np.argmax(missing))),
                             hint="drop rows without a label, or predict them instead of evaluating on them")
         if values is not None:
-            scaled = ((values - self.target_mean) / self.target_std).astype(np.float32)
+            with np.errstate(over="ignore"):  # beyond float32: inf, named by _check_finite below
+                scaled = ((values - self.target_mean) / self.target_std).astype(np.float32)
             _check_finite(scaled[:, None], [self.target], where)
             return scaled
         codes = self.label_codes(y)

@@ -358,7 +358,7 @@ def coverage_report(task: str, y: np.ndarray, output: np.ndarray, conformal: dic
     if task == "regression":
         low, high = intervals(output, conformal, x_num)
         covered = (y >= low) & (y <= high)
-        out["mean_width"] = float(np.mean(high - low)) if len(y) else None
+        out["mean_width"] = _bounded(float(np.mean(high - low))) if len(y) else None  # None: unbounded intervals
         edges = np.quantile(y, np.linspace(0, 1, 11)) if len(y) else np.array([])
         decile = np.clip(np.searchsorted(edges[1:-1], y, side="right"), 0, 9) if len(y) else y
         groups = [(f"decile {d + 1} [{edges[d]:.4g}, {edges[d + 1]:.4g}]", decile == d) for d in range(10 if len(y) else 0)]

@@ -88,7 +88,9 @@ def classification_metrics(y_true: Any, proba: Any, classes: list, *, sample_wei
         str(label): {"precision": precision[k], "recall": recall[k], "f1": f1[k], "support": support[k]}
         for k, label in enumerate(classes)
     }
-    out["confusion_matrix"] = skm.confusion_matrix(own, pred, labels=labels, sample_weight=w)  # rows of unseen labels left out
+    with warnings.catch_warnings():  # one known class: a 1x1 matrix is the right answer, not a problem to warn of
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        out["confusion_matrix"] = skm.confusion_matrix(own, pred, labels=labels, sample_weight=w)  # rows of unseen labels left out
     return to_plain(out)
 
 

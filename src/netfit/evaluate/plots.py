@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
 from typing import Any
 
 import numpy as np
@@ -34,14 +35,22 @@ def _figure(width: float = 5.6, height: float = 3.6):
     return fig, ax
 
 
+def _legend(ax, **kw) -> None:
+    """A legend when something is labelled (a curve-less plot, e.g. one class, has nothing to list)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
 def to_data_uri(fig) -> str:
     """Render and close a figure; return it as a `data:image/png;base64,...` URI."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.tight_layout()
-    # no Software metadata: it carries a URL, and the report holds none
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    with warnings.catch_warnings():  # a label in a script the font lacks (CJK column names) draws as boxes: no alarm
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        fig.tight_layout()
+        # no Software metadata: it carries a URL, and the report holds none
+        fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -54,7 +63,7 @@ def learning_curves(history: Any, monitor: str | None, best_epoch: int | None) -
             ax.plot(history["epoch"], history[col], label=col, marker="." if len(history) < 30 else None)
     _mark_best(ax, best_epoch)
     ax.set(xlabel="epoch", ylabel="loss", title="Loss")
-    ax.legend()
+    _legend(ax)
     return to_data_uri(fig)
 
 
@@ -97,7 +106,7 @@ def roc_curves(y: np.ndarray, proba: np.ndarray, classes: list) -> str:
         ax.plot(fpr, tpr, linestyle=_style(i), label=f"{label} (AUC {auc(fpr, tpr):.3f})")
     ax.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(fontsize=7, loc="lower right")
+    _legend(ax, fontsize=7, loc="lower right")
     return to_data_uri(fig)
 
 
@@ -110,7 +119,7 @@ def pr_curves(y: np.ndarray, proba: np.ndarray, classes: list) -> str:
         precision, recall, _ = precision_recall_curve(positive, score)
         ax.step(recall, precision, where="post", linestyle=_style(i), label=f"{label} (AP {average_precision_score(positive, score):.3f})")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(fontsize=7, loc="lower left")
+    _legend(ax, fontsize=7, loc="lower left")
     return to_data_uri(fig)
 
 
@@ -132,7 +141,7 @@ def reliability(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> str:
             ax.text(x, o + 0.01, str(n), ha="center", fontsize=7)
     ax.plot([0, 1], [0, 1], color=OKABE_ITO[3], linestyle="--", linewidth=1, label="perfect calibration")
     ax.set(xlabel=xlabel, ylabel="observed frequency", title="Reliability", xlim=(0, 1), ylim=(0, 1.08))
-    ax.legend(fontsize=8, loc="upper left")
+    _legend(ax, fontsize=8, loc="upper left")
     return to_data_uri(fig)
 
 
@@ -149,7 +158,7 @@ def reliability_before_after(before: dict[str, list], after: dict[str, list], la
     ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="perfect calibration")
     ax.set(xlabel="confidence (top-class probability, bin mean)", ylabel="accuracy in bin",
            title="Reliability before and after", xlim=(0, 1), ylim=(0, 1.02))
-    ax.legend(fontsize=8, loc="upper left")
+    _legend(ax, fontsize=8, loc="upper left")
     return to_data_uri(fig)
 
 
@@ -209,7 +218,7 @@ def overlaid(series: dict[str, tuple[Any, Any]], ylabel: str, log: bool = False)
     ax.set(xlabel="epoch", ylabel=ylabel, title=ylabel)
     if log:
         ax.set_yscale("log")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
     return to_data_uri(fig)
 
 
@@ -223,7 +232,7 @@ def layer_series(steps: list[int], series: dict[str, list[float | None]], ylabel
     finite = [v for values in series.values() for v in values if v is not None and v > 0]
     if log and finite:
         ax.set_yscale("log")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
     return to_data_uri(fig)
 
 
@@ -234,7 +243,7 @@ def optimisation_history(numbers: list[int], values: list[float], minimize: bool
     best = np.minimum.accumulate(values) if minimize else np.maximum.accumulate(values)
     ax.step(numbers, best, where="post", color=OKABE_ITO[3], label="best so far")
     ax.set(xlabel="trial", ylabel="value", title="Optimisation history")
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
     return to_data_uri(fig)
 
 
