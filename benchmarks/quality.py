@@ -52,6 +52,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     "periodic embeddings": {"model.numeric_embedding": "periodic"},
     "ensemble 8": {"model.ensemble": 8},
     "2000 steps patience 50": {"train.steps": 2000, "train.epochs": 2000, "train.early_stopping.patience": 50},
+    # train.refit (issue 17): a second fit on train + val; calibration off in both, since a refit run
+    # calibrates only on a calibration split of its own
+    "calibration off": {"evaluate.calibration": "none", "evaluate.conformal": None},
+    "refit (calibration off)": {"train.refit": True, "evaluate.calibration": "none", "evaluate.conformal": None},
     # the tables' numeric embedding (plain or periodic) and ensemble size (x1, x8), each set explicitly
     "plain x1": {"model.numeric_embedding": "none", "model.ensemble": 1},
     "periodic x1": {"model.numeric_embedding": "periodic", "model.ensemble": 1},
