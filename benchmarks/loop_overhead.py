@@ -68,7 +68,11 @@ def timed(epochs: int, run_epoch) -> list[float]:
 def raw_loop(x, y, bs, epochs):
     """The oracle: device tensors, a randperm per epoch, index slices, one read per epoch."""
     X, Y = torch.from_numpy(x), torch.from_numpy(y)
-    model = plain_mlp(X.shape[1], 10)
+    return raw_epochs(plain_mlp(X.shape[1], 10), [X], Y, bs, epochs)
+
+
+def raw_epochs(model: nn.Module, inputs: list, Y: torch.Tensor, bs: int, epochs: int) -> list[float]:
+    """The hand-written loop: Adam, a randperm per epoch, index slices of every input, one read per epoch."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def epoch():
@@ -76,7 +80,7 @@ def raw_loop(x, y, bs, epochs):
         total = torch.zeros(())
         for lo in range(0, len(Y), bs):
             idx = perm[lo:lo + bs]
-            loss = nn.functional.cross_entropy(model(X[idx]), Y[idx])
+            loss = nn.functional.cross_entropy(model(*[t[idx] for t in inputs]), Y[idx])
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
@@ -197,22 +201,7 @@ def kind_netfit(model: dict, x, y, epochs: int) -> tuple[list[float], dict]:
 
 def kind_raw(parts: dict, epochs: int) -> list[float]:
     """The hand-written loop of `raw_loop`, on the model's own input tensors."""
-    model, inputs, y = parts["model"].train(), parts["inputs"], parts["y"]
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def epoch():
-        perm = torch.randperm(len(y))
-        total = torch.zeros(())
-        for lo in range(0, len(y), KIND_BATCH):
-            idx = perm[lo:lo + KIND_BATCH]
-            loss = nn.functional.cross_entropy(model(*[t[idx] for t in inputs]), y[idx])
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            total += loss.detach()
-        total.item()
-
-    return timed(epochs, epoch)
+    return raw_epochs(parts["model"].train(), parts["inputs"], parts["y"], KIND_BATCH, epochs)
 
 
 def kinds_table(epochs: int, rounds: int) -> tuple[list[str], list[str]]:
