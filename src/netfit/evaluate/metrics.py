@@ -107,6 +107,8 @@ def _balanced_accuracy_score(y: np.ndarray, pred: np.ndarray, w: Any) -> float:
         # a predicted class absent from y_true is left out of the mean recall, as it should be;
         # per_class already shows its zero support, so scikit-learn's warning adds nothing
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        # one class in both: the mean recall of that one class, nothing to warn of
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
         return skm.balanced_accuracy_score(y, pred, sample_weight=w)
 
 
