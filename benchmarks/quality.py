@@ -56,6 +56,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     # calibrates only on a calibration split of its own
     "calibration off": {"evaluate.calibration": "none", "evaluate.conformal": None},
     "refit (calibration off)": {"train.refit": True, "evaluate.calibration": "none", "evaluate.conformal": None},
+    # the width of a high-cardinality column's embedding (default min(50, (levels + 1) // 2))
+    "embedding dim 4": {"model.embedding_dim": 4},
+    "embedding dim 8": {"model.embedding_dim": 8},
+    "embedding dim 16": {"model.embedding_dim": 16},
     # the tables' numeric embedding (plain or periodic) and ensemble size (x1, x8), each set explicitly
     "plain x1": {"model.numeric_embedding": "none", "model.ensemble": 1},
     "periodic x1": {"model.numeric_embedding": "periodic", "model.ensemble": 1},
