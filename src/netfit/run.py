@@ -208,8 +208,9 @@ def refit(cfg: Config, prepared: Prepared, first: Any, device: torch.device, hoo
           objective: Objective) -> tuple[torch.nn.Module, dict[str, Any]]:
     """train.refit: a fresh model (the run's seed) trained on the training and validation rows for the
     optimizer steps the first fit took to its best epoch (rounded up to the whole epoch of the larger
-    split that reaches it); no validation and no early stopping, so the schedule runs its course. Not checkpointed: an interrupted refit is redone from
-    its start on resume (the same seed gives the same model)."""
+    split that reaches it); no validation and no early stopping, so the schedule runs its course.
+    Not checkpointed: an interrupted refit is redone from its start on resume (the same seed gives
+    the same model). Preprocessing stays fitted on the training split."""
     import math
 
     best = first.best_epoch or first.epoch
