@@ -36,7 +36,7 @@ def _clone(obj: Any) -> Any:
         return obj.detach().clone()
     if isinstance(obj, dict):
         return {k: _clone(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
+    if type(obj) in (list, tuple):  # exactly these: a namedtuple's constructor takes its fields one by one
         return type(obj)(_clone(v) for v in obj)
     if isinstance(obj, (int, float, str, bool, type(None))):
         return obj
