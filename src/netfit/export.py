@@ -29,6 +29,7 @@ import torch
 
 from netfit.errors import RunError
 from netfit.io import write_json
+from netfit.train.tensors import calibrated_logits
 
 OUTPUT_RULES = {
     "multiclass": "probabilities = softmax(output, axis=1); prediction = classes[argmax]",
@@ -75,18 +76,14 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, dynam
 
 class Calibrated(torch.nn.Module):
     """The model with its logits through the run's calibration (`evaluate.calibration`: divided by the
-    temperature, or vector scaling's scale and bias per logit), as `calibrated_logits` applies it."""
+    temperature, or vector scaling's scale and bias per logit): `calibrated_logits`, traced into the graph."""
 
     def __init__(self, model: torch.nn.Module, calibration: dict[str, Any]) -> None:
         super().__init__()
-        self.model = model
-        vector = calibration["method"] == "vector"
-        scale = calibration["scale"] if vector else [1.0 / float(calibration["temperature"])]
-        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
-        self.register_buffer("bias", torch.tensor(calibration["bias"] if vector else [0.0], dtype=torch.float32))
+        self.model, self.calibration = model, calibration
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.model(*inputs) * self.scale + self.bias
+        return calibrated_logits(self.model(*inputs), self.calibration)
 
 
 class WithInterval(torch.nn.Module):

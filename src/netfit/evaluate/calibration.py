@@ -54,8 +54,7 @@ def _fit_rows(logits: torch.Tensor, y: np.ndarray, max_rows: int) -> tuple[torch
     return z, y_t
 
 
-def _map_fit(params: torch.Tensor, scaled: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
-             y: torch.Tensor) -> bool:
+def _map_fit(params: torch.Tensor, scaled: Callable[[torch.Tensor], torch.Tensor], y: torch.Tensor) -> bool:
     """Fit `params` (in place) by LBFGS: the mean validation log loss of `scaled(params)` plus a
     standard normal prior on every parameter (weight 1/n: the MAP estimate). Without it, on a small
     validation split that every class separates, the log loss falls without end as the logits grow
@@ -86,7 +85,7 @@ def fit_temperature(logits: torch.Tensor, y: np.ndarray, max_rows: int = FIT_ROW
     if len(y_t) == 0 or not torch.isfinite(z).all():
         return 1.0
     log_t = torch.zeros(1, requires_grad=True)
-    kept = _map_fit(log_t, lambda p: z / p.exp(), z, y_t)
+    kept = _map_fit(log_t, lambda p: z / p.exp(), y_t)
     return float(log_t.detach().exp().item()) if kept else 1.0
 
 
@@ -100,7 +99,7 @@ def fit_vector(logits: torch.Tensor, y: np.ndarray, max_rows: int = FIT_ROWS) ->
         return None
     k = z.shape[1]
     params = torch.zeros(2 * k, requires_grad=True)
-    if not _map_fit(params, lambda p: z * p[:k].exp() + p[k:], z, y_t):
+    if not _map_fit(params, lambda p: z * p[:k].exp() + p[k:], y_t):
         return None
     p = params.detach()
     return {"scale": [float(v) for v in p[:k].exp()], "bias": [float(v) for v in p[k:]]}
