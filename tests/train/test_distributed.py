@@ -65,26 +65,38 @@ def test_two_ranks_reach_the_weights_of_one_process(tmp_path):
     assert tree(one) == tree(two)
 
 
-def test_two_nodes_on_loopback_train_together(tmp_path):
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(CONFIG + f"output_dir: {tmp_path / 'runs'}\n")
+def two_nodes(cfg: Path) -> tuple[int, str]:
+    """Node 1's exit status and stderr, once node 0 is done with (or stuck at the end of) the job."""
     port = free_port()
     procs = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(rank),
                                "--nproc-per-node", "1", "--master-addr", "127.0.0.1", "--master-port", str(port),
                                "-m", "netfit", "train", str(cfg), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for rank in (0, 1)]
-    _, err = procs[1].communicate(timeout=300)
-    assert procs[1].returncode == 0, err[-2000:]
+    _, err1 = procs[1].communicate(timeout=300)
     try:
-        _, err = procs[0].communicate(timeout=120)
-        assert procs[0].returncode == 0, err[-2000:]
+        _, err0 = procs[0].communicate(timeout=120)
+        assert procs[0].returncode == 0, err0[-2000:]
     except subprocess.TimeoutExpired:
         # node 0's worker finished (its run folder is complete) but its torchrun agent can wait out the
         # 300 s exit barrier when node 1's agent left first: torch's race, pytorch/pytorch#69520 (open).
         # On a loaded 2-core machine it happened once in a CI run; it is not netfit's to fix.
         procs[0].kill()
         procs[0].communicate()
-    (run,) = (tmp_path / "runs").iterdir()  # only rank 0 writes a run folder
+    return procs[1].returncode, err1
+
+
+def test_two_nodes_on_loopback_train_together(tmp_path):
+    for attempt in (1, 2):
+        cfg = tmp_path / f"c{attempt}.yaml"
+        cfg.write_text(CONFIG + f"output_dir: {tmp_path / f'runs{attempt}'}\n")
+        code, err = two_nodes(cfg)
+        # Once in ~30 CI runs node 1's worker aborted in gloo's C++ teardown after the process group was
+        # destroyed ("terminate called without an active exception", SIGABRT), on a loaded 2-core
+        # machine; the job had trained. Such an abort gets one more try; any other failure fails at once.
+        if code == 0 or "SIGABRT" not in err or attempt == 2:
+            break
+    assert code == 0, err[-2000:]
+    (run,) = (tmp_path / f"runs{attempt}").iterdir()  # only rank 0 writes a run folder
     assert json.loads((run / "report.json").read_text())["world_size"] == 2
 
 
