@@ -10,6 +10,7 @@ import pytest
 
 from netfit.data import prepare
 from netfit.data.arrays import encoder_from_dict
+from netfit.data.messages import DataWarning
 from netfit.data.text import TextEncoder
 from netfit.errors import DataError
 
@@ -123,3 +124,19 @@ def test_image_shaped_arrays_are_read_as_images_under_kind_auto(make_cfg):
     assert columns.preprocessor.array is None and columns.preprocessor.n_num == 100  # flat when asked
     flat = prepare(make_cfg(kind="table"), seed=0, data=(rng.random((40, 8, 8)), np.tile([0, 1], 20)))
     assert flat.preprocessor.array is None and flat.preprocessor.n_num == 64  # data.kind: table flattens
+
+
+def test_integer_labels_of_sequences_are_classes_however_many(make_cfg):
+    """PigCVP (UCR): 52 integer classes of 2 series each. A table would read more than 20 distinct
+    integers as a quantity; integer labels of series and images are class codes, with a warning
+    that says how to ask for regression."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(1, 31), 4)  # 30 classes, 4 rows each
+    with pytest.warns(DataWarning, match="30 classes") as caught:
+        series = prepare(make_cfg(), seed=0, data=(rng.random((120, 50, 1)), y))
+    assert series.task == "multiclass" and len(series.preprocessor.classes) == 30
+    assert any("data.task: regression" in str(w.message) for w in caught)
+    table = prepare(make_cfg(), seed=0, data=(rng.random((120, 5)), y))
+    assert table.task == "regression"  # a table's 30 distinct integers stay a quantity
+    fractional = prepare(make_cfg(), seed=0, data=(rng.random((120, 50, 1)), y + 0.5))
+    assert fractional.task == "regression"

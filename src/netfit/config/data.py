@@ -128,7 +128,10 @@ class DataConfig(Section):
     )
     task: Literal["auto", "binary", "multiclass", "regression"] = Field(
         "auto", description="The task; `auto` infers it from the training data's target (all of `source`, or `train`; never "
-                            "`val` or `test`). Classes are the training data's: a `val` label outside them is an error, "
+                            "`val` or `test`): text and booleans are classes; numbers with fractions are regression; "
+                            "integers are classes, unless a table's have more than 20 distinct values (then regression; "
+                            "images' and sequences' integer labels are classes however many, with a warning above 20). "
+                            "Classes are the training data's: a `val` label outside them is an error, "
                             "a `test` one a warning, and its rows count as wrong."
     )
     x_key: str = Field("x", description="Name of the feature array inside a `.npz` archive.")

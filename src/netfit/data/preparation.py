@@ -63,7 +63,8 @@ def _prepare(cfg: DataConfig, seed: int, data: Any, need_test: bool) -> Prepared
     frames, dropped_rows = _clean_tables(tables, schema, cfg)
     # the training data alone decides the task and classes (as it decided the column types): the one
     # source netfit splits, or data.train; never a val or test source, read or not (tuning)
-    task, classes = infer_task(frames["all" if "all" in frames else "train"][schema.target], cfg.task, main.label)
+    task, classes = infer_task(frames["all" if "all" in frames else "train"][schema.target], cfg.task, main.label,
+                                kind=schema.kind)
     rows, method, split_frames, validation = _split(frames, cfg, seed, schema, task)
     if cfg.split.calibration and len(split_frames.get("val", ())):
         validation["calibration"] = _carve_calibration(rows, split_frames, cfg, seed, schema, task)

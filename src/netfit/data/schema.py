@@ -215,18 +215,22 @@ def clean_rows(df: pd.DataFrame, schema: Schema, drop_duplicates: bool) -> tuple
 
 
 # ---------------------------------------------------------------- task
-def infer_task(y: pd.Series, declared: str, where: str, rows: int | None = None) -> tuple[str, list[Any]]:
+def infer_task(y: pd.Series, declared: str, where: str, rows: int | None = None,
+               kind: str = "table") -> tuple[str, list[Any]]:
     """The task and, for classification, the sorted class labels (JSON-safe Python values).
 
-    `auto`: regression for a numeric target with fractional values or more than 20 distinct
-    values; binary for two classes; multiclass otherwise. Text and boolean targets are classes.
-    `y` is the training data's target (never a validation or test source's); `rows`, for messages,
-    the rows it stands for when it holds only their distinct values (streaming).
+    `auto`: regression for a numeric target with fractional values, or (a table's) with more than
+    20 distinct values; binary for two classes; multiclass otherwise. Text and boolean targets are
+    classes. Integer labels of images and sequences (`kind`) are class codes however many (the UCR
+    archive's PigCVP has 52), with a warning above 20. `y` is the training data's target (never a
+    validation or test source's); `rows`, for messages, the rows it stands for when it holds only
+    their distinct values (streaming).
     """
     column = f"{where}: column {y.name!r}"
     rows = len(y) if rows is None else rows
     numeric = ptypes.is_numeric_dtype(y) and not ptypes.is_bool_dtype(y)
-    if declared == "regression" or (declared == "auto" and numeric and _looks_continuous(y)):
+    codes = kind in ("image", "sequence")  # arrays' integer labels: classes, not a quantity
+    if declared == "regression" or (declared == "auto" and numeric and _looks_continuous(y, codes)):
         if not numeric:
             raise DataError("regression needs a numeric target", where=column, found=f"values like {y.iloc[0]!r}",
                             hint="set data.task to binary/multiclass (or auto), or choose a numeric target")
@@ -243,10 +247,14 @@ def infer_task(y: pd.Series, declared: str, where: str, rows: int | None = None)
                         found=f"{len(classes)} classes: {short_list(classes)}",
                         hint="set data.task to multiclass (or auto)")
     task = declared if declared != "auto" else ("binary" if len(classes) == 2 else "multiclass")
+    if declared == "auto" and numeric and len(classes) > MAX_INTEGER_CLASSES:
+        warn(f"the integer target of this {kind} data is read as {len(classes)} classes (a table's would be a quantity)",
+             where=column, hint="set data.task: regression if it is a quantity to predict")
     return task, classes
 
 
-def _looks_continuous(y: pd.Series) -> bool:
+def _looks_continuous(y: pd.Series, codes: bool = False) -> bool:
+    """Fractional values, or (unless integers are class `codes`) more than MAX_INTEGER_CLASSES distinct ones."""
     values = y.to_numpy(dtype="float64", na_value=np.nan)
     values = values[~np.isnan(values)]
-    return bool((values != np.round(values)).any() or len(np.unique(values)) > MAX_INTEGER_CLASSES)
+    return bool((values != np.round(values)).any() or (not codes and len(np.unique(values)) > MAX_INTEGER_CLASSES))
