@@ -116,8 +116,15 @@ def carve(y: np.ndarray, task: str, seed: int, fraction: float = 0.2) -> np.ndar
 
     counts = np.bincount(y) if task == "classification" else np.zeros(1)
     # stratified when every class can give a row to each side (PigCVP: 52 classes of 2 rows cannot)
-    strat = y if counts.min() >= 2 and round(fraction * len(y)) >= len(counts) else None
-    _, val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed, stratify=strat)
+    if counts.min() >= 2 and round(fraction * len(y)) >= len(counts) or task != "classification":
+        strat = y if task == "classification" else None
+        _, val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed, stratify=strat)
+    else:  # at random, from the rows beyond one per class: every class keeps a training row
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(y))
+        _, first = np.unique(y[order], return_index=True)
+        spare = np.setdiff1d(order, order[first])
+        val = rng.choice(spare, size=min(len(spare), round(fraction * len(y))), replace=False)
     return np.isin(np.arange(len(y)), val)
 
 
