@@ -114,18 +114,18 @@ def carve(y: np.ndarray, task: str, seed: int, fraction: float = 0.2) -> np.ndar
     """A seeded (stratified when possible) validation mask of `fraction` of the training rows."""
     from sklearn.model_selection import train_test_split
 
-    counts = np.bincount(y) if task == "classification" else np.zeros(1)
-    # stratified when every class can give a row to each side (PigCVP: 52 classes of 2 rows cannot)
-    if counts.min() >= 2 and round(fraction * len(y)) >= len(counts) or task != "classification":
-        strat = y if task == "classification" else None
-        _, val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed, stratify=strat)
-    else:  # at random, from the rows beyond one per class: every class keeps a training row
+    rows, n_val = np.arange(len(y)), round(fraction * len(y))
+    if task != "classification":
+        _, val = train_test_split(rows, test_size=fraction, random_state=seed)
+    elif (counts := np.bincount(y)).min() >= 2 and n_val >= len(counts):  # every class gives a row to each side
+        _, val = train_test_split(rows, test_size=fraction, random_state=seed, stratify=y)
+    else:  # PigCVP (52 classes of 2 rows): at random from the rows beyond one per class, so each keeps one
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(y))
         _, first = np.unique(y[order], return_index=True)
         spare = np.setdiff1d(order, order[first])
-        val = rng.choice(spare, size=min(len(spare), round(fraction * len(y))), replace=False)
-    return np.isin(np.arange(len(y)), val)
+        val = rng.choice(spare, size=min(len(spare), n_val), replace=False)
+    return np.isin(rows, val)
 
 
 def encode(task: str, *ys: np.ndarray) -> list[np.ndarray]:

@@ -247,7 +247,7 @@ def infer_task(y: pd.Series, declared: str, where: str, rows: int | None = None,
                         found=f"{len(classes)} classes: {short_list(classes)}",
                         hint="set data.task to multiclass (or auto)")
     task = declared if declared != "auto" else ("binary" if len(classes) == 2 else "multiclass")
-    if declared == "auto" and numeric and len(classes) > MAX_INTEGER_CLASSES:
+    if codes and declared == "auto" and numeric and len(classes) > MAX_INTEGER_CLASSES:  # a table's: regression
         warn(f"the integer target of this {kind} data is read as {len(classes)} classes (a table's would be a quantity)",
              where=column, hint="set data.task: regression if it is a quantity to predict")
     return task, classes
