@@ -272,3 +272,36 @@ def test_a_streamed_source_decides_its_task_from_every_row_as_in_memory(tmp_path
     memory = prepare(load_config({"data": data_cfg(folder, split={"method": "hash"}, **declared)}).data, seed=0)
     assert streamed.preprocessor.classes == memory.preprocessor.classes == list(range(30))
     assert streamed.summary["class_balance"]["train"] == memory.summary["class_balance"]["train"]
+
+
+@pytest.mark.parametrize("target", ["class", "quantity"])
+def test_a_table_of_numbers_streams_without_pandas_to_the_same_encoding(tmp_path, target):
+    """Numbers only (float32, float64 with NaN and +/-inf, integers with nulls): an epoch's blocks come
+    straight from Arrow (`Preprocessor.numbers_only`), equal to `transform` of the same rows read whole;
+    rows with a missing or infinite target are left out as the table path leaves them."""
+    rng = np.random.default_rng(1)
+    n = 30_000
+    f64 = rng.normal(size=n)
+    f64[rng.random(n) < 0.05] = np.nan
+    f64[:3] = [np.inf, -np.inf, 1e6]  # +/-inf read as missing; 1e6 an outlier
+    ints = pa.array(rng.integers(-5, 50, n), mask=rng.random(n) < 0.05)
+    y = rng.integers(0, 3, n).astype(float) if target == "class" else rng.normal(size=n)
+    y[[10, 20]] = [np.nan, np.inf]
+    table = pa.table({"a": rng.normal(size=n).astype(np.float32), "b": f64, "c": ints, "y": y})
+    folder = tmp_path / "numbers"
+    folder.mkdir()
+    pq.write_table(table, folder / "part.parquet", row_group_size=5_000)
+    with pytest.warns(netfit.data.DataWarning, match="hash"):
+        streamed = prepare(load_config({"data": data_cfg(folder, memory_budget="500KB", task="multiclass" if target ==
+                                                         "class" else "regression")}).data, seed=0)
+    pre = streamed.preprocessor
+    assert streamed.stream is not None and pre.numbers_only
+    blocks = list(streamed.stream.blocks(seed=3, batch_size=64, read_ahead=False))
+    rows = np.concatenate([b.rows for b in blocks])
+    order = np.argsort(rows)
+    whole = pd.read_parquet(folder).iloc[rows[order]].reset_index(drop=True)
+    assert 10 not in rows and 20 not in rows and {0, 1, 2} & set(rows)
+    expected = pre.transform(whole, where="whole")
+    np.testing.assert_array_equal(np.concatenate([b.x_num for b in blocks])[order], expected.x_num)
+    np.testing.assert_array_equal(np.concatenate([b.y for b in blocks])[order], expected.y)
+    assert np.concatenate([b.x_cat for b in blocks]).shape == (len(rows), 0)

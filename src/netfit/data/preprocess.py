@@ -188,6 +188,26 @@ class Preprocessor:
             split.unseen = np.where(y < 0, category_strings(df[self.target]).to_numpy(dtype=object), None)
         return split
 
+    @property
+    def numbers_only(self) -> bool:
+        """Every input is a numeric column without a missing indicator, and rows have no weight:
+        `transform_numbers` encodes such rows from arrays alone."""
+        return (self.fitted and self.array is None and not self.booleans and not self.categoricals
+                and self.weight_column is None and not any(c.indicator for c in self.numeric))
+
+    def transform_numbers(self, x: np.ndarray, y: np.ndarray, where: str = "data") -> Split:
+        """`transform` of a table of numbers (`numbers_only`) given as arrays, without pandas: a
+        streamed epoch encodes its rows again each epoch, on a thread beside training.
+
+        `x`: (n, len(numeric)) float64, the numeric columns in `numeric` order, NaN for missing and
+        +/-inf; `y`: the target's values, none missing. Same result as `transform` on those rows.
+        """
+        with np.errstate(over="ignore"):  # beyond float32: inf, which the finiteness check names
+            x_num = self._scaled(x).astype(np.float32)
+        _check_finite(x_num, self.feature_names, where)
+        y_codes = self._encode_target(pd.Series(y, name=self.target), where)
+        return Split(x_num, np.zeros((len(x), 0), np.int64), y_codes, None, np.arange(len(x), dtype=np.int64))
+
     def _x_num(self, df: pd.DataFrame, where: str) -> np.ndarray:
         """Numeric, one-hot and indicator columns as one float32 matrix.
 
@@ -196,7 +216,7 @@ class Preprocessor:
         all of it. Slices only when no value can be an error (numbers in numeric columns, no
         boolean columns): an error names the row, counted in the whole table.
         """
-        numeric = df[[c.name for c in self.numeric]].dtypes
+        numeric = df.dtypes[[c.name for c in self.numeric]]
         safe = not self.booleans and all(ptypes.is_numeric_dtype(t) and not ptypes.is_bool_dtype(t) for t in numeric)
         step = TRANSFORM_SLICE_ROWS if safe else max(len(df), 1)
         out = None
@@ -217,6 +237,10 @@ class Preprocessor:
         columns = [self._numeric_matrix(df, where)]
         columns += [boolean_values(df[c.name], c.name, where).to_numpy()[:, None] for c in self.booleans]
         x = np.hstack(columns) if len(columns) > 1 else columns[0]  # a fresh array: changed in place below
+        return self._scaled(x)
+
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        """The numeric (then boolean) columns of x, float64, filled, centred, scaled and clipped in place."""
         fill = np.array([c.fill for c in self.numeric] + [c.fill for c in self.booleans])
         center = np.array([c.center for c in self.numeric] + [0.0] * len(self.booleans))
         scale = np.array([c.scale for c in self.numeric] + [1.0] * len(self.booleans))
@@ -325,7 +349,15 @@ class Preprocessor:
 
     def label_codes(self, y: pd.Series) -> np.ndarray:
         """Class indices of labels; -1 for a label that is not one of the training classes."""
-        return pd.Index(self.classes, dtype=object).get_indexer(normalise_labels(y).astype(object))
+        labels = normalise_labels(y)
+        if self.classes and labels.dtype.kind in "if" and all(type(c) in (int, float) for c in self.classes):
+            # numbers against numbers: a sorted search instead of a lookup per label as a Python object
+            # (a streamed epoch encodes every training row again; 1 and 1.0 match either way)
+            classes, values = np.array(self.classes, dtype=np.float64), labels.to_numpy(np.float64)
+            order = np.argsort(classes)
+            found = order[np.minimum(np.searchsorted(classes[order], values), len(classes) - 1)]
+            return np.where(classes[found] == values, found, -1)
+        return pd.Index(self.classes, dtype=object).get_indexer(labels.astype(object))
 
     def _encode_target(self, y: pd.Series, where: str, unseen_labels: str = "error") -> np.ndarray:
         values = numeric_values(y, self.target, where).to_numpy() if self.task == "regression" else None
