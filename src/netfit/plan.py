@@ -46,14 +46,15 @@ def describe_plan(cfg: Config) -> tuple[str, ModelConfig]:
     from netfit.train.loop import series_budget
     from netfit.train.losses import resolve_loss
 
-    given_kind = cfg.data.kind
+    given_kind, given_train = cfg.data.kind, cfg.train.model_fields_set
     cfg = kind_for_model(cfg)
     prepared = prepare(cfg.data, cfg.seed)
     pre = prepared.preprocessor
     kind = pre.array.spec["kind"] if pre.array is not None else "table"
     chosen = f" (model.type auto, for {kind} data)" if cfg.model.type == "auto" else ""
     cfg = cfg.model_copy(update={"model": resolve_model(cfg.model, input_spec(pre)),
-                                 "train": series_budget(cfg.train, input_spec(pre))})
+                                 "train": series_budget(cfg.train, input_spec(pre), len(prepared.splits.get("val") or ()),
+                                                        len(pre.classes))})
     model = model_for(cfg.model, pre, prepared.task)
     n_params = count_parameters(model)
     sizes = prepared.sizes()  # streamed training rows count in full
@@ -85,6 +86,10 @@ def describe_plan(cfg: Config) -> tuple[str, ModelConfig]:
         f"  steps per epoch: {math.ceil(sizes['train'] / batch)}{' (batch_size auto: estimated at 64)' * auto}; "
         f"at most {_epochs(cfg, sizes['train'], batch)} epochs",
     ]
+    if cfg.train.early_stopping is None and sizes.get("val"):
+        lines.append("  early stopping: off" + (f" (a series with {sizes['val']} validation rows for {len(pre.classes)} "
+                                                 "classes: the whole budget trains, the last weights are kept)"
+                                                 if "early_stopping" not in given_train else ""))
     return "\n".join(lines), cfg.model
 
 

@@ -94,7 +94,8 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
         raise ConfigError("train.refit needs validation rows held in memory", where="train.refit",
                           found="streamed data" if prepared.stream is not None else "no validation split",
                           hint="give data.split.val a share (the first fit early-stops on it), or set train.refit: false")
-    cfg = cfg.model_copy(update={"train": series_budget(cfg.train, input_spec(pre))})
+    cfg = cfg.model_copy(update={"train": series_budget(cfg.train, input_spec(pre), len(prepared.splits.get("val") or ()),
+                                                        len(pre.classes))})
     model = model_for(cfg.model, pre, prepared.task).to(device)
     pretrained, init_summary = start_from(model, cfg.train)
     metrics = build_metrics(cfg.train.metrics)

@@ -433,3 +433,16 @@ def test_a_series_gets_a_budget_in_steps_and_patience_100_unless_the_config_sets
     assert series_budget(TrainConfig(), None) == TrainConfig()  # tables keep theirs
     assert series_budget(TrainConfig(), {"kind": "image", "shape": [1, 8, 8]}) == TrainConfig()
     assert series_budget(TrainConfig(early_stopping=None), series).early_stopping is None
+
+
+def test_a_series_whose_validation_has_fewer_rows_than_classes_trains_its_whole_budget():
+    """PigCVP: 21 validation rows for 52 classes; stopping on their loss kept a 0.07-accuracy network."""
+    from netfit.train.loop import SERIES_PATIENCE, series_budget
+
+    series = {"kind": "sequence", "shape": [2000, 1]}
+    assert series_budget(TrainConfig(), series, val_rows=21, classes=52).early_stopping is None
+    assert series_budget(TrainConfig(), series, val_rows=8, classes=4).early_stopping.patience == SERIES_PATIENCE
+    assert series_budget(TrainConfig(), series, val_rows=5, classes=0).early_stopping.patience == SERIES_PATIENCE
+    mine = series_budget(TrainConfig(early_stopping={"patience": 7}), series, val_rows=21, classes=52)
+    assert mine.early_stopping.patience == 7  # a config that sets early stopping keeps it
+    assert series_budget(TrainConfig(), None, val_rows=21, classes=52) == TrainConfig()  # tables keep theirs

@@ -166,7 +166,9 @@ class TrainConfig(Section):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer.")
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="Learning-rate schedule.")
     early_stopping: EarlyStoppingConfig | None = Field(
-        default_factory=EarlyStoppingConfig, description="Early stopping on a validation metric; `null` turns it off."
+        default_factory=EarlyStoppingConfig, description="Early stopping on a validation metric; `null` turns it off. A series "
+        "left unset gets patience 100, and no early stopping when its validation split has fewer rows than classes "
+        "(docs/defaults.md, Series)."
     )
     convergence: ConvergenceConfig | None = Field(
         default_factory=ConvergenceConfig, description="Stop when the train loss stops changing; `null` turns it off."

@@ -93,17 +93,16 @@ class Step:
         Returns the step's loss (detached, on the device), or None when the step is to be
         skipped: all its rows weigh 0, so it has neither a gradient nor a loss to follow."""
         pending, den, self.pending, self.den = self.pending, self.den, 0, 0
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         if not isinstance(den, torch.Tensor) and den == 0:  # every row weighs 1
             if self.accumulate > 1:
-                if rows != self.nominal and grads:  # a short last group: over its own rows
+                if rows != self.nominal and (grads := self._grads()):  # a short last group: over its own rows
                     torch._foreach_mul_(grads, self.nominal / rows)
                 pending = pending / rows
             return pending
         den = distributed.sum_over_ranks(den, self.dist)
         if self.may_skip and not bool(den > 0):  # one read, only where the data has rows of weight 0
             return None
-        if grads:
+        if grads := self._grads():
             torch._foreach_div_(grads, den * self.per_row)
         loss = pending * self.world / den  # this rank's part of the step's loss; the ranks' mean is the whole
         if self.l1_params:  # the penalty once per step, on the true gradients' scale
@@ -111,6 +110,9 @@ class Step:
             self._backward(penalty)
             loss = loss + penalty.detach()
         return loss
+
+    def _grads(self) -> list[torch.Tensor]:
+        return [p.grad for p in self.model.parameters() if p.grad is not None]
 
     def update(self, loss: torch.Tensor | None) -> None:
         """The optimizer step on the finished gradients: clip, step, clear them, advance the
