@@ -274,7 +274,7 @@ def test_a_streamed_source_decides_its_task_from_every_row_as_in_memory(tmp_path
     assert streamed.summary["class_balance"]["train"] == memory.summary["class_balance"]["train"]
 
 
-@pytest.mark.parametrize("target", ["class", "quantity"])
+@pytest.mark.parametrize("target", ["class", "text class", "quantity"])
 def test_a_table_of_numbers_streams_without_pandas_to_the_same_encoding(tmp_path, target):
     """Numbers only (float32, float64 with NaN and +/-inf, integers with nulls): an epoch's blocks come
     straight from Arrow (`Preprocessor.numbers_only`), equal to `transform` of the same rows read whole;
@@ -285,15 +285,17 @@ def test_a_table_of_numbers_streams_without_pandas_to_the_same_encoding(tmp_path
     f64[rng.random(n) < 0.05] = np.nan
     f64[:3] = [np.inf, -np.inf, 1e6]  # +/-inf read as missing; 1e6 an outlier
     ints = pa.array(rng.integers(-5, 50, n), mask=rng.random(n) < 0.05)
-    y = rng.integers(0, 3, n).astype(float) if target == "class" else rng.normal(size=n)
+    y = rng.integers(0, 3, n).astype(float) if "class" in target else rng.normal(size=n)
     y[[10, 20]] = [np.nan, np.inf]
+    if target == "text class":  # labels "a", "b", "c"; None in rows 10 and 20
+        y = pa.array(np.array(["a", "b", "c"], dtype=object)[np.nan_to_num(y, posinf=0).astype(int)], mask=~np.isfinite(y))
     table = pa.table({"a": rng.normal(size=n).astype(np.float32), "b": f64, "c": ints, "y": y})
     folder = tmp_path / "numbers"
     folder.mkdir()
     pq.write_table(table, folder / "part.parquet", row_group_size=5_000)
     with pytest.warns(netfit.data.DataWarning, match="hash"):
-        streamed = prepare(load_config({"data": data_cfg(folder, memory_budget="500KB", task="multiclass" if target ==
-                                                         "class" else "regression")}).data, seed=0)
+        streamed = prepare(load_config({"data": data_cfg(folder, memory_budget="500KB", task="multiclass" if "class" in
+                                                         target else "regression")}).data, seed=0)
     pre = streamed.preprocessor
     assert streamed.stream is not None and pre.numbers_only
     blocks = list(streamed.stream.blocks(seed=3, batch_size=64, read_ahead=False))

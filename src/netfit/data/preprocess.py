@@ -200,7 +200,8 @@ class Preprocessor:
         streamed epoch encodes its rows again each epoch, on a thread beside training.
 
         `x`: (n, len(numeric)) float64, the numeric columns in `numeric` order, NaN for missing and
-        +/-inf; `y`: the target's values, none missing. Same result as `transform` on those rows.
+        +/-inf; `y`: the target's values (numbers, or labels as objects), none missing. Same result as
+        `transform` on those rows.
         """
         with np.errstate(over="ignore"):  # beyond float32: inf, which the finiteness check names
             x_num = self._scaled(x).astype(np.float32)

@@ -107,11 +107,16 @@ class _Reader:
                 yield _encode(pre, frame[codes == 0] if codes.any() else frame, source, "train")  # a selection copies
             return
         for table, rows, where in self._slices(chunk, only=0):
-            if not all(_numeric_arrow(table.schema.field(c).type) for c in [*names, self.schema.target]):
+            if not all(_numeric_arrow(table.schema.field(c).type) for c in names):
                 yield _encode(pre, self._frame(table, rows, where)[0], source, "train")  # numbers stored as text
                 continue
-            y = _floats(table.column(self.schema.target))
-            keep = np.isfinite(y)  # clean_rows drops a missing target; coercion reads +/-inf as missing
+            target = table.column(self.schema.target)
+            if _numeric_arrow(target.type):
+                y = _floats(target)
+                keep = np.isfinite(y)  # clean_rows drops a missing target; coercion reads +/-inf as missing
+            else:  # class labels as text or booleans: this one column through pandas
+                y = target.to_pandas().to_numpy(dtype=object)
+                keep = pd.notna(y)
             x = np.column_stack([_floats(table.column(c))[keep] for c in names])
             x[np.isinf(x)] = np.nan
             split = pre.transform_numbers(x, y[keep], where=f"{source} (train split)")
