@@ -250,7 +250,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="a few minutes: the small sets marked quick, 1 seed")
     ap.add_argument("--sets", help=f"comma-separated data sets (default all): {', '.join(DATASETS)}")
     ap.add_argument("--seeds", type=int, help="number of seeds (default 3; 1 with --quick)")
-    ap.add_argument("--learners", help=f"comma-separated learners (default all): {', '.join(LEARNERS)}")
+    ap.add_argument("--learners", help=f"comma-separated learners (default all but "
+                    f"{', '.join(n for n, le in LEARNERS.items() if not le.by_default)}): {', '.join(LEARNERS)}")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads per fit (default 1)")
     ap.add_argument("--jobs", type=int, default=1, help="fits run at once, in separate processes (default 1)")
     ap.add_argument("--ablate", action="store_true", help="the ablation table: netfit with each of VARIANTS")
@@ -263,7 +264,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.argv = list(argv)
     args.set_list = _names(ap, args.sets, DATASETS, "--sets") or \
         [n for n, d in DATASETS.items() if d.quick or not args.quick]
-    args.learner_list = _names(ap, args.learners, LEARNERS, "--learners") or list(LEARNERS)
+    args.learner_list = _names(ap, args.learners, LEARNERS, "--learners") or [n for n, le in LEARNERS.items() if le.by_default]
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     if min(seeds, args.threads, args.jobs) < 1:
         ap.error(f"--seeds, --threads and --jobs must be at least 1 (got {seeds}, {args.threads}, {args.jobs})")
