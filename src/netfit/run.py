@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from netfit.config import Config
+from netfit.config import Config, TrainConfig
 from netfit.data import Prepared, prepare
 from netfit.data.arrays import kind_for_model
 from netfit.data.preprocess import input_spec
@@ -94,8 +94,7 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
         raise ConfigError("train.refit needs validation rows held in memory", where="train.refit",
                           found="streamed data" if prepared.stream is not None else "no validation split",
                           hint="give data.split.val a share (the first fit early-stops on it), or set train.refit: false")
-    cfg = cfg.model_copy(update={"train": series_budget(cfg.train, input_spec(pre), len(prepared.splits.get("val") or ()),
-                                                        len(pre.classes))})
+    cfg = cfg.model_copy(update={"train": series_train_config(cfg.train, prepared)})
     model = model_for(cfg.model, pre, prepared.task).to(device)
     pretrained, init_summary = start_from(model, cfg.train)
     metrics = build_metrics(cfg.train.metrics)
@@ -184,6 +183,12 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
     run = Run(run_dir)
     hooks.on_report(report)
     return run
+
+
+def series_train_config(train: TrainConfig, prepared: Prepared) -> TrainConfig:
+    """`series_budget` for prepared data: its input kind, its validation rows and its classes."""
+    pre = prepared.preprocessor
+    return series_budget(train, input_spec(pre), prepared.sizes().get("val", 0), len(pre.classes))
 
 
 def check_refit(cfg: Config, distributed_run: bool) -> None:
