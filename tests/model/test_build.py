@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -50,6 +52,10 @@ def test_periodic_embedding_keeps_each_column_beside_its_features():
     h = net.numbers(x)
     assert h.shape == (5, 3 * 4) and net.body[0].in_features == 12
     torch.testing.assert_close(h.view(5, 3, 4)[..., 0], x)  # x itself is the first of each column's 4 values
+    e = net.numbers
+    for j in range(3):  # the other 3: column j's own linear map of cos(2 pi f_j x_j + b_j), 16 frequencies
+        z = torch.cos(2 * math.pi * x[:, j:j + 1] * e.frequency[j] + e.phase[j])  # (5, 16)
+        torch.testing.assert_close(h.view(5, 3, 4)[:, j, 1:], z @ e.weight[j] + e.bias[j])
     assert net(x).shape == (5, 2)
 
 

@@ -74,8 +74,10 @@ class PeriodicEmbedding(nn.Module):
         self.width = n * dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = torch.cos(2 * math.pi * x[..., None] * self.frequency + self.phase)  # (B, n, f)
-        h = torch.einsum("bnf,nfd->bnd", z, self.weight) + self.bias
+        # fused ops (addcmul, baddbmm) rather than einsum and separate adds: on a CPU step of a small
+        # table these few kernels over (B, n, 16) were 0.1 ms of a 1.8 ms step (benchmarks/small_fits.py)
+        z = torch.cos(torch.addcmul(self.phase, (2 * math.pi * x)[..., None], self.frequency))  # (B, n, f)
+        h = torch.baddbmm(self.bias[:, None, :], z.transpose(0, 1), self.weight).transpose(0, 1)  # (B, n, dim - 1)
         return torch.cat([x[..., None], h], dim=-1).flatten(1)
 
 
