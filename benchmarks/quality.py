@@ -91,6 +91,9 @@ VARIANTS: dict[str, dict[str, object]] = {
                                "model.norm": "batch", "train.epochs": "auto", "train.early_stopping.patience": 100},
     "seq cnn k7 none steps": {"data.kind": "sequence", "model.type": "cnn", "model.kernel_size": 7,
                               "train.epochs": "auto", "train.early_stopping.patience": 100},
+    # the table defaults before 2026-12-07 (one network, mean/std scaling, no clipping): the sixth ablation
+    "defaults before 2026-12-07": {"model.ensemble": 1, "data.preprocess.numeric": "standardize",
+                                   "data.preprocess.clip": None},
     # what a series set with few rows per class stops on (the fifth ablation: PigCVP, 2 rows a class)
     "no early stopping": {"train.early_stopping": None},
     "stop on val_accuracy": {"train.early_stopping.monitor": "val_accuracy"},

@@ -127,11 +127,14 @@ def test_predict_on_arbitrary_tables_predicts_or_raises_netfit_error(mixed_run, 
 
 def test_inputs_overflowing_after_preprocessing_name_column_and_rows(tmp_path):
     frame = pd.DataFrame({"a": np.arange(40.0), "b": np.r_[np.ones(39), 1e300], "target": [0, 1] * 20})
+    # mean and std overflow on 1e300 (the default robust scaling, median and quartiles, does not,
+    # and the default smooth clipping bounds what it scales)
+    scaled = {"target": "target", "preprocess": {"numeric": "standardize", "clip": None}}
     with pytest.raises(DataError, match="values are not finite after preprocessing") as e:
-        netfit.fit({**FUZZ_CFG, "data": {"target": "target"}}, data=frame, output_dir=str(tmp_path))
+        netfit.fit({**FUZZ_CFG, "data": scaled}, data=frame, output_dir=str(tmp_path))
     text = str(e.value)
     assert "column 'b'" in text and "rows 1, 2" in text and "rescale" in text
     frame["b"], frame["target"] = 1.0, np.r_[np.arange(39.0), 1e300]  # a regression target as well
     with pytest.raises(DataError, match="values are not finite after preprocessing") as e:
-        netfit.fit({**FUZZ_CFG, "data": {"target": "target"}}, data=frame, output_dir=str(tmp_path))
+        netfit.fit({**FUZZ_CFG, "data": scaled}, data=frame, output_dir=str(tmp_path))
     assert "column 'target'" in str(e.value)

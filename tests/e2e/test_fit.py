@@ -45,14 +45,7 @@ def test_breast_cancer_reaches_095(runs_dir):
     assert run.metrics["accuracy"]["value"] >= 0.95
 
 
-@pytest.mark.parametrize("source, metric", [
-    pytest.param("sklearn:breast_cancer", "accuracy", marks=pytest.mark.xfail(
-        strict=True, reason="issue 17 open: 0.953 against logistic regression's 0.976 on this split "
-                                          "(the plain MLP and the periodic default alike)")),
-    pytest.param("sklearn:diabetes", "r2", marks=pytest.mark.xfail(
-        strict=True, reason="issue 17 open: R2 0.14 at the periodic default against ridge's 0.19 (0.04 with the "
-                            "plain MLP; 0.196 with model.ensemble: 8, not yet the default)")),
-])
+@pytest.mark.parametrize("source, metric", [("sklearn:breast_cancer", "accuracy"), ("sklearn:diabetes", "r2")])
 def test_the_defaults_reach_the_linear_baseline(runs_dir, source, metric):
     # nothing but the source: the defaults alone must not lose to the linear model (issue 17)
     run = netfit.fit({"data": {"source": source}}, output_dir=str(runs_dir), **{"evaluate.bootstrap": 0})
@@ -67,7 +60,7 @@ def test_diabetes_regression_near_ridge(runs_dir):
     from netfit.data import prepare
 
     # a small plain MLP: with periodic embeddings (the default) this 16-unit net reaches only R2 0.06 (plain: 0.23)
-    cfg = {"data": {"source": "sklearn:diabetes"}, "model": {"hidden": [16], "dropout": 0.0, "numeric_embedding": "none"},
+    cfg = {"data": {"source": "sklearn:diabetes"}, "model": {"hidden": [16], "dropout": 0.0, "numeric_embedding": "none", "ensemble": 1},
            "train": {"batch_size": 32}}
     run = netfit.fit(cfg, output_dir=str(runs_dir), **{"evaluate.bootstrap": 100})
     assert run.report["task"] == "regression"

@@ -66,7 +66,7 @@ def test_wilson_interval():
 def overconfident(tmp_path_factory):
     """Digits, no early stopping, no regularisation (label smoothing off too), a constant rate for 40
     epochs: over-confident."""
-    return netfit.fit({"data": {"source": "sklearn:digits"}, "model": {"type": "mlp", "hidden": [128], "dropout": 0.0},
+    return netfit.fit({"data": {"source": "sklearn:digits"}, "model": {"type": "mlp", "hidden": [128], "dropout": 0.0, "ensemble": 1},
                        "train": {"epochs": 40, "early_stopping": None, "batch_size": 32, "schedule": {"name": "constant"},
                                  "label_smoothing": 0.0,
                                  "optimizer": {"name": "adam", "lr": 3e-3, "weight_decay": 0.0}}},
@@ -152,7 +152,7 @@ def noisy_three_classes():
     return frame
 
 
-OVERFIT = {"model": {"type": "mlp", "hidden": [256, 256], "dropout": 0.0},
+OVERFIT = {"model": {"type": "mlp", "hidden": [256, 256], "dropout": 0.0, "ensemble": 1},
            "train": {"epochs": 30, "early_stopping": None, "batch_size": 32, "schedule": {"name": "constant"},
                      "label_smoothing": 0.0, "optimizer": {"name": "adam", "lr": 1e-3, "weight_decay": 0.0}},
            "evaluate": {"bootstrap": 200, "baselines": False, "importance": False, "slices": False}}
@@ -221,8 +221,10 @@ def test_regression_intervals_cover_the_test_split_and_predict_writes_them(tmp_p
     from sklearn.datasets import make_regression
 
     x, y = make_regression(n_samples=2000, n_features=8, noise=20.0, random_state=0)
-    run = netfit.fit({"model": {"hidden": [32]}}, data=(x, y), output_dir=str(tmp_path), train__epochs=15,
-                     evaluate__bootstrap=0, evaluate__baselines=False, evaluate__report_html=False)
+    # absolute residuals (equal noise everywhere: auto may pick either, by the narrower half-split width)
+    run = netfit.fit({"model": {"hidden": [32]}, "evaluate": {"conformal": {"method": "absolute"}}}, data=(x, y),
+                     output_dir=str(tmp_path), train__epochs=15, evaluate__bootstrap=0, evaluate__baselines=False,
+                     evaluate__report_html=False)
     c = run.report["conformal"]
     assert c["method"] == "absolute_residual" and c["test"]["n"] == 300
     assert 0.8 <= c["test"]["coverage"] <= 1.0 and len(c["groups"]) == 10

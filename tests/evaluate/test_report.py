@@ -110,7 +110,9 @@ def test_regression_report_and_the_cli_ends_with_its_path(regression_cli_run):
     assert f"report: {Path('runs') / run.name / 'report.html'}" in stdout
     text = (run / "report.html").read_text()
     page = Page(text)
-    assert page.sections == ["summary", "curves", "health", "regression", "conformal", "importance", "data", "config"]  # 66 test rows: no slice reaches 20
+    # the slices section shows only where some slice of the 66 test rows stands out: it depends on the model
+    assert [s for s in page.sections if s != "slices"] == ["summary", "curves", "health", "regression", "conformal",
+                                                           "importance", "data", "config"]
     assert {"predicted against true values", "residual histogram", "val_rmse per epoch"} <= {a for _, a in page.images}
     assert "rmse" in text and "r2" in text and "Confusion" not in text
     assert_pictures(page, at_least=4)

@@ -13,6 +13,7 @@ from netfit.model import build_model, count_parameters
 
 def model_cfg(**kw):
     kw.setdefault("numeric_embedding", "none")  # the builder's plain MLP; the periodic default has its own tests
+    kw.setdefault("ensemble", 1)
     return load_config({"model": kw}, require_data=False).model
 
 

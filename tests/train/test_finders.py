@@ -16,7 +16,7 @@ from netfit.train.losses import build_loss
 from netfit.train.tensors import to_tensors
 from netfit.train.finders import find_batch_size, find_lr
 
-DIGITS = {"data": {"source": "sklearn:digits"}, "model": {"hidden": [64]}}
+DIGITS = {"data": {"source": "sklearn:digits"}, "model": {"hidden": [64], "ensemble": 1}}
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ def test_fine_tune_with_the_first_layer_frozen_keeps_it_bit_identical(digits_run
     before, after = load_file(str(digits_run.path / "model.safetensors")), load_file(str(run.path / "model.safetensors"))
     for name in ("body.0.weight", "body.0.bias"):
         assert torch.equal(before[name], after[name]), name  # bit for bit
-    assert not torch.equal(before["head.weight"], after["head.weight"])  # the rest did train
+    assert not torch.equal(before["head_weight"], after["head_weight"])  # the rest (the 4 members' heads) did train
     assert run.report["init_from"]["frozen"] == ["body.0.weight", "body.0.bias"]
     assert run.metrics["accuracy"]["value"] >= 0.95  # it starts from a trained model
 
@@ -35,11 +35,11 @@ def test_mismatched_weights_list_every_mismatch_or_load_what_matches(digits_run,
         netfit.fit("examples/digits_mlp.yaml", train__epochs=1, **kw)
     text = str(err.value)
     assert "train.init_from" in text and "init_strict: false" in text
-    assert "body.3.weight: saved (128, 256), model (64, 256)" in text and "head.weight" in text
+    assert "body.3.weight: saved (128, 256), model (64, 256)" in text and "head_weight" in text
     with pytest.warns(UserWarning, match="not loaded"):
         run = netfit.fit("examples/digits_mlp.yaml", train__epochs=1, train__init_strict=False, **kw)
     loaded = run.report["init_from"]["loaded"]
-    assert "body.0.weight" in loaded and "head.weight" not in loaded
+    assert "body.0.weight" in loaded and "head_weight" not in loaded
 
 
 def test_init_from_a_folder_that_is_not_a_run(tmp_path):
@@ -48,7 +48,7 @@ def test_init_from_a_folder_that_is_not_a_run(tmp_path):
 
 
 def test_pretrained_weights_get_their_own_learning_rate():
-    model = build_model(ModelConfig(hidden=[8], numeric_embedding="none"), n_num=4, cat_cardinalities=[], n_out=3)
+    model = build_model(ModelConfig(hidden=[8], numeric_embedding="none", ensemble=1), n_num=4, cat_cardinalities=[], n_out=3)
     opt = build_optimizer(OptimizerConfig(lr=1e-2), model, frozenset({"body.0.weight", "body.0.bias"}), 1e-4)
     by_lr: dict[float, int] = {}
     for g in opt.param_groups:
@@ -57,7 +57,7 @@ def test_pretrained_weights_get_their_own_learning_rate():
 
 
 def test_frozen_parameters_are_left_out_of_the_optimizer():
-    model = build_model(ModelConfig(hidden=[8], numeric_embedding="none"), n_num=4, cat_cardinalities=[], n_out=3)
+    model = build_model(ModelConfig(hidden=[8], numeric_embedding="none", ensemble=1), n_num=4, cat_cardinalities=[], n_out=3)
     assert freeze(model, ["body.*"]) == ["body.0.weight", "body.0.bias"]
     opt = build_optimizer(OptimizerConfig(), model)
     in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
@@ -67,7 +67,7 @@ def test_frozen_parameters_are_left_out_of_the_optimizer():
 
 @pytest.mark.parametrize("patterns, needle", [(["bdy.*"], "match no parameter"), (["*"], "nothing would train")])
 def test_freeze_mistakes(patterns, needle):
-    model = build_model(ModelConfig(hidden=[8], numeric_embedding="none"), n_num=4, cat_cardinalities=[], n_out=3)
+    model = build_model(ModelConfig(hidden=[8], numeric_embedding="none", ensemble=1), n_num=4, cat_cardinalities=[], n_out=3)
     with pytest.raises(ConfigError) as err:
         freeze(model, patterns)
     assert needle in str(err.value) and "train.freeze" in str(err.value)

@@ -54,7 +54,7 @@ def hand_loop(model, x, y, cfg: TrainConfig, seed: int):
 def test_loop_matches_a_hand_written_pytorch_loop(digits, clip):
     x, y = digits
     cfg = train_cfg(grad_clip=clip)
-    mcfg = load_config({"model": {"hidden": [32], "dropout": 0.0}}, require_data=False).model
+    mcfg = load_config({"model": {"hidden": [32], "dropout": 0.0, "ensemble": 1}}, require_data=False).model
     torch.manual_seed(0)
     ours = build_model(mcfg, 64, [], 10)
     theirs = copy.deepcopy(ours)
@@ -82,7 +82,7 @@ class GradientTaker(Callback):
 def test_a_sampled_step_hook_sees_each_steps_real_gradients_before_the_optimizer_step(digits):
     x, y = digits  # 600 rows at batch 32: 19 steps an epoch, 57 in all
     cfg = train_cfg()
-    mcfg = load_config({"model": {"hidden": [32], "dropout": 0.0}}, require_data=False).model
+    mcfg = load_config({"model": {"hidden": [32], "dropout": 0.0, "ensemble": 1}}, require_data=False).model
     torch.manual_seed(0)
     ours = build_model(mcfg, 64, [], 10)
     theirs = copy.deepcopy(ours)
@@ -127,7 +127,7 @@ def test_the_step_sampler_is_off_without_listeners_and_replans_after_a_resume_or
 def test_gradient_accumulation_equals_one_big_batch(digits):
     """accumulate=4 over batches of 16 takes the same steps as batches of 64 (mean losses, no dropout)."""
     x, y = digits
-    mcfg = load_config({"model": {"hidden": [16], "dropout": 0.0}}, require_data=False).model
+    mcfg = load_config({"model": {"hidden": [16], "dropout": 0.0, "ensemble": 1}}, require_data=False).model
     torch.manual_seed(0)
     a = build_model(mcfg, 64, [], 10)
     b = copy.deepcopy(a)
@@ -265,7 +265,7 @@ def test_history_lr_is_the_rate_the_epoch_trained_with(digits, schedule):
     x, y = digits[0][:128], digits[1][:128]  # 4 steps an epoch
     cfg = train_cfg(schedule=schedule, optimizer={"name": "sgd", "lr": 1e-2})
     torch.manual_seed(0)
-    model = build_model(load_config({"model": {"hidden": [8]}}, require_data=False).model, 64, [], 10)
+    model = build_model(load_config({"model": {"hidden": [8], "ensemble": 1}}, require_data=False).model, 64, [], 10)
     loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
     taker = RateTaker()
     result = fit_loop(model, Tensors([x], y), None, cfg, Objective(loss_fn, "multiclass"),
@@ -293,7 +293,7 @@ def test_early_stopping_whose_monitored_value_is_never_finite_stops_and_keeps_th
     val_x[:, 0] = float("nan")  # every validation output, hence val_loss, is NaN
     cfg = train_cfg(epochs=6, early_stopping={"patience": 2, "restore_best": True})
     torch.manual_seed(0)
-    model = build_model(load_config({"model": {"hidden": [8]}}, require_data=False).model, 64, [], 10)
+    model = build_model(load_config({"model": {"hidden": [8], "ensemble": 1}}, require_data=False).model, 64, [], 10)
     loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
     last = LastWeights(model)
     with pytest.warns(StoppingWarning, match="val_loss was never finite"):
@@ -318,7 +318,7 @@ def test_batch_norm_drops_a_one_row_last_batch_as_drop_last_would(digits):
     left out, as the hand loop's drop_last does, and the epoch has 3 batches."""
     x, y = digits[0][:97], digits[1][:97]
     cfg = train_cfg(epochs=2)
-    mcfg = load_config({"model": {"hidden": [16], "dropout": 0.0, "norm": "batch"}}, require_data=False).model
+    mcfg = load_config({"model": {"hidden": [16], "dropout": 0.0, "norm": "batch", "ensemble": 1}}, require_data=False).model
     torch.manual_seed(0)
     ours = build_model(mcfg, 64, [], 10)
     theirs = copy.deepcopy(ours)
@@ -405,7 +405,7 @@ def test_reduce_on_plateau_follows_the_early_stopping_mode(digits, mode):
     cfg = train_cfg(epochs=4, schedule={"name": "reduce_on_plateau", "patience": 0, "factor": 0.5},
                     early_stopping={"monitor": "val_neg_loss", "mode": mode, "patience": 10})
     torch.manual_seed(0)
-    model = build_model(load_config({"model": {"hidden": [32], "dropout": 0.0, "numeric_embedding": "none"}},
+    model = build_model(load_config({"model": {"hidden": [32], "dropout": 0.0, "numeric_embedding": "none", "ensemble": 1}},
                                     require_data=False).model, 64, [], 10)
     loss_fn = build_loss(cfg, "multiclass", y.numpy(), list(range(10)), torch.device("cpu"))
     val_x, val_y = load_digits(return_X_y=True)

@@ -111,7 +111,7 @@ def test_host_held_data_trains_bit_identically_to_data_on_the_device():
     """data_on_device: false on CPU runs the copy-each-batch path (the copy is a no-op here)."""
     x, y = small_digits()
     raw = {"train": {"epochs": 2, "batch_size": 32, "early_stopping": None, "convergence": None},
-           "model": {"hidden": [32], "dropout": 0.2}}  # dropout: the torch RNG stream must match too
+           "model": {"hidden": [32], "dropout": 0.2, "ensemble": 1}}  # dropout: the torch RNG stream must match too
     torch.manual_seed(0)
     cfg = load_config(raw, require_data=False)
     a = build_model(cfg.model, 64, [], 10)
@@ -155,7 +155,7 @@ def test_channels_last_cnn_trains_alike_and_saves_plain_weights(tmp_path):
 
 # ---------------------------------------------------------------- fp16 loss scaling
 def test_grad_scaler_state_is_checkpointed_and_old_checkpoints_load(tmp_path):
-    cfg = load_config({"train": {"checkpoint": {"keep": 5}}}, require_data=False)
+    cfg = load_config({"train": {"checkpoint": {"keep": 5}}, "model": {"ensemble": 1}}, require_data=False)
     model = build_model(cfg.model, 4, [], 2)
 
     def parts(scaler):

@@ -86,11 +86,13 @@ class SplitConfig(Section):
 
 class PreprocessConfig(Section):
     numeric: Literal["standardize", "minmax", "robust", "none"] = Field(
-        "standardize", description="Scaling of numeric columns, fitted on the training split."
+        "robust", description="Scaling of numeric columns, fitted on the training split: `robust` centres on the median "
+        "and divides by the interquartile range (the default since 2026-12-07; `standardize` before: mean and std)."
     )
     clip: float | None = Field(
-        None, gt=0, description="Smooth clipping of scaled numeric columns, x / sqrt(1 + (x / clip)^2): outliers are "
-                                "bounded by +/-clip, values near 0 are kept (RealMLP, Holzmueller et al. 2024); null: off."
+        3.0, gt=0, description="Smooth clipping of scaled numeric columns, x / sqrt(1 + (x / clip)^2): outliers are "
+                               "bounded by +/-clip, values near 0 are kept (RealMLP, Holzmueller et al. 2024); null: off "
+                               "(the default until 2026-12-07). Not applied with `numeric: none` (unscaled columns)."
     )
     categorical: Literal["auto", "onehot", "codes"] = Field(
         "auto", description="`onehot`, integer `codes` (for embeddings), or `auto`: one-hot up to `max_onehot` categories, codes above."

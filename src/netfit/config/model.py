@@ -34,8 +34,9 @@ class ModelConfig(Section):
     numeric_embedding_dim: int = Field(4, ge=2, description="mlp: width of each numeric column's periodic embedding (x itself included).")
     frequency_scale: float = Field(0.1, gt=0, description="mlp: standard deviation of the initial periodic frequencies.")
     ensemble: int = Field(
-        1, ge=1, description="mlp: k > 1 trains k members sharing the hidden layers, each with its own input scaling and "
-                             "output layer (TabM-mini, Gorishniy et al. 2024); the loss is the members' mean, predictions their mean."
+        4, ge=1, description="mlp: k > 1 trains k members sharing the hidden layers, each with its own input scaling and "
+                             "output layer (TabM-mini, Gorishniy et al. 2024); the loss is the members' mean, predictions their "
+                             "mean. 1: a single network (the default until 2026-12-07; about half the fit time; docs/defaults.md)."
     )
     embedding_dim: int | None = Field(
         None, ge=1, description="Embedding width for integer-coded categorical columns; default min(50, (cardinality+1)//2)."

@@ -248,7 +248,7 @@ class Preprocessor:
         np.copyto(x, np.broadcast_to(fill, x.shape), where=np.isnan(x))
         x -= center  # in place: a large split needs one float64 copy of its numbers, not four
         x /= scale
-        if self.cfg.clip is not None and self.numeric:  # smooth clipping, numbers only (not booleans)
+        if self.cfg.clip is not None and self.cfg.numeric != "none" and self.numeric:  # scaled numbers only (not booleans)
             m = len(self.numeric)
             x[:, :m] /= np.sqrt(1.0 + np.square(x[:, :m] / self.cfg.clip))
         return x
