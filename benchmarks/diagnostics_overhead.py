@@ -37,7 +37,7 @@ CASES = {"tiny MLP 64-32-10, batch 32": ([32], 32), "MLP 64-256-256-10, batch 25
 
 
 def seconds_per_step(hidden: list[int], batch: int, mode: str, steps: int, x: torch.Tensor, y: torch.Tensor) -> float:
-    cfg = load_config({"model": {"hidden": hidden, "dropout": 0.0, "numeric_embedding": "none"},
+    cfg = load_config({"model": {"hidden": hidden, "dropout": 0.0, "numeric_embedding": "none", "ensemble": 1},
                        "train": {"epochs": max(1, steps * batch // len(y)), "batch_size": batch, "diagnostics": mode,
                                  "optimizer": {"name": "adam", "lr": 1e-3}, "schedule": {"name": "constant"},
                                  "early_stopping": None, "convergence": None}}, require_data=False)

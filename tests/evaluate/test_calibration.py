@@ -65,8 +65,9 @@ def test_wilson_interval():
 @pytest.fixture(scope="module")
 def overconfident(tmp_path_factory):
     """Digits, no early stopping, no regularisation (label smoothing off too), a constant rate for 40
-    epochs: over-confident."""
-    return netfit.fit({"data": {"source": "sklearn:digits"}, "model": {"type": "mlp", "hidden": [128], "dropout": 0.0, "ensemble": 1},
+    epochs, one network on unclipped columns: over-confident."""
+    return netfit.fit({"data": {"source": "sklearn:digits", "preprocess": {"numeric": "standardize", "clip": None}},
+                       "model": {"type": "mlp", "hidden": [128], "dropout": 0.0, "ensemble": 1},
                        "train": {"epochs": 40, "early_stopping": None, "batch_size": 32, "schedule": {"name": "constant"},
                                  "label_smoothing": 0.0,
                                  "optimizer": {"name": "adam", "lr": 3e-3, "weight_decay": 0.0}}},
