@@ -12,7 +12,9 @@ MLPClassifier in a 3-fold cross-validation (issue 23).
    `MLPClassifier()` (both at their defaults, alternating over `--rounds`), mean accuracy beside
    the time. Goal: netfit within 2x of MLPClassifier's time.
 
-    .venv/bin/python benchmarks/small_fits.py [--rounds 3] [--threads 2]
+    .venv/bin/python benchmarks/small_fits.py [--rounds 3] [--threads 2] [--ensemble 1]
+
+`--ensemble K` gives the estimators `ensemble=K` (`model.ensemble`; default: netfit's, 4).
 """
 
 from __future__ import annotations
@@ -46,11 +48,11 @@ def api_fit(x, y, report: bool) -> tuple[float, float]:
     return total, epochs
 
 
-def estimator_fit(x, y) -> tuple[float, float]:
+def estimator_fit(x, y, ensemble: int | None = None) -> tuple[float, float]:
     from netfit.estimators import NetClassifier
 
     t = time.perf_counter()
-    est = NetClassifier(random_state=0).fit(x, y)
+    est = NetClassifier(random_state=0, ensemble=ensemble).fit(x, y)
     return time.perf_counter() - t, float(est.history_["seconds"].sum())
 
 
@@ -58,6 +60,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ensemble", type=int, help="the estimators' ensemble (default: netfit's)")
     args = ap.parse_args()
     import torch
     from sklearn.datasets import load_digits, make_classification
@@ -72,7 +75,7 @@ def main() -> int:
     x, y = make_classification(n_samples=1000, n_features=20, random_state=0)
     contenders = {"netfit.fit (report.html)": lambda: api_fit(x, y, True),
                   "netfit.fit (no report.html)": lambda: api_fit(x, y, False),
-                  "NetClassifier().fit": lambda: estimator_fit(x, y)}
+                  "NetClassifier().fit": lambda: estimator_fit(x, y, args.ensemble)}
     for fn in contenders.values():
         fn()  # warm: first-call costs (lazy imports, allocators) are not a small fit's
     seen: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
@@ -92,7 +95,8 @@ def main() -> int:
     times: dict[str, list[float]] = {"NetClassifier": [], "MLPClassifier": []}
     scores = {}
     for _ in range(args.rounds):
-        for name, est in (("NetClassifier", NetClassifier(random_state=0)), ("MLPClassifier", MLPClassifier(random_state=0))):
+        for name, est in (("NetClassifier", NetClassifier(random_state=0, ensemble=args.ensemble)),
+                          ("MLPClassifier", MLPClassifier(random_state=0))):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # MLPClassifier's ConvergenceWarning at its 200 iterations
                 t = time.perf_counter()

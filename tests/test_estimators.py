@@ -190,3 +190,14 @@ def test_regressor_takes_a_dataframe_with_text_and_missing_values():
     bounds = reg.predict_interval(X)
     q = reg.model_.conformal["quantile"]  # conformal intervals: prediction -/+ q
     np.testing.assert_allclose(bounds - reg.predict(X)[:, None], np.tile([-q, q], (len(X), 1)), rtol=1e-6)
+
+
+def test_the_ensemble_parameter_sets_the_members_and_none_keeps_netfits_default():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    kw = dict(hidden=(16,), epochs=3, random_state=0, config={"evaluate": {"bootstrap": 0}})
+    one, default = NetClassifier(ensemble=1, **kw).fit(X, y), NetClassifier(**kw).fit(X, y)
+    assert one.model_.config.model.ensemble == 1 and one.model_.model.k == 1
+    assert default.model_.config.model.ensemble == 4 and default.model_.model.k == 4
+    assert NetClassifier().get_params()["ensemble"] is None  # scikit-learn's clone and grid search see it
