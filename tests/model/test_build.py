@@ -73,6 +73,8 @@ def test_an_ensemble_trains_k_members_and_predicts_their_mean_probability():
                                atol=1e-6, rtol=1e-6)
     value = build_model(model_cfg(hidden=[8], ensemble=3, dropout=0.0), 3, [], 1, task="regression")
     torch.testing.assert_close(value.eval()(x), value.train()(x).mean(dim=1))
+    # no rows (predict on an empty table): empty outputs of the right width, in both modes
+    assert net.eval()(x[:0]).shape == (0, 3) and net.train()(x[:0]).shape == (0, 4, 3)
 
 
 def test_the_loss_of_an_ensemble_is_the_mean_of_its_members_losses():

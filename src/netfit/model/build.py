@@ -52,7 +52,9 @@ class MLP(nn.Module):
         if self.k == 1:
             return self.head(self.body(x))
         B = x.shape[0]
-        h = self.body((x[:, None, :] * self.adapter).reshape(B * self.k, -1)).reshape(B, self.k, -1)
+        # widths named, not -1: a batch of 0 rows (predict on an empty table) has no size to infer
+        h = self.body((x[:, None, :] * self.adapter).reshape(B * self.k, x.shape[1]))
+        h = h.reshape(B, self.k, h.shape[-1])
         out = torch.einsum("bkw,kwo->bko", h, self.head_weight) + self.head_bias
         return out if self.training else ensemble_mean(out, self.task)
 
