@@ -28,12 +28,13 @@ KILLER = Path(__file__).with_name("killer.py")
 TIMING = ["seconds", "samples_per_s"]
 
 # iris: 105 training rows in batches of 16 -> 7 steps per epoch; checkpoints at every epoch end
-# and every 4 steps, so kills land both between and on mid-epoch checkpoints
+# (min_seconds 0: however short the epoch) and every 4 steps, so kills land both between and on
+# mid-epoch checkpoints
 BASE = {
     "data": {"source": "sklearn:iris"},
     # threads pinned: bit-identity holds for one thread count, and the in-process reference shares a
     # pytest process whose torch thread count earlier tests may have changed
-    "train": {"epochs": 5, "batch_size": 16, "log_every": 1e-9, "checkpoint": {"every_steps": 4},
+    "train": {"epochs": 5, "batch_size": 16, "log_every": 1e-9, "checkpoint": {"every_steps": 4, "min_seconds": 0},
               "early_stopping": {"patience": 3}, "threads": 1},
     "evaluate": {"bootstrap": 0, "baselines": False},
 }
@@ -170,7 +171,7 @@ def test_second_ctrl_c_stops_at_once(tmp_path):
 
 def test_corrupt_checkpoints_fall_back_to_the_previous_valid_one(reference, tmp_path):
     model, ref = reference
-    run = netfit.fit(write_config(tmp_path, model, checkpoint={"keep": 4, "every_steps": None})).path
+    run = netfit.fit(write_config(tmp_path, model, checkpoint={"keep": 4, "every_steps": None, "min_seconds": 0})).path
     newest, second, third = sorted((run / "checkpoints").glob("step-*.pt"), reverse=True)[:3]
     newest.write_bytes(newest.read_bytes()[:1000])  # truncated
     data = bytearray(second.read_bytes())

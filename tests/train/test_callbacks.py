@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import netfit
 from netfit import Callback
 
@@ -24,7 +26,7 @@ class Recorder(Callback):
 def test_hooks_run_in_order_with_their_logs(tmp_path):
     rec = Recorder()
     run = netfit.fit({"data": {"source": "sklearn:iris"}}, callbacks=[rec], output_dir=str(tmp_path),
-                     train__epochs=3, evaluate__bootstrap=0, evaluate__baselines=False)
+                     train__epochs=3, train__checkpoint__min_seconds=0, evaluate__bootstrap=0, evaluate__baselines=False)
     hooks = [h for h, _ in rec.calls]
     per_epoch = ["epoch_begin", "validation_end", "checkpoint", "epoch_end"]
     assert hooks == ["train_begin", *per_epoch * 3, "train_end"]
@@ -49,3 +51,15 @@ def test_a_callback_overriding_one_hook_is_enough(tmp_path):
     netfit.fit({"data": {"source": "sklearn:iris"}}, callbacks=[cb], output_dir=str(tmp_path),
                train__epochs=2, evaluate__bootstrap=0, evaluate__baselines=False)
     assert len(cb.seen) == 2 and all(v > 0 for v in cb.seen)
+
+
+def test_epoch_end_checkpoints_wait_min_seconds_and_the_last_epoch_always_saves(tmp_path):
+    """Millisecond epochs do not write a file each: within `min_seconds` of the last save an epoch
+    end is skipped, yet the run's last epoch is checkpointed, so a resume finds the finished run."""
+    rec = Recorder()
+    run = netfit.fit({"data": {"source": "sklearn:iris"}}, callbacks=[rec], output_dir=str(tmp_path),
+                     train__epochs=4, train__checkpoint__min_seconds=3600, evaluate__bootstrap=0,
+                     evaluate__baselines=False)
+    saved = [logs for hook, logs in rec.calls if hook == "checkpoint"]
+    assert [logs["epoch"] for logs in saved] == [4]
+    assert [p.name for p in (run.path / "checkpoints").glob("step-*.pt")] == [Path(saved[0]["path"]).name]

@@ -128,7 +128,7 @@ def test_host_held_data_trains_bit_identically_to_data_on_the_device():
 # ---------------------------------------------------------------- channels-last
 def digits_cnn(out: Path, **overrides) -> netfit.Run:
     return netfit.fit(ROOT / "examples" / "digits_cnn.yaml", output_dir=str(out), train__epochs=8,
-                      train__checkpoint__every_epochs=1, **QUICK, **overrides)
+                      train__checkpoint__every_epochs=1, train__checkpoint__min_seconds=0, **QUICK, **overrides)
 
 
 def test_channels_last_cnn_trains_alike_and_saves_plain_weights(tmp_path):

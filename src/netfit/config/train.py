@@ -115,6 +115,10 @@ class CheckpointConfig(Section):
     every_steps: int | None = Field(None, ge=1, description="Also write one every N optimizer steps, mid-epoch included.")
     every_minutes: float | None = Field(None, gt=0, description="Also write one when this many minutes passed since the last.")
     keep: int = Field(2, ge=1, description="Keep the newest N checkpoints (plus the best epoch's); older ones are deleted.")
+    min_seconds: float = Field(
+        1.0, ge=0, description="Skip an epoch-end checkpoint when fewer seconds than this passed since the last one, so "
+        "epochs of milliseconds do not spend their time writing files (the run's last epoch, an interrupted run and "
+        "`every_steps`/`every_minutes` still write); 0: every due epoch.")
 
 
 AUTO_STEPS = 2000  # the step budget of `epochs: auto` when `steps` is not set

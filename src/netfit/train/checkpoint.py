@@ -199,7 +199,11 @@ class Checkpoints:
         return bool(self.cfg.every_minutes) and now - self.last_save >= 60 * self.cfg.every_minutes
 
     def due_at_epoch_end(self, epoch: int, final: bool) -> bool:
-        return final or bool(self.cfg.every_epochs and epoch % self.cfg.every_epochs == 0)
+        """At the run's last epoch, or every `every_epochs` once `min_seconds` passed since the last save."""
+        if final:
+            return True
+        return (bool(self.cfg.every_epochs and epoch % self.cfg.every_epochs == 0)
+                and time.perf_counter() - self.last_save >= self.cfg.min_seconds)
 
     def save(self, parts: Parts, state: TrainState, generator: torch.Generator, position: Position,
              best: bool = False) -> Path:
