@@ -94,6 +94,11 @@ VARIANTS: dict[str, dict[str, object]] = {
     # the table defaults before 2026-12-07 (one network, mean/std scaling, no clipping): the sixth ablation
     "defaults before 2026-12-07": {"model.ensemble": 1, "data.preprocess.numeric": "standardize",
                                    "data.preprocess.clip": None},
+    # images (the seventh ablation: digits_images, lfw_subset): augmentation and a budget in steps
+    "img shift 2": {"model.augment_shift": 2},
+    "img flip shift 2": {"model.augment_flip": True, "model.augment_shift": 2},
+    "img steps": {"train.epochs": "auto", "train.early_stopping.patience": 100},
+    "img steps shift 2": {"train.epochs": "auto", "train.early_stopping.patience": 100, "model.augment_shift": 2},
     # what a series set with few rows per class stops on (the fifth ablation: PigCVP, 2 rows a class)
     "no early stopping": {"train.early_stopping": None},
     "stop on val_accuracy": {"train.early_stopping.monitor": "val_accuracy"},

@@ -43,7 +43,7 @@ def describe_plan(cfg: Config) -> tuple[str, ModelConfig]:
     from netfit.data.preprocess import input_spec
     from netfit.data.summary import describe_validation
     from netfit.model import count_parameters, model_for, resolve_model
-    from netfit.run import series_train_config
+    from netfit.run import kind_train_config
     from netfit.train.losses import resolve_loss
 
     given_kind, given_train = cfg.data.kind, cfg.train.model_fields_set
@@ -53,7 +53,7 @@ def describe_plan(cfg: Config) -> tuple[str, ModelConfig]:
     kind = pre.array.spec["kind"] if pre.array is not None else "table"
     chosen = f" (model.type auto, for {kind} data)" if cfg.model.type == "auto" else ""
     cfg = cfg.model_copy(update={"model": resolve_model(cfg.model, input_spec(pre)),
-                                 "train": series_train_config(cfg.train, prepared)})
+                                 "train": kind_train_config(cfg.train, prepared)})
     model = model_for(cfg.model, pre, prepared.task)
     n_params = count_parameters(model)
     sizes = prepared.sizes()  # streamed training rows count in full

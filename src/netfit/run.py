@@ -43,7 +43,7 @@ from netfit.train.finetune import start_from
 from netfit.train import distributed, speed
 from netfit.train.interrupt import stop_on_signals
 from netfit.train.loggers import build_loggers
-from netfit.train.loop import Environment, Objective, fit_loop, series_budget
+from netfit.train.loop import Environment, Objective, fit_loop, kind_budget
 from netfit.train.losses import build_loss
 from netfit.train.progress import Progress
 from netfit.train.tensors import (Streamed, Tensors, device_inputs, in_target_units, outputs_to_predictions, pick_device,
@@ -94,7 +94,7 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
         raise ConfigError("train.refit needs validation rows held in memory", where="train.refit",
                           found="streamed data" if prepared.stream is not None else "no validation split",
                           hint="give data.split.val a share (the first fit early-stops on it), or set train.refit: false")
-    cfg = cfg.model_copy(update={"train": series_train_config(cfg.train, prepared)})
+    cfg = cfg.model_copy(update={"train": kind_train_config(cfg.train, prepared)})
     model = model_for(cfg.model, pre, prepared.task).to(device)
     pretrained, init_summary = start_from(model, cfg.train)
     metrics = build_metrics(cfg.train.metrics)
@@ -185,10 +185,10 @@ def _train_run(cfg: Config, data: Any, warned: list, quiet: bool, callbacks: lis
     return run
 
 
-def series_train_config(train: TrainConfig, prepared: Prepared) -> TrainConfig:
-    """`series_budget` for prepared data: its input kind, its validation rows and its classes."""
+def kind_train_config(train: TrainConfig, prepared: Prepared) -> TrainConfig:
+    """`kind_budget` for prepared data: its input kind, its validation rows and its classes."""
     pre = prepared.preprocessor
-    return series_budget(train, input_spec(pre), prepared.sizes().get("val", 0), len(pre.classes))
+    return kind_budget(train, input_spec(pre), prepared.sizes().get("val", 0), len(pre.classes))
 
 
 def check_refit(cfg: Config, distributed_run: bool) -> None:

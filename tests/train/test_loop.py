@@ -419,30 +419,32 @@ def test_reduce_on_plateau_follows_the_early_stopping_mode(digits, mode):
     assert result.state.best_epoch == (4 if mode == "max" else 1)  # restore-best follows the same mode
 
 
-def test_a_series_gets_a_budget_in_steps_and_patience_100_unless_the_config_sets_them():
+def test_a_series_or_an_image_set_gets_a_budget_in_steps_and_patience_100_unless_the_config_sets_them():
     from netfit.config.train import MAX_AUTO_EPOCHS
-    from netfit.train.loop import SERIES_PATIENCE, series_budget, with_step_budget
+    from netfit.train.loop import KIND_PATIENCE, kind_budget, with_step_budget
 
     series = {"kind": "sequence", "shape": [150, 1]}
-    cfg = series_budget(TrainConfig(), series)
-    assert cfg.epochs == "auto" and cfg.early_stopping.patience == SERIES_PATIENCE
+    cfg = kind_budget(TrainConfig(), series)
+    assert cfg.epochs == "auto" and cfg.early_stopping.patience == KIND_PATIENCE
     assert with_step_budget(cfg.model_copy(update={"batch_size": 64}), 50).epochs == MAX_AUTO_EPOCHS  # one step an epoch
     assert with_step_budget(cfg.model_copy(update={"batch_size": 16}), 50).epochs == 500  # 4 steps an epoch
-    mine = series_budget(TrainConfig(epochs=30, early_stopping={"patience": 5}), series)
+    mine = kind_budget(TrainConfig(epochs=30, early_stopping={"patience": 5}), series)
     assert mine.epochs == 30 and mine.early_stopping.patience == 5  # set fields are kept
-    assert series_budget(TrainConfig(), None) == TrainConfig()  # tables keep theirs
-    assert series_budget(TrainConfig(), {"kind": "image", "shape": [1, 8, 8]}) == TrainConfig()
-    assert series_budget(TrainConfig(early_stopping=None), series).early_stopping is None
+    assert kind_budget(TrainConfig(), None) == TrainConfig()  # tables keep theirs
+    image = kind_budget(TrainConfig(), {"kind": "image", "shape": [1, 25, 25]})
+    assert image.epochs == "auto" and image.early_stopping.patience == KIND_PATIENCE
+    assert kind_budget(TrainConfig(), {"kind": "text", "vocab_size": 100}) == TrainConfig()
+    assert kind_budget(TrainConfig(early_stopping=None), series).early_stopping is None
 
 
 def test_a_series_whose_validation_has_fewer_rows_than_classes_trains_its_whole_budget():
     """PigCVP: 21 validation rows for 52 classes; stopping on their loss kept a 0.07-accuracy network."""
-    from netfit.train.loop import SERIES_PATIENCE, series_budget
+    from netfit.train.loop import KIND_PATIENCE, kind_budget
 
     series = {"kind": "sequence", "shape": [2000, 1]}
-    assert series_budget(TrainConfig(), series, val_rows=21, classes=52).early_stopping is None
-    assert series_budget(TrainConfig(), series, val_rows=8, classes=4).early_stopping.patience == SERIES_PATIENCE
-    assert series_budget(TrainConfig(), series, val_rows=5, classes=0).early_stopping.patience == SERIES_PATIENCE
-    mine = series_budget(TrainConfig(early_stopping={"patience": 7}), series, val_rows=21, classes=52)
+    assert kind_budget(TrainConfig(), series, val_rows=21, classes=52).early_stopping is None
+    assert kind_budget(TrainConfig(), series, val_rows=8, classes=4).early_stopping.patience == KIND_PATIENCE
+    assert kind_budget(TrainConfig(), series, val_rows=5, classes=0).early_stopping.patience == KIND_PATIENCE
+    mine = kind_budget(TrainConfig(early_stopping={"patience": 7}), series, val_rows=21, classes=52)
     assert mine.early_stopping.patience == 7  # a config that sets early stopping keeps it
-    assert series_budget(TrainConfig(), None, val_rows=21, classes=52) == TrainConfig()  # tables keep theirs
+    assert kind_budget(TrainConfig(), None, val_rows=21, classes=52) == TrainConfig()  # tables keep theirs

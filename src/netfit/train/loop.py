@@ -119,20 +119,22 @@ def with_step_budget(cfg: TrainConfig, n: int) -> TrainConfig:
     return cfg.model_copy(update={"epochs": max(1, epochs)})
 
 
-SERIES_PATIENCE = 100  # validations without improvement before a series run stops (docs/defaults.md)
+KIND_PATIENCE = 100  # validations without improvement before a series or image run stops (docs/defaults.md)
 
 
-def series_budget(cfg: TrainConfig, spec: dict | None, val_rows: int = 0, classes: int = 0) -> TrainConfig:
-    """On numeric sequences (series; `spec` is `input_spec(preprocessor)`), the training budget the
-    series ablations chose for the fields `cfg` leaves unset: `epochs: auto` (a budget in optimizer
-    steps: 2,000, at most 1,000 epochs; a 40-row series set gets 1,000 steps, not 200) and early-stopping
-    patience 100 (at one step an epoch, patience 10 stopped before the network had learnt anything).
+def kind_budget(cfg: TrainConfig, spec: dict | None, val_rows: int = 0, classes: int = 0) -> TrainConfig:
+    """On numeric sequences (series) and images (`spec` is `input_spec(preprocessor)`), the training
+    budget the series and image ablations chose for the fields `cfg` leaves unset: `epochs: auto` (a
+    budget in optimizer steps: 2,000, at most 1,000 epochs; a 40-row series set gets 1,000 steps, not
+    200) and early-stopping patience 100 (at one step an epoch, patience 10 stopped before the network
+    had learnt anything; on 140 face images, 3 steps an epoch, it stopped at 0.978 test accuracy
+    where the budget reached 0.989). Tables and text keep `epochs` and patience as configured.
 
     A validation split of fewer rows (`val_rows`) than classes cannot tell the classes apart (PigCVP:
     21 rows for 52 classes; stopping on its loss kept a network of 0.07 test accuracy, where the
     whole budget reached 0.48): early stopping is then off, the whole budget trains and the last
     weights are kept, as Wang et al. (2017) train their FCN. Set either field to keep yours."""
-    if spec is None or spec.get("kind") != "sequence":
+    if spec is None or spec.get("kind") not in ("sequence", "image"):
         return cfg
     update: dict = {}
     if "epochs" not in cfg.model_fields_set:
@@ -141,7 +143,7 @@ def series_budget(cfg: TrainConfig, spec: dict | None, val_rows: int = 0, classe
     if stopping is not None and "early_stopping" not in cfg.model_fields_set and 0 < val_rows < classes:
         update["early_stopping"] = None
     elif stopping is not None and "patience" not in stopping.model_fields_set:
-        update["early_stopping"] = stopping.model_copy(update={"patience": SERIES_PATIENCE})
+        update["early_stopping"] = stopping.model_copy(update={"patience": KIND_PATIENCE})
     return cfg.model_copy(update=update) if update else cfg
 
 
