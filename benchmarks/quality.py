@@ -99,6 +99,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     "img flip shift 2": {"model.augment_flip": True, "model.augment_shift": 2},
     "img steps": {"train.epochs": "auto", "train.early_stopping.patience": 100},
     "img steps shift 2": {"train.epochs": "auto", "train.early_stopping.patience": 100, "model.augment_shift": 2},
+    # high_cardinality (a 300-level column): one-hot for every level (TabM one-hot encodes categoricals)
+    "onehot up to 1000 levels": {"data.preprocess.max_onehot": 1000},
+    "no label smoothing": {"train.label_smoothing": 0.0},
+    "weight decay 0.01": {"train.optimizer.weight_decay": 0.01},
     # what a series set with few rows per class stops on (the fifth ablation: PigCVP, 2 rows a class)
     "no early stopping": {"train.early_stopping": None},
     "stop on val_accuracy": {"train.early_stopping.monitor": "val_accuracy"},
