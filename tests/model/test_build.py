@@ -77,6 +77,19 @@ def test_an_ensemble_trains_k_members_and_predicts_their_mean_probability():
     assert net.eval()(x[:0]).shape == (0, 3) and net.train()(x[:0]).shape == (0, 4, 3)
 
 
+def test_an_ensembles_output_layer_is_one_module_and_loads_model_files_that_named_it_head_weight():
+    torch.manual_seed(0)
+    net = build_model(model_cfg(hidden=[8], ensemble=4, dropout=0.0), 3, [], 3, task="multiclass").eval()
+    state = net.state_dict()
+    assert state["head.weight"].shape == (4, 8, 3) and state["head.bias"].shape == (4, 3)
+    # the names of 2026-12-07's model files: the same tensors load into the same predictions
+    old = {("head_weight" if k == "head.weight" else "head_bias" if k == "head.bias" else k): v for k, v in state.items()}
+    again = build_model(model_cfg(hidden=[8], ensemble=4, dropout=0.0), 3, [], 3, task="multiclass").eval()
+    again.load_state_dict(old)
+    x = torch.randn(5, 3)
+    torch.testing.assert_close(again(x), net(x))
+
+
 def test_the_loss_of_an_ensemble_is_the_mean_of_its_members_losses():
     from netfit.train.losses import Loss
 

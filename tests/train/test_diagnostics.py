@@ -49,6 +49,15 @@ def test_a_large_negative_bias_kills_the_relus_and_says_so(tmp_path):
     assert diag["activations"][0]["measure"] == "dead" and len(diag["activations"][0]["share"]) == len(diag["activation_steps"])
 
 
+def test_an_ensembles_output_layer_is_watched_like_any_layer(tmp_path):
+    report = fit(tmp_path, digits(), {"hidden": [32], "ensemble": 4}, {"epochs": 2, "diagnostics": "full"})
+    layers = report["diagnostics"]["layers"]
+    assert [(layer["name"], layer["type"]) for layer in layers] == [("body.0", "Linear"), ("head", "EnsembleLinear")]
+    head = layers[1]
+    assert len(head["grad_norm"]) == len(report["diagnostics"]["steps"])
+    assert all(g > 0 for g in head["grad_norm"]) and all(0 < r < 1 for r in head["update_ratio"])
+
+
 def test_a_learning_rate_of_10_with_sgd_is_too_high(tmp_path):
     # columns scaled by mean and std, unclipped: the default smooth clipping bounds the inputs, and the
     # updates of lr 10 with them

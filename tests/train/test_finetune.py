@@ -24,7 +24,7 @@ def test_fine_tune_with_the_first_layer_frozen_keeps_it_bit_identical(digits_run
     before, after = load_file(str(digits_run.path / "model.safetensors")), load_file(str(run.path / "model.safetensors"))
     for name in ("body.0.weight", "body.0.bias"):
         assert torch.equal(before[name], after[name]), name  # bit for bit
-    assert not torch.equal(before["head_weight"], after["head_weight"])  # the rest (the 4 members' heads) did train
+    assert not torch.equal(before["head.weight"], after["head.weight"])  # the rest (the 4 members' heads) did train
     assert run.report["init_from"]["frozen"] == ["body.0.weight", "body.0.bias"]
     assert run.metrics["accuracy"]["value"] >= 0.95  # it starts from a trained model
 
@@ -35,11 +35,11 @@ def test_mismatched_weights_list_every_mismatch_or_load_what_matches(digits_run,
         netfit.fit("examples/digits_mlp.yaml", train__epochs=1, **kw)
     text = str(err.value)
     assert "train.init_from" in text and "init_strict: false" in text
-    assert "body.3.weight: saved (128, 256), model (64, 256)" in text and "head_weight" in text
+    assert "body.3.weight: saved (128, 256), model (64, 256)" in text and "head.weight" in text
     with pytest.warns(UserWarning, match="not loaded"):
         run = netfit.fit("examples/digits_mlp.yaml", train__epochs=1, train__init_strict=False, **kw)
     loaded = run.report["init_from"]["loaded"]
-    assert "body.0.weight" in loaded and "head_weight" not in loaded
+    assert "body.0.weight" in loaded and "head.weight" not in loaded
 
 
 def test_init_from_a_folder_that_is_not_a_run(tmp_path):

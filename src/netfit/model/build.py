@@ -10,7 +10,7 @@ from torch import nn
 
 from netfit.config import ModelConfig
 from netfit.errors import ConfigError
-from netfit.model.layers import CategoricalEmbeddings, PeriodicEmbedding, dense_stack, init_weights
+from netfit.model.layers import CategoricalEmbeddings, EnsembleLinear, PeriodicEmbedding, dense_stack, init_weights
 
 
 class MLP(nn.Module):
@@ -41,9 +41,8 @@ class MLP(nn.Module):
             raise ValueError("an ensemble MLP needs the task (how to average its members)")
         # TabM-mini: random +/-1 input scalings make the members differ from the first step
         self.adapter = nn.Parameter(torch.randint(0, 2, (self.k, n_in)).float() * 2 - 1)
-        bound = 1 / width ** 0.5  # each member's head as nn.Linear initialises one
-        self.head_weight = nn.Parameter(torch.empty(self.k, width, n_out).uniform_(-bound, bound))
-        self.head_bias = nn.Parameter(torch.empty(self.k, n_out).uniform_(-bound, bound))
+        self.head = EnsembleLinear(self.k, width, n_out)
+        self.register_load_state_dict_pre_hook(_head_named_as_before)
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
         x = self.numbers(x_num) if self.numbers is not None else x_num
@@ -55,8 +54,16 @@ class MLP(nn.Module):
         # widths named, not -1: a batch of 0 rows (predict on an empty table) has no size to infer
         h = self.body((x[:, None, :] * self.adapter).reshape(B * self.k, x.shape[1]))
         h = h.reshape(B, self.k, h.shape[-1])
-        out = torch.einsum("bkw,kwo->bko", h, self.head_weight) + self.head_bias
+        out = self.head(h)
         return out if self.training else ensemble_mean(out, self.task)
+
+
+def _head_named_as_before(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
+    """Model files of 2026-12-07 name the ensemble's output layer `head_weight`/`head_bias`; they
+    load as `head.weight`/`head.bias`."""
+    for old, new in (("head_weight", "head.weight"), ("head_bias", "head.bias")):
+        if prefix + old in state_dict and prefix + new not in state_dict:
+            state_dict[prefix + new] = state_dict.pop(prefix + old)
 
 
 def ensemble_mean(out: torch.Tensor, task: str) -> torch.Tensor:

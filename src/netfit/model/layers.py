@@ -81,6 +81,22 @@ class PeriodicEmbedding(nn.Module):
         return torch.cat([x[..., None], h], dim=-1).flatten(1)
 
 
+class EnsembleLinear(nn.Module):
+    """k output layers side by side (TabM-mini's heads): (B, k, width) -> (B, k, n_out), member j
+    through its own `weight[j]` (width, n_out) and `bias[j]`, each initialised as `nn.Linear`
+    initialises one (uniform within 1/sqrt(width)). A module of its own so the output layer is a
+    layer like the others: training diagnostics watch it, `train.freeze` names it `head.*`."""
+
+    def __init__(self, k: int, width: int, n_out: int) -> None:
+        super().__init__()
+        bound = 1 / width ** 0.5
+        self.weight = nn.Parameter(torch.empty(k, width, n_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(k, n_out).uniform_(-bound, bound))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bkw,kwo->bko", h, self.weight) + self.bias
+
+
 def init_weights(module: nn.Module, scheme: str, activation: str, std: float, bias: float) -> None:
     """Initialise every Linear, convolution, recurrent, attention and Embedding weight of `module`
     by `scheme`; `default` keeps PyTorch's.

@@ -2,7 +2,7 @@
 
 `Diagnostics` is an ordinary callback on the sampled in-step hook (`Callback.sample_every`): at
 every N-th optimizer step, between backward and the optimizer step, it reads per layer (each
-`nn.Linear`, `nn.Conv1d/2d/3d` and recurrent layer with trainable parameters):
+`nn.Linear`, `nn.Conv1d/2d/3d`, recurrent layer and ensemble output layer with trainable parameters):
 
 - the gradient norm (over the layer's parameters; fp16 loss scaling divided out),
 - the weight norm,
@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from netfit.model.layers import EnsembleLinear
 from netfit.train.callbacks import Callback, StepSample
 
 AUTO_MIN_EVERY = 50  # N's floor under `auto`: the measured per-sample cost r (~1.1 plain steps, worst case) / 3%
@@ -61,7 +62,7 @@ SPIKE_WINDOW = 10
 SPIKE_MIN = 3  # spikes before the finding (one odd batch is no pattern) ...
 SPIKE_SHARE = 0.05  # ... on at least 5% of the sampled steps
 
-LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.RNNBase)
+LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.RNNBase, EnsembleLinear)
 
 
 def _dead(out: torch.Tensor) -> torch.Tensor:
