@@ -124,14 +124,20 @@ def test_image_folder_trains_and_predicts_from_the_cli(tmp_path):
 @pytest.mark.parametrize("name, data", [("cnn_run", "sklearn:digits"), ("gru_run", "synthetic:order"),
                                         ("transformer_run", "synthetic:order")])
 def test_each_model_type_predicts_identically_in_a_fresh_process(request, tmp_path, name, data):
+    import torch
+
     run = request.getfixturevalue(name)
     before = run.predict(data)
-    code = (f"import netfit; r = netfit.load({str(run.path)!r}); "
-            f"r.predict({data!r}).to_parquet({str(tmp_path / 'p.parquet')!r})")
+    code = (f"import torch, netfit; torch.set_num_threads({torch.get_num_threads()}); "
+            f"r = netfit.load({str(run.path)!r}); r.predict({data!r}).to_parquet({str(tmp_path / 'p.parquet')!r})")
     subprocess.run([sys.executable, "-c", code], check=True)
     after = pd.read_parquet(tmp_path / "p.parquet")
     assert list(after["prediction"]) == list(before["prediction"])
-    np.testing.assert_array_equal(after.filter(like="proba_").to_numpy(), before.filter(like="proba_").to_numpy())
+    # the same weights and preprocessing; the last bits of a float may differ between two processes
+    # (the GRU differed by up to 4e-7 once in the full suite: PyTorch does not promise the same
+    # summation order across processes), so probabilities agree to 1e-6, labels exactly
+    np.testing.assert_allclose(after.filter(like="proba_").to_numpy(), before.filter(like="proba_").to_numpy(),
+                               rtol=0, atol=1e-6)
 
 
 def test_readme_yaml_snippets_validate(tmp_path, monkeypatch):
