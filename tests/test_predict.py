@@ -108,7 +108,7 @@ def test_a_run_folder_saved_before_the_table_defaults_changed_loads_its_plain_ml
 
     x = np.random.default_rng(0).normal(size=(60, 3))
     x[0, 1] = 50.0  # an outlier that clipping would change
-    plain = netfit.fit({**TINY, "model": {**TINY["model"], "numeric_embedding": "none", "ensemble": 1, "ensemble": 1},
+    plain = netfit.fit({**TINY, "model": {**TINY["model"], "numeric_embedding": "none", "ensemble": 1},
                         "data": {"preprocess": {"clip": None}}},
                        data=(x, (x[:, 0] > 0).astype(int)), output_dir=str(tmp_path))
     cfg = yaml.safe_load((plain.path / "config.yaml").read_text())

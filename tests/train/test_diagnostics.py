@@ -17,7 +17,7 @@ FAST = {"bootstrap": 0, "baselines": False, "report_html": False}
 
 
 def fit(tmp_path, data: dict, model: dict, train: dict, quiet: bool = True) -> dict:
-    config = {"seed": 0, "data": data, "model": {"dropout": 0.0, "ensemble": 1, **model},  # one network: its layers are what is diagnosed
+    config = {"seed": 0, "data": data, "model": {"dropout": 0.0, "ensemble": 1, **model},  # one network: the figures below were measured on one
               "train": {"batch_size": 64, "early_stopping": None, **train}, "evaluate": FAST}
     run = netfit.fit(config, output_dir=str(tmp_path), quiet=quiet)
     return json.loads((run.path / "report.json").read_text())

@@ -20,7 +20,7 @@ def test_tensorboard_writes_scalars_per_epoch_and_hparams(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     run = netfit.fit(IRIS, output_dir=str(tmp_path), log__tensorboard=True, evaluate__report_html=False,
-                     train__diagnostics="full", model__ensemble=1)  # one network: its output layer is `head`
+                     train__diagnostics="full")  # the default ensemble: its output layer is `head` too
     events = EventAccumulator(str(run.path / "logs" / "tensorboard")).Reload()
     assert {"train_loss", "val_loss", "val_accuracy", "lr"} <= set(events.Tags()["scalars"])
     # the training-health series, at their optimizer steps (full: every step)
